@@ -1,0 +1,42 @@
+/** A data-parallel training worker: computes loss and gradients for its shard of each batch. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from './backend.js';
+import { lossAndGrads, paramSpecs, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
+
+const { config, params: paramsBuffer, grads: gradsBuffer, backend } = workerData as {
+  config: ModelConfig;
+  params: SharedArrayBuffer;
+  grads: SharedArrayBuffer;
+  backend: string;
+};
+
+function views(buffer: SharedArrayBuffer): ModelParams {
+  const out: ModelParams = new Map();
+  let offset = 0;
+  for (const { name, shape } of paramSpecs(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    out.set(name, new Float32Array(buffer, offset * 4, size));
+    offset += size;
+  }
+  return out;
+}
+
+const params = views(paramsBuffer);
+const grads = views(gradsBuffer);
+const ready = initBackend(backend);
+
+parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean }) => {
+  try {
+    await ready;
+    const tensors = toTensors(config, params);
+    try {
+      const r = lossAndGrads(config, tensors, m.batch, m);
+      if (r.grads) for (const [name, g] of r.grads) grads.get(name)!.set(g);
+      parentPort!.postMessage({ nllSum: r.nllSum, weightSum: r.weightSum, perToken: r.perToken });
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+  } catch (e) {
+    parentPort!.postMessage({ error: (e as Error).stack ?? String(e) });
+  }
+});

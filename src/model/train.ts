@@ -1,0 +1,420 @@
+/**
+ * The training loop: teacher forcing on length-bucketed batches (every regular form has one length, so a
+ * bucket is a form and batches carry no padding), gradient clipping, Adam / SGD+momentum / Adagrad written
+ * out on plain arrays, data-parallel over worker threads (wasm runs one thread per worker), periodic
+ * atomic checkpoints and dev perplexity. Resumes from any checkpoint.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import prand from 'pure-rand';
+import { z } from 'zod';
+import { initBackend } from './backend.js';
+import { loadCheckpoint, saveCheckpoint, type Manifest } from './checkpoint.js';
+import { SPLIT, type Poem } from './corpus.js';
+import { countParams, initParams, lossAndGrads, paramSpecs, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
+import { PAD, Vocab } from './vocab.js';
+
+export const Optimizer = z.enum(['adam', 'sgd-momentum', 'adagrad']);
+export type Optimizer = z.infer<typeof Optimizer>;
+const DEFAULT_LR: Record<Optimizer, number> = { adam: 2e-3, 'sgd-momentum': 0.2, adagrad: 0.1 };
+
+export const TrainOptions = z.object({
+  out: z.string(),
+  from: z.string().optional(),
+  epochs: z.number().positive().optional(),
+  maxSteps: z.number().int().positive().optional(),
+  maxMinutes: z.number().positive().optional(),
+  optimizer: Optimizer.default('adam'),
+  lr: z.number().positive().optional(),
+  embedDim: z.number().int().positive().default(128),
+  hiddenDim: z.number().int().positive().default(256),
+  layers: z.number().int().min(1).max(2).default(1),
+  batchTokens: z.number().int().positive().default(3072),
+  clip: z.number().positive().default(5),
+  minCount: z.number().int().positive().default(3),
+  seed: z.number().int().default(1),
+  workers: z.number().int().min(1).optional(),
+  saveEveryMinutes: z.number().positive().default(10),
+  dtype: z.enum(['float32', 'float16']).default('float32'),
+  evalDev: z.boolean().default(true),
+  backend: z.string().optional(),
+});
+export type TrainOptions = z.input<typeof TrainOptions>;
+
+export type Example = { poem: Poem; weight: number };
+export type Progress = {
+  step: number;
+  epoch: number;
+  fraction: number;
+  loss: number;
+  tokensPerSecond: number;
+  etaSeconds: number | null;
+  tokensSeen: number;
+};
+export type TrainHooks = {
+  onProgress?: (p: Progress) => void;
+  onLog?: (message: string) => void;
+  signal?: AbortSignal;
+};
+
+// ---------------------------------------------------------------- batches
+
+type Sequence = { ids: number[]; weight: number };
+
+/** Time-major batch of equal-length sequences; the first target (the given form token) is not scored. */
+export function toBatch(seqs: Sequence[]): Batch {
+  const B = seqs.length;
+  const T = Math.max(...seqs.map((s) => s.ids.length)) - 1;
+  const batch: Batch = { inputs: new Int32Array(T * B), targets: new Int32Array(T * B), weights: new Float32Array(T * B), T, B };
+  seqs.forEach((s, b) => {
+    for (let t = 0; t < T; t++) {
+      const k = t * B + b;
+      batch.inputs[k] = s.ids[t] ?? PAD;
+      batch.targets[k] = s.ids[t + 1] ?? PAD;
+      batch.weights[k] = t === 0 || t + 1 >= s.ids.length ? 0 : s.weight;
+    }
+  });
+  return batch;
+}
+
+function shuffle<T>(items: T[], rng: prand.RandomGenerator): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = prand.unsafeUniformIntDistribution(0, i, rng);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+/** One epoch of batches: sequences bucketed by length, about `batchTokens` tokens each, in seeded random order. */
+export function epochBatches(examples: Example[], vocab: Vocab, batchTokens: number, seed: number): Sequence[][] {
+  const rng = prand.xoroshiro128plus(seed);
+  const buckets = new Map<number, Sequence[]>();
+  for (const { poem, weight } of examples) {
+    const ids = vocab.encodePoem(poem);
+    if (!buckets.has(ids.length)) buckets.set(ids.length, []);
+    buckets.get(ids.length)!.push({ ids, weight });
+  }
+  const batches: Sequence[][] = [];
+  for (const [length, seqs] of [...buckets].sort((a, b) => a[0] - b[0])) {
+    shuffle(seqs, rng);
+    const size = Math.max(1, Math.floor(batchTokens / (length - 1)));
+    for (let i = 0; i < seqs.length; i += size) batches.push(seqs.slice(i, i + size));
+  }
+  return shuffle(batches, rng);
+}
+
+// ---------------------------------------------------------------- gradient engines
+
+type StepResult = { nllSum: number; weightSum: number; perToken?: Float32Array[] };
+
+/** Computes loss sums (and gradients, summed, into `grads`) for a batch, in-process or over worker threads. */
+export interface GradEngine {
+  readonly params: ModelParams;
+  readonly grads: ModelParams;
+  run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean }): Promise<StepResult & { batches: Batch[] }>;
+  close(): Promise<void>;
+}
+
+function allocate(config: ModelConfig, shared: boolean): { buffer: ArrayBufferLike; views: ModelParams } {
+  const buffer = shared ? new SharedArrayBuffer(countParams(config) * 4) : new ArrayBuffer(countParams(config) * 4);
+  const views: ModelParams = new Map();
+  let offset = 0;
+  for (const { name, shape } of paramSpecs(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    views.set(name, new Float32Array(buffer, offset * 4, size));
+    offset += size;
+  }
+  return { buffer, views };
+}
+
+function splitRows(seqs: Sequence[], parts: number): Sequence[][] {
+  const size = Math.ceil(seqs.length / parts);
+  return Array.from({ length: parts }, (_, k) => seqs.slice(k * size, (k + 1) * size)).filter((s) => s.length > 0);
+}
+
+class InProcessEngine implements GradEngine {
+  readonly params: ModelParams;
+  readonly grads: ModelParams;
+  constructor(private config: ModelConfig) {
+    this.params = allocate(config, false).views;
+    this.grads = allocate(config, false).views;
+  }
+  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean }) {
+    const batch = toBatch(seqs);
+    const tensors = toTensors(this.config, this.params);
+    try {
+      const r = lossAndGrads(this.config, tensors, batch, opts);
+      if (r.grads) for (const [name, g] of r.grads) this.grads.get(name)!.set(g);
+      return { nllSum: r.nllSum, weightSum: r.weightSum, perToken: r.perToken && [r.perToken], batches: [batch] };
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+  }
+  async close() {}
+}
+
+/** Starts a worker thread on a TypeScript module (see src/ts-worker.mjs). */
+export const TS_WORKER = new URL('../ts-worker.mjs', import.meta.url);
+
+class WorkerEngine implements GradEngine {
+  readonly params: ModelParams;
+  readonly grads: ModelParams;
+  private workerGrads: ModelParams[] = [];
+  private workers: Worker[] = [];
+
+  constructor(private config: ModelConfig, count: number, backend: string) {
+    const params = allocate(config, true);
+    this.params = params.views;
+    this.grads = allocate(config, false).views;
+    const module = new URL('./train-worker.ts', import.meta.url).href;
+    for (let k = 0; k < count; k++) {
+      const grads = allocate(config, true);
+      this.workerGrads.push(grads.views);
+      this.workers.push(new Worker(TS_WORKER, { workerData: { module, config, params: params.buffer, grads: grads.buffer, backend } }));
+    }
+  }
+
+  private call(worker: Worker, message: unknown): Promise<{ nllSum: number; weightSum: number; perToken?: Float32Array }> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: { error?: string; nllSum: number; weightSum: number; perToken?: Float32Array }) => {
+        cleanup();
+        if (m.error) reject(new Error(`training worker: ${m.error}`));
+        else resolve(m);
+      };
+      const onError = (e: Error) => (cleanup(), reject(e));
+      const onExit = (code: number) => (cleanup(), reject(new Error(`training worker exited with code ${code}`)));
+      const cleanup = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      worker.postMessage(message);
+    });
+  }
+
+  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean }) {
+    const shards = splitRows(seqs, this.workers.length).map(toBatch);
+    const results = await Promise.all(shards.map((batch, k) => this.call(this.workers[k]!, { batch, ...opts })));
+    if (opts.grads) {
+      for (const [name, sum] of this.grads) {
+        sum.set(this.workerGrads[0]!.get(name)!);
+        for (let k = 1; k < shards.length; k++) {
+          const g = this.workerGrads[k]!.get(name)!;
+          for (let i = 0; i < sum.length; i++) sum[i]! += g[i]!;
+        }
+      }
+    }
+    return {
+      nllSum: results.reduce((a, r) => a + r.nllSum, 0),
+      weightSum: results.reduce((a, r) => a + r.weightSum, 0),
+      perToken: opts.perToken ? results.map((r) => r.perToken!) : undefined,
+      batches: shards,
+    };
+  }
+
+  async close() {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** Data-parallel workers pay off on wasm/cpu (one thread each); a native backend already uses every core. */
+export async function createEngine(config: ModelConfig, workers?: number, backendChoice?: string): Promise<GradEngine> {
+  const backend = await initBackend(backendChoice);
+  const count = workers ?? (backend === 'wasm' || backend === 'cpu' ? Math.min(2, availableParallelism()) : 1);
+  return count > 1 ? new WorkerEngine(config, count, backend) : new InProcessEngine(config);
+}
+
+// ---------------------------------------------------------------- optimizers
+
+/** Updates params in place from grads (already divided by the batch's weight and clipped). */
+export function makeOptimizer(kind: Optimizer, params: ModelParams, state = new Map<string, Float32Array>()) {
+  const slot = (name: string) => {
+    if (!state.has(name)) state.set(name, new Float32Array(params.get(name.split('#')[0]!)!.length));
+    return state.get(name)!;
+  };
+  let t = state.get('#t')?.[0] ?? 0;
+  return {
+    state,
+    step(grads: ModelParams, lr: number) {
+      t++;
+      state.set('#t', Float32Array.of(t));
+      for (const [name, p] of params) {
+        const g = grads.get(name)!;
+        if (kind === 'adam') {
+          const m = slot(`${name}#m`), v = slot(`${name}#v`);
+          const b1 = 0.9, b2 = 0.999, eps = 1e-8;
+          const step = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
+          for (let i = 0; i < p.length; i++) {
+            m[i] = b1 * m[i]! + (1 - b1) * g[i]!;
+            v[i] = b2 * v[i]! + (1 - b2) * g[i]! * g[i]!;
+            p[i]! -= (step * m[i]!) / (Math.sqrt(v[i]!) + eps);
+          }
+        } else if (kind === 'sgd-momentum') {
+          const vel = slot(`${name}#velocity`);
+          for (let i = 0; i < p.length; i++) {
+            vel[i] = 0.9 * vel[i]! + g[i]!;
+            p[i]! -= lr * vel[i]!;
+          }
+        } else {
+          const acc = slot(`${name}#accumulator`);
+          for (let i = 0; i < p.length; i++) {
+            acc[i]! += g[i]! * g[i]!;
+            p[i]! -= (lr * g[i]!) / (Math.sqrt(acc[i]!) + 1e-8);
+          }
+        }
+      }
+    },
+  };
+}
+
+/** Scales grads by 1/weightSum, clips their global norm; returns the norm before clipping. */
+function normaliseAndClip(grads: ModelParams, weightSum: number, clip: number): number {
+  let sq = 0;
+  for (const g of grads.values()) {
+    for (let i = 0; i < g.length; i++) {
+      g[i]! /= weightSum;
+      sq += g[i]! * g[i]!;
+    }
+  }
+  const norm = Math.sqrt(sq);
+  if (norm > clip) for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i]! *= clip / norm;
+  return norm;
+}
+
+// ---------------------------------------------------------------- perplexity
+
+export const PERPLEXITY_DEFINITION =
+  'perplexity = exp(mean negative log-likelihood per predicted token) over all non-pad tokens of the poems: ' +
+  'characters, the ，/。 after each line and the end token (the form token is given to the model, not predicted); ' +
+  'content perplexity counts the characters only.';
+
+export type PerplexityResult = { perplexity: number; contentPerplexity: number; tokens: number; contentTokens: number; poems: number };
+
+export async function perplexity(engine: GradEngine, vocab: Vocab, poems: Poem[], batchTokens = 4096): Promise<PerplexityResult> {
+  const batches = epochBatches(poems.map((poem) => ({ poem, weight: 1 })), vocab, batchTokens, 0);
+  let nll = 0, tokens = 0, contentNll = 0, contentTokens = 0;
+  for (const seqs of batches) {
+    const r = await engine.run(seqs, { grads: false, perToken: true });
+    r.batches.forEach((batch, k) => {
+      const per = r.perToken![k]!;
+      for (let i = 0; i < per.length; i++) {
+        if (batch.weights[i] === 0) continue;
+        nll += per[i]!;
+        tokens++;
+        if (batch.targets[i]! >= vocab.firstChar || batch.targets[i] === vocab.id('<unk>')) {
+          contentNll += per[i]!;
+          contentTokens++;
+        }
+      }
+    });
+  }
+  return { perplexity: Math.exp(nll / tokens), contentPerplexity: Math.exp(contentNll / contentTokens), tokens, contentTokens, poems: poems.length };
+}
+
+// ---------------------------------------------------------------- the loop
+
+export type TrainData = { train: Example[]; dev: Poem[]; split: { trainPoems: number; devPoems: number } };
+
+export async function train(options: TrainOptions, data: TrainData, hooks: TrainHooks = {}): Promise<Manifest> {
+  const o = TrainOptions.parse(options);
+  const log = hooks.onLog ?? (() => {});
+  if (!o.epochs && !o.maxSteps && !o.maxMinutes) o.epochs = 1;
+
+  const start = o.from ? loadCheckpoint(o.from, { optimizer: true }) : undefined;
+  const vocab = start?.vocab ?? Vocab.build(data.train.map((e) => e.poem), o.minCount);
+  const config: ModelConfig = start?.manifest.config.model ?? { vocabSize: vocab.size, embedDim: o.embedDim, hiddenDim: o.hiddenDim, layers: o.layers };
+  const engine = await createEngine(config, o.workers, o.backend);
+  try {
+    const initial = start?.params ?? initParams(config, o.seed);
+    for (const [name, p] of engine.params) p.set(initial.get(name)!);
+    const optimizer = makeOptimizer(o.optimizer, engine.params, start?.optimizerState);
+    const lr0 = o.lr ?? DEFAULT_LR[o.optimizer];
+    const state = start ? { ...start.manifest.training, history: [...start.manifest.training.history] } : { step: 0, epoch: 0, batchInEpoch: 0, tokensSeen: 0, seconds: 0, history: [] as Manifest['training']['history'] };
+    log(`model: ${countParams(config).toLocaleString('en')} parameters, vocabulary ${vocab.size}, ${config.layers}×LSTM(${config.hiddenDim}), embedding ${config.embedDim}`);
+    log(`data: ${data.train.length} training poems, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`);
+
+    const began = performance.now();
+    const elapsedMinutes = () => (performance.now() - began) / 60000;
+    let batches = epochBatches(data.train, vocab, o.batchTokens, o.seed + state.epoch);
+    const stepsPerEpoch = batches.length;
+    const firstStep = state.step;
+    const firstEpochPos = state.epoch + state.batchInEpoch / stepsPerEpoch;
+    const fraction = () =>
+      Math.min(1, Math.max(
+        o.maxSteps ? (state.step - firstStep) / o.maxSteps : 0,
+        o.maxMinutes ? elapsedMinutes() / o.maxMinutes : 0,
+        o.epochs ? (state.epoch + state.batchInEpoch / stepsPerEpoch - firstEpochPos) / o.epochs : 0,
+      ));
+    let lossAverage = NaN;
+    let windowTokens = 0, windowStart = performance.now(), tokensPerSecond = 0;
+    let lastSave = performance.now();
+    let parent = start?.manifest.version ?? null;
+    let saved: Manifest | undefined;
+
+    const save = async (final: boolean) => {
+      const metrics = o.evalDev && data.dev.length > 0 ? await perplexity(engine, vocab, data.dev) : undefined;
+      if (metrics) {
+        log(`dev perplexity ${metrics.perplexity.toFixed(2)} (content ${metrics.contentPerplexity.toFixed(2)}) at step ${state.step}`);
+        state.history.push({ step: state.step, loss: lossAverage, devPerplexity: metrics.perplexity });
+      }
+      saved = saveCheckpoint(o.out, {
+        parent,
+        vocab,
+        params: engine.params,
+        optimizerState: final && o.dtype === 'float16' ? undefined : optimizer.state,
+        dtype: o.dtype,
+        config: { model: config, training: { optimizer: o.optimizer, lr: lr0, batchTokens: o.batchTokens, clip: o.clip, seed: o.seed, minCount: vocab.minCount } },
+        split: { ...SPLIT, ...data.split },
+        metrics: { devPerplexity: metrics?.perplexity ?? null, devContentPerplexity: metrics?.contentPerplexity ?? null, devTokens: metrics?.tokens ?? null },
+        training: { ...state, seconds: state.seconds + (performance.now() - began) / 1000 },
+      });
+      parent = saved.version; // a periodic save is the parent of the next one
+      lastSave = performance.now();
+    };
+
+    while (fraction() < 1 && !hooks.signal?.aborted) {
+      if (state.batchInEpoch >= batches.length) {
+        state.epoch++;
+        state.batchInEpoch = 0;
+        batches = epochBatches(data.train, vocab, o.batchTokens, o.seed + state.epoch);
+      }
+      const seqs = batches[state.batchInEpoch]!;
+      const r = await engine.run(seqs, { grads: true });
+      normaliseAndClip(engine.grads, r.weightSum, o.clip);
+      // cosine decay to 10% of the initial rate over this run
+      const lr = lr0 * (0.1 + 0.45 * (1 + Math.cos(Math.PI * fraction())));
+      optimizer.step(engine.grads, lr);
+      const loss = r.nllSum / r.weightSum;
+      lossAverage = Number.isNaN(lossAverage) ? loss : 0.98 * lossAverage + 0.02 * loss;
+      const tokens = seqs.reduce((n, s) => n + s.ids.length - 1, 0);
+      state.step++;
+      state.batchInEpoch++;
+      state.tokensSeen += tokens;
+      windowTokens += tokens;
+      const now = performance.now();
+      if (now - windowStart > 2000) {
+        tokensPerSecond = windowTokens / ((now - windowStart) / 1000);
+        windowTokens = 0;
+        windowStart = now;
+      }
+      if (state.step % 50 === 0) state.history.push({ step: state.step, loss: lossAverage });
+      const f = fraction();
+      hooks.onProgress?.({
+        step: state.step,
+        epoch: state.epoch + state.batchInEpoch / stepsPerEpoch,
+        fraction: f,
+        loss: lossAverage,
+        tokensPerSecond,
+        etaSeconds: f > 0 ? (elapsedMinutes() * 60 * (1 - f)) / f : null,
+        tokensSeen: state.tokensSeen,
+      });
+      if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${state.step} (loss ${loss}); try a lower --lr`);
+      if ((now - lastSave) / 60000 > o.saveEveryMinutes) await save(false);
+    }
+    await save(true);
+    return saved!;
+  } finally {
+    await engine.close();
+  }
+}
