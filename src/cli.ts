@@ -1,8 +1,12 @@
 /** `tangshi poem | train | eval | bench`: the bot's offline twin. */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { z } from 'zod';
+import { BASE_CHECKPOINT, loadCheckpoint } from './model/checkpoint.js';
+import { loadPoemFile, loadTangCorpus } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
-import { train, type Progress } from './model/train.js';
+import { PoemInputError, PoemModel } from './model/generate.js';
+import { createEngine, PERPLEXITY_DEFINITION, perplexity, train, type Progress } from './model/train.js';
 
 class UsageError extends Error {}
 
@@ -71,7 +75,76 @@ async function trainCommand(args: string[]) {
   console.log(`saved ${values.out ?? 'data/models/trained'} (${manifest.version}), dev perplexity ${manifest.metrics.devPerplexity?.toFixed(2) ?? 'not measured'}`);
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { train: trainCommand };
+const FormArg = z.enum(['wujue', 'qijue', 'wulv', 'qilv'], { message: 'must be wujue, qijue, wulv or qilv' });
+const ScriptArg = z.enum(['simplified', 'traditional'], { message: 'must be simplified or traditional' });
+
+async function poemCommand(args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      acrostic: { type: 'string' }, form: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
+      'top-p': { type: 'string' }, seed: { type: 'string' }, script: { type: 'string' }, checkpoint: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
+  const parse = <T>(schema: z.ZodType<T>, v: string | undefined, name: string): T | undefined => {
+    if (v === undefined) return undefined;
+    const r = schema.safeParse(v);
+    if (!r.success) throw new UsageError(`--${name} ${r.error.issues[0]!.message} (got "${v}")`);
+    return r.data;
+  };
+  const model = await PoemModel.load(values.checkpoint ?? BASE_CHECKPOINT);
+  try {
+    const poem = model.generate({
+      start: positionals[0],
+      acrostic: values.acrostic,
+      form: parse(FormArg, values.form, 'form'),
+      temperature: num(values.temperature, 'temperature'),
+      topK: num(values['top-k'], 'top-k'),
+      topP: num(values['top-p'], 'top-p'),
+      seed: num(values.seed, 'seed'),
+      script: parse(ScriptArg, values.script, 'script'),
+    });
+    console.log(values.json ? JSON.stringify(poem) : poem.lines.join('\n'));
+  } catch (e) {
+    if (e instanceof PoemInputError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function evalCommand(args: string[]) {
+  const { values } = parseArgs({ args, options: { checkpoint: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' } } });
+  const ck = loadCheckpoint(values.checkpoint ?? BASE_CHECKPOINT);
+  let poems, skipped = 0;
+  if (values.file) ({ poems, skipped } = loadPoemFile(values.file));
+  else poems = loadTangCorpus().dev;
+  if (poems.length === 0) throw new UsageError(`${values.file} holds no poem in one of the four regular forms`);
+  const engine = await createEngine(ck.manifest.config.model, num(values.workers, 'workers'));
+  try {
+    for (const [name, p] of engine.params) p.set(ck.params.get(name)!);
+    const r = await perplexity(engine, ck.vocab, poems);
+    const result = { checkpoint: ck.manifest.version, data: values.file ?? 'dev split', perplexity: r.perplexity, content_perplexity: r.contentPerplexity, tokens: r.tokens, poems: r.poems, skipped_poems: skipped };
+    if (values.json) console.log(JSON.stringify(result));
+    else {
+      console.log(PERPLEXITY_DEFINITION);
+      console.log(`${result.data}: ${r.poems} poems, ${r.tokens} tokens${skipped ? ` (${skipped} poems not in a regular form skipped)` : ''}`);
+      console.log(`perplexity ${r.perplexity.toFixed(2)}, content perplexity ${r.contentPerplexity.toFixed(2)} (checkpoint ${ck.manifest.version})`);
+    }
+  } finally {
+    await engine.close();
+  }
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  poem: poemCommand,
+  train: trainCommand,
+  eval: evalCommand,
+  bench: async (args) => (await import('./model/bench.js')).benchCommand(args),
+};
 
 const [name, ...rest] = process.argv.slice(2);
 try {
@@ -80,6 +153,7 @@ try {
   await command(rest);
   process.exit(0);
 } catch (e) {
-  console.error(`tangshi: ${(e as Error).message}`);
-  process.exit(e instanceof UsageError ? 2 : 1);
+  const known = e instanceof UsageError || (e as Error).name === 'CheckpointError' || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+  console.error(`tangshi: ${known ? (e as Error).message : (e as Error).stack}`);
+  process.exit(known ? 2 : 1);
 }

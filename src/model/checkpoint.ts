@@ -52,7 +52,9 @@ export type Checkpoint = {
   optimizerState?: Map<string, Float32Array>;
 };
 
-export class CheckpointError extends Error {}
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 

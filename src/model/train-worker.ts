@@ -25,7 +25,7 @@ const params = views(paramsBuffer);
 const grads = views(gradsBuffer);
 const ready = initBackend(backend);
 
-parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean }) => {
+parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean }) => {
   try {
     await ready;
     const tensors = toTensors(config, params);

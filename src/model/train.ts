@@ -111,7 +111,7 @@ type StepResult = { nllSum: number; weightSum: number; perToken?: Float32Array[]
 export interface GradEngine {
   readonly params: ModelParams;
   readonly grads: ModelParams;
-  run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean }): Promise<StepResult & { batches: Batch[] }>;
+  run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean; handGrad?: boolean }): Promise<StepResult & { batches: Batch[] }>;
   close(): Promise<void>;
 }
 
@@ -139,7 +139,7 @@ class InProcessEngine implements GradEngine {
     this.params = allocate(config, false).views;
     this.grads = allocate(config, false).views;
   }
-  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean }) {
+  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean; handGrad?: boolean }) {
     const batch = toBatch(seqs);
     const tensors = toTensors(this.config, this.params);
     try {
@@ -193,7 +193,7 @@ class WorkerEngine implements GradEngine {
     });
   }
 
-  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean }) {
+  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean; handGrad?: boolean }) {
     const shards = splitRows(seqs, this.workers.length).map(toBatch);
     const results = await Promise.all(shards.map((batch, k) => this.call(this.workers[k]!, { batch, ...opts })));
     if (opts.grads) {

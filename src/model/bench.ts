@@ -1,0 +1,115 @@
+/**
+ * `tangshi bench`: figures measured on this machine in one run, ours beside the same architecture in
+ * PyTorch (bench/torch_lstm.py, run afterwards so the two never share the CPU). Figures, not assertions.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { BASE_CHECKPOINT, loadCheckpoint } from './checkpoint.js';
+import { loadTangCorpus } from './corpus.js';
+import { PoemModel } from './generate.js';
+import { createEngine, epochBatches } from './train.js';
+import { initBackend } from './backend.js';
+
+const PYTHON = '/usr/bin/python3';
+const TORCH_SCRIPT = new URL('../../bench/torch_lstm.py', import.meta.url).pathname;
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+
+async function trainingThroughput(dir: string, workers: number | undefined, steps: number, handGrad = true) {
+  const ck = loadCheckpoint(dir);
+  const engine = await createEngine(ck.manifest.config.model, workers);
+  try {
+    for (const [name, p] of engine.params) p.set(ck.params.get(name)!);
+    const examples = loadTangCorpus().train.map((poem) => ({ poem, weight: 1 }));
+    const batches = epochBatches(examples, ck.vocab, Number(ck.manifest.config.training.batchTokens ?? 3072), 7);
+    const run = (k: number) => engine.run(batches[k]!, { grads: true, handGrad });
+    await run(0); // warm-up: kernels, XNNPACK operator setup
+    await run(1);
+    let tokens = 0;
+    const t0 = performance.now();
+    for (let k = 2; k < steps + 2; k++) {
+      await run(k);
+      tokens += batches[k]!.reduce((n, s) => n + s.ids.length - 1, 0);
+    }
+    return tokens / ((performance.now() - t0) / 1000);
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function benchCommand(args: string[]) {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
+  const dir = values.checkpoint ?? BASE_CHECKPOINT;
+  const steps = Number(values.steps ?? 10);
+  const poems = Number(values.poems ?? 100);
+  const say = (m: string) => !values.json && console.error(m);
+  const backend = await initBackend();
+  const config = loadCheckpoint(dir).manifest.config.model;
+  say(`backend ${backend}, ${availableParallelism()} cores (${cpus()[0]?.model}); model ${JSON.stringify(config)}`);
+
+  const loadMs: number[] = [];
+  let model: PoemModel | undefined;
+  for (let k = 0; k < 5; k++) {
+    model?.dispose();
+    const t0 = performance.now();
+    model = await PoemModel.load(dir);
+    loadMs.push(performance.now() - t0);
+  }
+  for (let k = 0; k < 5; k++) model!.generate({ start: '月', form: 'qijue', seed: k }); // warm-up
+  const latencies: number[] = [];
+  for (let k = 0; k < poems; k++) {
+    const t0 = performance.now();
+    model!.generate({ start: '月', form: 'qijue', seed: 1000 + k });
+    latencies.push(performance.now() - t0);
+  }
+  model!.dispose();
+  latencies.sort((a, b) => a - b);
+  say(`generation: one 七言绝句 p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; load ${median(loadMs).toFixed(0)} ms`);
+
+  say(`training: ${steps} steps of ~3072 tokens…`);
+  const trainTps = await trainingThroughput(dir, undefined, steps);
+  say(`training: ${trainTps.toFixed(0)} tokens/s`);
+  const ablations: Record<string, number> = {};
+  if (values.ablations) {
+    ablations.one_worker_hand_bptt_tokens_per_s = await trainingThroughput(dir, 1, steps, true);
+    ablations.one_worker_autograd_tokens_per_s = await trainingThroughput(dir, 1, steps, false);
+    say(`ablations: ${JSON.stringify(ablations)}`);
+  }
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+
+  let torch: Record<string, unknown> | undefined;
+  let torchNote: string | undefined;
+  if (values['skip-torch']) torchNote = 'skipped (--skip-torch)';
+  else if (!existsSync(PYTHON)) torchNote = `skipped: ${PYTHON} not found (apt-get install python3-torch libopenblas0-pthread)`;
+  else {
+    say('pytorch: same architecture, batch 64×48, 2 threads…');
+    const r = spawnSync(PYTHON, [TORCH_SCRIPT, '--vocab', String(config.vocabSize), '--embed', String(config.embedDim), '--hidden', String(config.hiddenDim), '--layers', String(config.layers), '--steps', String(steps)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+    if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    else torchNote = `skipped: torch script failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+  }
+  const result = {
+    backend,
+    cores: availableParallelism(),
+    config,
+    train_tokens_per_s: Math.round(trainTps),
+    quatrain_ms_p50: +percentile(latencies, 50).toFixed(2),
+    quatrain_ms_p99: +percentile(latencies, 99).toFixed(2),
+    load_ms: +median(loadMs).toFixed(1),
+    peak_rss_mb: Math.round(peakRssMb),
+    ...ablations,
+    pytorch: torch ?? null,
+    pytorch_note: torchNote ?? null,
+    ratios: torch
+      ? {
+          train_tokens_per_s_vs_pytorch: +(trainTps / (torch.train_tokens_per_s as number)).toFixed(2),
+          quatrain_p50_speedup_vs_pytorch: +((torch.quatrain_ms_p50 as number) / percentile(latencies, 50)).toFixed(2),
+          load_speedup_vs_pytorch: +((torch.load_ms as number) / median(loadMs)).toFixed(2),
+        }
+      : null,
+  };
+  if (values.json) console.log(JSON.stringify(result));
+  else console.log(JSON.stringify(result, null, 2));
+}

@@ -1,0 +1,15 @@
+/** Simplified ⇄ traditional with opencc-js: the corpus (and so the model) is traditional. */
+import * as OpenCC from 'opencc-js';
+
+export type Script = 'simplified' | 'traditional';
+
+const toTraditionalText = OpenCC.Converter({ from: 'cn', to: 't' });
+const toSimplifiedText = OpenCC.Converter({ from: 't', to: 'cn' });
+
+export function toTraditional(text: string): string {
+  return toTraditionalText(text);
+}
+
+export function inScript(text: string, script: Script): string {
+  return script === 'simplified' ? toSimplifiedText(text) : text;
+}

@@ -1,0 +1,31 @@
+/** Shared fixtures: a tiny, randomly initialised checkpoint built from a slice of the real corpus. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { saveCheckpoint, type Manifest } from '../src/model/checkpoint.js';
+import { loadTangCorpus, SPLIT } from '../src/model/corpus.js';
+import { initParams, type ModelConfig } from '../src/model/model.js';
+import { Vocab } from '../src/model/vocab.js';
+
+export function tempDir(prefix = 'tangshi-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes an untrained checkpoint (vocabulary from the first `poems` training poems) and returns its path. */
+export function makeTinyCheckpoint(opts: { hidden?: number; embed?: number; layers?: number; poems?: number; dtype?: 'float32' | 'float16'; dir?: string } = {}): { dir: string; manifest: Manifest; vocab: Vocab } {
+  const corpus = loadTangCorpus();
+  const vocab = Vocab.build(corpus.train.slice(0, opts.poems ?? 3000), 2);
+  const config: ModelConfig = { vocabSize: vocab.size, embedDim: opts.embed ?? 8, hiddenDim: opts.hidden ?? 16, layers: opts.layers ?? 1 };
+  const dir = opts.dir ?? join(tempDir(), 'checkpoint');
+  const manifest = saveCheckpoint(dir, {
+    parent: null,
+    vocab,
+    params: initParams(config, 7),
+    dtype: opts.dtype,
+    config: { model: config, training: {} },
+    split: { ...SPLIT, trainPoems: corpus.train.length, devPoems: corpus.dev.length },
+    metrics: { devPerplexity: null, devContentPerplexity: null, devTokens: null },
+    training: { step: 0, epoch: 0, batchInEpoch: 0, tokensSeen: 0, seconds: 0, history: [] },
+  });
+  return { dir, manifest, vocab };
+}
