@@ -1,4 +1,5 @@
 /** `tangshi poem | train | eval | bench`: the bot's offline twin. */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
@@ -43,6 +44,7 @@ async function trainCommand(args: string[]) {
       seed: { type: 'string' }, 'save-every': { type: 'string' }, dtype: { type: 'string' }, 'no-eval': { type: 'boolean' },
     },
   });
+  const out = values.out ?? join(process.env.MODEL_DIR ?? 'data/models', 'trained');
   const bar = progressBar();
   const controller = new AbortController();
   process.once('SIGINT', () => {
@@ -51,7 +53,7 @@ async function trainCommand(args: string[]) {
   });
   const manifest = await train(
     {
-      out: values.out ?? 'data/models/trained',
+      out,
       from: values.from,
       epochs: num(values.epochs, 'epochs'),
       maxSteps: num(values['max-steps'], 'max-steps'),
@@ -72,7 +74,7 @@ async function trainCommand(args: string[]) {
     { onProgress: bar.update, onLog: (m) => (bar.stop(), console.error(m)), signal: controller.signal },
   );
   bar.stop();
-  console.log(`saved ${values.out ?? 'data/models/trained'} (${manifest.version}), dev perplexity ${manifest.metrics.devPerplexity?.toFixed(2) ?? 'not measured'}`);
+  console.log(`saved ${out} (${manifest.version}), dev perplexity ${manifest.metrics.devPerplexity?.toFixed(2) ?? 'not measured'}`);
 }
 
 const FormArg = z.enum(['wujue', 'qijue', 'wulv', 'qilv'], { message: 'must be wujue, qijue, wulv or qilv' });

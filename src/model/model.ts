@@ -117,11 +117,11 @@ export const lstmLayer = tf.customGrad(((xProj: tf.Tensor3D, wh: tf.Tensor2D, sa
     value: out,
     gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
       const [whS, hsS, csS, iS, fS, gS, oS] = saved as tf.Tensor3D[];
-      const hT = tf.unstack(hsS!) as tf.Tensor2D[];
       const cT = tf.unstack(csS!) as tf.Tensor2D[];
       const [iT, fT, gT, oT] = [iS, fS, gS, oS].map((s) => tf.unstack(s!) as tf.Tensor2D[]);
       const dyT = tf.unstack(dy) as tf.Tensor2D[];
       const zeros = tf.zeros([B, H]) as tf.Tensor2D;
+      const whT = tf.transpose(whS! as tf.Tensor) as tf.Tensor2D; // once, not a transposed matmul per step
       let dhNext = zeros;
       let dcNext = zeros;
       const dz: tf.Tensor2D[] = new Array(T);
@@ -137,7 +137,7 @@ export const lstmLayer = tf.customGrad(((xProj: tf.Tensor3D, wh: tf.Tensor2D, sa
         const dzg = tf.mul(tf.mul(dc, i), tf.sub(1, tf.square(g)));
         const dzo = tf.mul(tf.mul(dh, tanhC), sigmoidGrad(o));
         dz[t] = tf.concat([dzi, dzf, dzg, dzo], 1) as tf.Tensor2D;
-        dhNext = tf.matMul(dz[t]!, whS!, false, true);
+        dhNext = tf.matMul(dz[t]!, whT);
         dcNext = tf.mul(dc, f);
       }
       const dzAll = tf.stack(dz) as tf.Tensor3D; // [T,B,4H]
