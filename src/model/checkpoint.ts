@@ -71,7 +71,7 @@ function toFloat16(values: Float32Array): Uint16Array {
     const mant = x & 0x7fffff;
     if (exp <= 0) out[i] = sign; // underflow to ±0 (weights this small do not matter)
     else if (exp >= 31) out[i] = sign | 0x7c00; // overflow to ±inf
-    else out[i] = sign | (exp << 10) | ((mant + 0x1000) >>> 13); // round to nearest
+    else out[i] = sign | ((exp << 10) + ((mant + 0x1000) >>> 13)); // round to nearest; a carry moves into the exponent
   }
   return out;
 }

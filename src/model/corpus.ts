@@ -54,6 +54,7 @@ export function cleanLines(paragraphs: string[]): string[] | undefined {
 
 /** The poem's form if it is one of the four regular forms. */
 export function regularPoem(lines: string[]): Poem | undefined {
+  if (lines.length === 0) return undefined;
   const length = [...lines[0]!].length;
   if (!lines.every((line) => [...line].length === length)) return undefined;
   const form = formOf(length, lines.length);

@@ -148,7 +148,8 @@ export class PoemModel {
       throw new PoemInputError(`Invalid ${issue.path.join('.') || 'request'}: ${issue.message}.`);
     }
     const req = parsed.data;
-    const rng = prand.xoroshiro128plus(req.seed ?? Math.floor(Math.random() * 2 ** 31));
+    // Mersenne Twister: its seeding spreads nearby seeds (xoroshiro128+ gave correlated first draws for seeds 0, 1, 2…)
+    const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
     const { form, forced } = resolvePrompt(this.vocab, req, rng);
     const { lineLength, lines: lineCount } = FORM_SHAPE[form];
     const c = this.manifest.config.model;

@@ -199,10 +199,7 @@ class WorkerEngine implements GradEngine {
     if (opts.grads) {
       for (const [name, sum] of this.grads) {
         sum.set(this.workerGrads[0]!.get(name)!);
-        for (let k = 1; k < shards.length; k++) {
-          const g = this.workerGrads[k]!.get(name)!;
-          for (let i = 0; i < sum.length; i++) sum[i]! += g[i]!;
-        }
+        for (let k = 1; k < shards.length; k++) addInPlace(sum, this.workerGrads[k]!.get(name)!);
       }
     }
     return {
@@ -227,10 +224,40 @@ export async function createEngine(config: ModelConfig, workers?: number, backen
 
 // ---------------------------------------------------------------- optimizers
 
-/** Updates params in place from grads (already divided by the batch's weight and clipped). */
+// The update rules, one small function each (V8 compiles these tight loops well; a shared closure with
+// branches ran ~5× slower).
+function adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, step: number) {
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i]!;
+    const mi = 0.9 * m[i]! + 0.1 * gi;
+    const vi = 0.999 * v[i]! + 0.001 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i]! - (step * mi) / (Math.sqrt(vi) + 1e-8);
+  }
+}
+
+function momentumUpdate(p: Float32Array, g: Float32Array, velocity: Float32Array, lr: number) {
+  for (let i = 0; i < p.length; i++) {
+    const vi = 0.9 * velocity[i]! + g[i]!;
+    velocity[i] = vi;
+    p[i] = p[i]! - lr * vi;
+  }
+}
+
+function adagradUpdate(p: Float32Array, g: Float32Array, accumulator: Float32Array, lr: number) {
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i]!;
+    const ai = accumulator[i]! + gi * gi;
+    accumulator[i] = ai;
+    p[i] = p[i]! - (lr * gi) / (Math.sqrt(ai) + 1e-8);
+  }
+}
+
+/** Adam (β 0.9/0.999), SGD with momentum 0.9, or Adagrad; updates params in place. State is saved with checkpoints. */
 export function makeOptimizer(kind: Optimizer, params: ModelParams, state = new Map<string, Float32Array>()) {
-  const slot = (name: string) => {
-    if (!state.has(name)) state.set(name, new Float32Array(params.get(name.split('#')[0]!)!.length));
+  const slot = (name: string, param: string) => {
+    if (!state.has(name)) state.set(name, new Float32Array(params.get(param)!.length));
     return state.get(name)!;
   };
   let t = state.get('#t')?.[0] ?? 0;
@@ -241,28 +268,9 @@ export function makeOptimizer(kind: Optimizer, params: ModelParams, state = new 
       state.set('#t', Float32Array.of(t));
       for (const [name, p] of params) {
         const g = grads.get(name)!;
-        if (kind === 'adam') {
-          const m = slot(`${name}#m`), v = slot(`${name}#v`);
-          const b1 = 0.9, b2 = 0.999, eps = 1e-8;
-          const step = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
-          for (let i = 0; i < p.length; i++) {
-            m[i] = b1 * m[i]! + (1 - b1) * g[i]!;
-            v[i] = b2 * v[i]! + (1 - b2) * g[i]! * g[i]!;
-            p[i]! -= (step * m[i]!) / (Math.sqrt(v[i]!) + eps);
-          }
-        } else if (kind === 'sgd-momentum') {
-          const vel = slot(`${name}#velocity`);
-          for (let i = 0; i < p.length; i++) {
-            vel[i] = 0.9 * vel[i]! + g[i]!;
-            p[i]! -= lr * vel[i]!;
-          }
-        } else {
-          const acc = slot(`${name}#accumulator`);
-          for (let i = 0; i < p.length; i++) {
-            acc[i]! += g[i]! * g[i]!;
-            p[i]! -= (lr * g[i]!) / (Math.sqrt(acc[i]!) + 1e-8);
-          }
-        }
+        if (kind === 'adam') adamUpdate(p, g, slot(`${name}#m`, name), slot(`${name}#v`, name), (lr * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t));
+        else if (kind === 'sgd-momentum') momentumUpdate(p, g, slot(`${name}#velocity`, name), lr);
+        else adagradUpdate(p, g, slot(`${name}#accumulator`, name), lr);
       }
     },
   };
@@ -271,15 +279,25 @@ export function makeOptimizer(kind: Optimizer, params: ModelParams, state = new 
 /** Scales grads by 1/weightSum, clips their global norm; returns the norm before clipping. */
 function normaliseAndClip(grads: ModelParams, weightSum: number, clip: number): number {
   let sq = 0;
-  for (const g of grads.values()) {
-    for (let i = 0; i < g.length; i++) {
-      g[i]! /= weightSum;
-      sq += g[i]! * g[i]!;
-    }
-  }
-  const norm = Math.sqrt(sq);
-  if (norm > clip) for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i]! *= clip / norm;
+  for (const g of grads.values()) sq += sumOfSquares(g);
+  const norm = Math.sqrt(sq) / weightSum;
+  const scale = (norm > clip ? clip / norm : 1) / weightSum;
+  for (const g of grads.values()) scaleInPlace(g, scale);
   return norm;
+}
+
+function sumOfSquares(g: Float32Array): number {
+  let sq = 0;
+  for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+  return sq;
+}
+
+function scaleInPlace(g: Float32Array, scale: number) {
+  for (let i = 0; i < g.length; i++) g[i] = g[i]! * scale;
+}
+
+function addInPlace(sum: Float32Array, g: Float32Array) {
+  for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + g[i]!;
 }
 
 // ---------------------------------------------------------------- perplexity

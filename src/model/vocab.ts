@@ -22,6 +22,9 @@ export class Vocab {
     SPECIALS.forEach((s, i) => {
       if (tokens[i] !== s) throw new Error(`vocabulary: token ${i} must be ${s}, found ${tokens[i]}`);
     });
+    PUNCTUATION.forEach((p, k) => {
+      if (tokens[SPECIALS.length + k] !== p) throw new Error(`vocabulary: token ${SPECIALS.length + k} must be ${p}, found ${tokens[SPECIALS.length + k]}`);
+    });
     this.index = new Map(tokens.map((t, i) => [t, i]));
     if (this.index.size !== tokens.length) throw new Error('vocabulary: duplicate tokens');
     this.comma = this.index.get('，')!;

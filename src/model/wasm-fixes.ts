@@ -144,11 +144,22 @@ export function applyWasmFixes(): void {
   replaceKernel('BatchMatMul', ({ inputs, backend, attrs }) => {
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
     if (!transposeA && !transposeB) return matMul({ inputs, backend, attrs });
+    const wasm = backend as WasmBackend;
+    if (transposeA && !transposeB) {
+      // Aᵀ·B = (Bᵀ·A)ᵀ: transposing B beats having XNNPACK pack a large B as weights (~20% on the
+      // weight gradients here, which are all of this shape)
+      const bT = swapLastTwo(inputs.b!, backend);
+      const product = matMul({ inputs: { a: bT, b: inputs.a! }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      const out = swapLastTwo(product, backend);
+      wasm.disposeData(bT.dataId);
+      wasm.disposeData(product.dataId);
+      return out;
+    }
     const a = transposeA ? swapLastTwo(inputs.a!, backend) : inputs.a!;
     const bb = transposeB ? swapLastTwo(inputs.b!, backend) : inputs.b!;
     const out = matMul({ inputs: { a, b: bb }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
-    if (transposeA) (backend as WasmBackend).disposeData(a.dataId);
-    if (transposeB) (backend as WasmBackend).disposeData(bb.dataId);
+    if (transposeA) wasm.disposeData(a.dataId);
+    if (transposeB) wasm.disposeData(bb.dataId);
     return out;
   });
   replaceKernel('Slice', slice);

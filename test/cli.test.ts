@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../src/model/checkpoint.js';
+import { FORM_SHAPE, FORMS, type Form } from '../src/model/corpus.js';
+import { PoemModel } from '../src/model/generate.js';
+import { makeTinyCheckpoint, tempDir } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+/** Runs the real `tangshi` command (bin/tangshi.js) and collects its output. */
+function tangshi(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/tangshi.js', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TFJS_BACKEND: 'wasm' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const STACK_FRAME = /\n\s+at /;
+
+let checkpoint: string;
+let manifest: Manifest;
+
+beforeAll(() => {
+  ({ dir: checkpoint, manifest } = makeTinyCheckpoint());
+});
+
+describe('tangshi poem', () => {
+  it('prints one JSON poem for a start text and seed, the same poem the library writes', async () => {
+    const run = await tangshi(['poem', '月', '--json', '--seed', '3', '--checkpoint', checkpoint]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = run.stdout.trim().split('\n');
+    expect(out).toHaveLength(1);
+    const poem = JSON.parse(out[0]!) as { text: string; lines: string[]; form: Form; script: string; checkpoint: string };
+    expect(Object.keys(poem).sort()).toEqual(['checkpoint', 'form', 'lines', 'script', 'text']);
+    expect(poem.checkpoint).toBe(manifest.version);
+    expect(poem.script).toBe('traditional');
+    expect(FORMS).toContain(poem.form);
+    expect(poem.lines).toHaveLength(FORM_SHAPE[poem.form].lines);
+    for (const line of poem.lines) expect([...line]).toHaveLength(FORM_SHAPE[poem.form].lineLength);
+    expect(poem.lines[0]!.startsWith('月')).toBe(true);
+    expect(poem.text).toBe(poem.lines.map((line, i) => line + (i % 2 === 0 ? '，' : '。')).join(''));
+
+    // the options reach the model: the same request in-process writes the same poem
+    const model = await PoemModel.load(checkpoint);
+    try {
+      expect(model.generate({ start: '月', seed: 3 })).toEqual(poem);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('writes an acrostic of 4 as 4 lines headed by its characters', async () => {
+    const run = await tangshi(['poem', '--acrostic', '春夏秋冬', '--json', '--checkpoint', checkpoint]);
+    expect(run.code, run.stderr).toBe(0);
+    const poem = JSON.parse(run.stdout) as { lines: string[]; form: Form };
+    expect(poem.lines).toHaveLength(4);
+    expect(['wujue', 'qijue']).toContain(poem.form);
+    expect(poem.lines.map((line) => [...line][0]).join('')).toBe('春夏秋冬');
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ['a start text that is not Chinese', ['poem', 'abc'], /only Chinese characters.*「a」.*「b」.*「c」/],
+    ['an unknown form', ['poem', '月', '--form', 'xx'], /--form must be wujue, qijue, wulv or qilv.*xx/],
+    ['a temperature that is not a number', ['poem', '月', '--temperature', 'hot'], /--temperature must be a number.*hot/],
+    ['both a start text and an acrostic', ['poem', '月', '--acrostic', '春夏秋冬'], /not both/],
+  ];
+  for (const [what, args, message] of bad) {
+    it(`rejects ${what} with a message on stderr`, async () => {
+      const run = await tangshi([...args, '--checkpoint', checkpoint]);
+      expect(run.code).not.toBe(0);
+      expect(run.code).not.toBeNull();
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).not.toMatch(STACK_FRAME);
+    });
+  }
+
+  it('names a checkpoint it cannot load, without a stack trace', async () => {
+    const run = await tangshi(['poem', '--checkpoint', '/nonexistent', '月']);
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/checkpoint \/nonexistent: no readable manifest\.json/);
+    expect(run.stderr).not.toMatch(STACK_FRAME);
+  });
+});
+
+describe('tangshi eval', () => {
+  it('measures perplexity on the regular poems of a chinese-poetry file', async () => {
+    const poems = [
+      { title: '登鸛雀樓', paragraphs: ['白日依山盡，黃河入海流。', '欲窮千里目，更上一層樓。'] },
+      { title: '靜夜思', paragraphs: ['床前明月光，疑是地上霜。', '舉頭望明月，低頭思故鄉。'] },
+      { title: '早發白帝城', paragraphs: ['朝辭白帝彩雲間，千里江陵一日還。', '兩岸猿聲啼不住，輕舟已過萬重山。'] },
+      {
+        title: '山居秋暝',
+        paragraphs: ['空山新雨後，天氣晚來秋。', '明月松間照，清泉石上流。', '竹喧歸浣女，蓮動下漁舟。', '隨意春芳歇，王孫自可留。'],
+      },
+      // not a regular form (lines of 5, 5, 6, 6): skipped
+      { title: '登幽州臺歌', paragraphs: ['前不見古人，後不見來者。', '念天地之悠悠，獨愴然而涕下。'] },
+    ];
+    const file = join(tempDir(), 'poems.json');
+    writeFileSync(file, JSON.stringify(poems));
+    // characters, the ，/。 after each line and the end token
+    const expectedTokens = poems
+      .slice(0, 4)
+      .map((p) => p.paragraphs.join('').split(/[，。]/).filter(Boolean))
+      .reduce((n, lines) => n + lines.length * ([...lines[0]!].length + 1) + 1, 0);
+
+    const run = await tangshi(['eval', '--checkpoint', checkpoint, '--file', file, '--json', '--workers', '1']);
+    expect(run.code, run.stderr).toBe(0);
+    const out = run.stdout.trim().split('\n');
+    expect(out).toHaveLength(1);
+    const result = JSON.parse(out[0]!) as Record<string, unknown>;
+    expect(result.checkpoint).toBe(manifest.version);
+    expect(result.poems).toBe(4);
+    expect(result.skipped_poems).toBe(1);
+    expect(result.tokens).toBe(expectedTokens);
+    for (const key of ['perplexity', 'content_perplexity'] as const) {
+      const value = result[key];
+      expect(typeof value, key).toBe('number');
+      expect(Number.isFinite(value), key).toBe(true);
+      expect(value as number, key).toBeGreaterThan(1);
+      // an untrained model's output is nearly uniform: its perplexity is close to the vocabulary size
+      expect(value as number, key).toBeGreaterThan(manifest.config.model.vocabSize / 2);
+      expect(value as number, key).toBeLessThan(manifest.config.model.vocabSize * 2);
+    }
+  });
+});

@@ -1,0 +1,409 @@
+import fc from 'fast-check';
+import prand from 'pure-rand';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../src/model/backend.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
+import { FORM_SHAPE, FORMS, type Form } from '../src/model/corpus.js';
+import { PoemInputError, PoemModel, PoemRequest, resolvePrompt, sample, type GeneratedPoem } from '../src/model/generate.js';
+import { forward, toTensors } from '../src/model/model.js';
+import { poemRhymes } from '../src/model/rhyme.js';
+import { inScript, toTraditional } from '../src/model/script.js';
+import { BOS, type Vocab } from '../src/model/vocab.js';
+import { makeTinyCheckpoint } from './helpers.js';
+
+const HAN = /^\p{Script=Han}$/u;
+
+let model: PoemModel;
+let vocab: Vocab;
+let version: string;
+/** ordinary characters of the tiny model's vocabulary */
+let known: string[];
+
+beforeAll(async () => {
+  const ck = makeTinyCheckpoint();
+  model = await PoemModel.load(ck.dir);
+  vocab = model.vocab;
+  version = ck.manifest.version;
+  known = vocab.tokens.slice(vocab.firstChar);
+});
+
+afterAll(() => model?.dispose());
+
+/** What the poem must start with for a typed text: its traditional form, character by character where the model knows it. */
+function asWritten(text: string): string {
+  const typed = [...text];
+  const converted = [...toTraditional(text)];
+  expect(converted).toHaveLength(typed.length);
+  return typed.map((ch, i) => (vocab.has(converted[i]!) ? converted[i]! : ch)).join('');
+}
+
+/** The structural checks every poem must pass (traditional script). */
+function checkPoem(poem: GeneratedPoem, req: PoemRequest): void {
+  const shape = FORM_SHAPE[poem.form];
+  expect(FORMS).toContain(poem.form);
+  if (req.form) expect(poem.form).toBe(req.form);
+  expect(poem.checkpoint).toBe(version);
+  expect(poem.script).toBe(req.script ?? 'traditional');
+
+  expect(poem.lines).toHaveLength(shape.lines);
+  for (const line of poem.lines) {
+    const chars = [...line];
+    expect(chars, line).toHaveLength(shape.lineLength);
+    for (const ch of chars) {
+      expect(ch, `${ch} in ${line}`).toMatch(HAN);
+      expect(vocab.has(ch), `${ch} in ${line} is an ordinary vocabulary character`).toBe(true);
+    }
+  }
+  expect(poem.text).toBe(poem.lines.map((line, i) => line + (i % 2 === 0 ? '，' : '。')).join(''));
+
+  if (req.start !== undefined) {
+    const start = asWritten(req.start);
+    expect(shape.lineLength).toBeGreaterThanOrEqual([...req.start].length);
+    expect(poem.lines[0]!.startsWith(start), `${poem.lines[0]} starts with ${start}`).toBe(true);
+  }
+  if (req.acrostic !== undefined) {
+    const heads = [...asWritten(req.acrostic)];
+    expect(heads).toHaveLength(shape.lines);
+    poem.lines.forEach((line, i) => expect([...line][0], `line ${i + 1}: ${line}`).toBe(heads[i]));
+  }
+
+  // rhyme is forced by the decoder: every poem rhymes, without repeating a rhyme character
+  expect(poemRhymes(poem.lines), poem.text).toBe(true);
+  const ends = poem.lines.filter((_, i) => i % 2 === 1).map((line) => [...line].at(-1)!);
+  expect(new Set(ends).size, `even-line ends ${ends.join('')}`).toBe(ends.length);
+}
+
+/** well-spread 31-bit seeds */
+const spread = (k: number) => Math.imul(k + 1, 0x9e3779b1) >>> 1;
+
+const formOrNone = fc.option(fc.constantFrom(...FORMS), { nil: undefined });
+
+describe('PoemModel.generate', () => {
+  it('writes a well-formed, rhyming poem for any seed, sampling settings and prompt', () => {
+    const char = fc.constantFrom(...known);
+    const sampling = fc.record({
+      seed: fc.integer(),
+      temperature: fc.double({ min: 0.1, max: 2, noNaN: true }),
+      topK: fc.integer({ min: 1, max: 100 }),
+      topP: fc.double({ min: 0.05, max: 1, noNaN: true }),
+    });
+    const free = formOrNone.map((form): PoemRequest => ({ form }));
+    const start = formOrNone.chain((form) =>
+      fc
+        .array(char, { minLength: 1, maxLength: form ? FORM_SHAPE[form].lineLength : 7 })
+        .map((chars): PoemRequest => ({ start: chars.join(''), form })),
+    );
+    const acrostic = fc.constantFrom(4, 8).chain((n) =>
+      fc
+        .tuple(
+          fc.array(char, { minLength: n, maxLength: n }),
+          fc.option(fc.constantFrom(...FORMS.filter((f) => FORM_SHAPE[f].lines === n)), { nil: undefined }),
+        )
+        .map(([chars, form]): PoemRequest => ({ acrostic: chars.join(''), form })),
+    );
+    fc.assert(
+      fc.property(sampling, fc.oneof(free, start, acrostic), (opts, prompt) => {
+        const req = { ...opts, ...prompt };
+        checkPoem(model.generate(req), req);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('draws the default form among those the prompt allows', () => {
+    const formsFor = (req: PoemRequest) => {
+      const seen = new Set<Form>();
+      // seeds spread over the whole range (see the note on nearby seeds in the report)
+      for (let k = 0; k < 60; k++) seen.add(resolvePrompt(vocab, PoemRequest.parse(req), prand.xoroshiro128plus(spread(k))).form);
+      return [...seen].sort();
+    };
+    expect(formsFor({ acrostic: '春夏秋冬' })).toEqual(['qijue', 'wujue']);
+    expect(formsFor({ acrostic: '春夏秋冬春夏秋冬' })).toEqual(['qilv', 'wulv']);
+    expect(formsFor({ start: '春夏秋冬春夏' })).toEqual(['qijue', 'qilv']);
+    expect(formsFor({ start: '春夏秋冬春夏秋' })).toEqual(['qijue', 'qilv']);
+    expect(formsFor({ start: '月' })).toEqual([...FORMS].sort());
+
+    // and generate() uses it
+    for (let seed = 0; seed < 5; seed++) {
+      expect(['wujue', 'qijue']).toContain(model.generate({ acrostic: '春夏秋冬', seed }).form);
+      expect(['wulv', 'qilv']).toContain(model.generate({ acrostic: '春夏秋冬春夏秋冬', seed }).form);
+      expect(['qijue', 'qilv']).toContain(model.generate({ start: '春夏秋冬春夏', seed }).form);
+    }
+  });
+
+  it('spreads nearby seeds: seeds 0..59 give both 绝句 forms and varied openings', () => {
+    const forms = new Set<Form>();
+    const openings = new Set<string>();
+    for (let seed = 0; seed < 60; seed++) {
+      const poem = model.generate({ acrostic: '春夏秋冬', seed });
+      forms.add(poem.form);
+      openings.add(poem.lines[0]!.slice(1, 3));
+    }
+    expect([...forms].sort()).toEqual(['qijue', 'wujue']);
+    expect(openings.size).toBeGreaterThan(20);
+  });
+
+  it('writes the same poem for the same seed and different poems for different seeds', () => {
+    fc.assert(
+      fc.property(fc.integer(), formOrNone, (seed, form) => {
+        expect(model.generate({ seed, form, start: '月' })).toEqual(model.generate({ seed, form, start: '月' }));
+      }),
+      { numRuns: 15 },
+    );
+    const poems = new Set(Array.from({ length: 10 }, (_, seed) => model.generate({ seed, form: 'wujue' }).text));
+    expect(poems.size).toBeGreaterThan(1);
+    const unseeded = new Set(Array.from({ length: 5 }, () => model.generate({ form: 'wujue' }).text));
+    expect(unseeded.size).toBeGreaterThan(1);
+  });
+});
+
+describe('scripts', () => {
+  it('accepts simplified input and writes traditional by default', () => {
+    expect(vocab.has('紅')).toBe(true);
+    expect(vocab.has('红')).toBe(false);
+    for (let seed = 0; seed < 5; seed++) {
+      const req: PoemRequest = { start: '红', seed };
+      const poem = model.generate(req);
+      expect(poem.lines[0]!.startsWith('紅'), poem.lines[0]).toBe(true);
+      checkPoem(poem, req);
+    }
+    const acrostic = model.generate({ acrostic: '红叶满山', seed: 1 });
+    expect(acrostic.lines.map((l) => l[0]).join('')).toBe(asWritten('红叶满山'));
+    expect(acrostic.lines[0]![0]).toBe('紅');
+  });
+
+  it('writes simplified characters when asked', () => {
+    fc.assert(
+      fc.property(fc.integer(), formOrNone, (seed, form) => {
+        const poem = model.generate({ start: '红', seed, form, script: 'simplified' });
+        expect(poem.script).toBe('simplified');
+        expect(inScript(poem.text, 'simplified')).toBe(poem.text);
+        expect(poem.lines[0]!.startsWith('红'), poem.lines[0]).toBe(true);
+        expect(poem.lines).toHaveLength(FORM_SHAPE[poem.form].lines);
+        for (const line of poem.lines) expect([...line]).toHaveLength(FORM_SHAPE[poem.form].lineLength);
+        expect(poem.text).toBe(poem.lines.map((line, i) => line + (i % 2 === 0 ? '，' : '。')).join(''));
+        // the same poem as the traditional one, only converted
+        const traditional = model.generate({ start: '红', seed, form });
+        expect(poem.lines).toEqual(traditional.lines.map((l) => inScript(l, 'simplified')));
+      }),
+      { numRuns: 10 },
+    );
+  });
+});
+
+describe('bad input', () => {
+  const expectInputError = (req: PoemRequest, message: RegExp | string[]) => {
+    let error: unknown;
+    try {
+      model.generate(req);
+    } catch (e) {
+      error = e;
+    }
+    expect(error, JSON.stringify(req)).toBeInstanceOf(PoemInputError);
+    const text = (error as Error).message;
+    if (message instanceof RegExp) expect(text).toMatch(message);
+    else for (const part of message) expect(text).toContain(part);
+  };
+
+  it('rejects an empty or whitespace-only start text or acrostic', () => {
+    expectInputError({ start: '' }, /start text is empty/);
+    expectInputError({ start: '  \t ' }, /start text is empty/);
+    expectInputError({ start: '\u3000' }, /start text is empty/);
+    expectInputError({ acrostic: ' ' }, /acrostic is empty/);
+  });
+
+  it('rejects a start text longer than a line', () => {
+    expectInputError({ start: '春夏秋冬春夏秋冬' }, /too long \(8 characters\)/);
+    expectInputError({ start: '春夏秋冬春夏秋冬春夏' }, /too long \(10 characters\)/);
+  });
+
+  it('names the characters that are not Chinese', () => {
+    expectInputError({ start: 'a月1' }, ['only Chinese characters', '「a」', '「1」']);
+    expectInputError({ start: '月，' }, ['「，」']);
+    expectInputError({ start: '月 光' }, ['「 」']);
+    expectInputError({ acrostic: '春夏秋x' }, ['acrostic', '「x」']);
+    let message = '';
+    try {
+      model.generate({ start: 'a月1' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).not.toContain('「月」');
+  });
+
+  it('names a character the model does not know', () => {
+    let unknown: string | undefined;
+    for (let code = 0x4e00; code <= 0x9fff && !unknown; code++) {
+      const ch = String.fromCodePoint(code);
+      if (!vocab.index.has(ch) && !vocab.has(toTraditional(ch))) unknown = ch;
+    }
+    expect(unknown).toBeDefined();
+    expectInputError({ start: `月${unknown}` }, ['does not know', `「${unknown}」`]);
+    expectInputError({ acrostic: `春夏秋${unknown}` }, ['does not know', `「${unknown}」`]);
+    let message = '';
+    try {
+      model.generate({ start: `月${unknown}` });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).not.toContain('「月」');
+  });
+
+  it('rejects an acrostic that fits no form or not the form asked for', () => {
+    expectInputError({ acrostic: '春夏秋' }, /acrostic needs 4 characters .* or 8 .*got 3/);
+    expectInputError({ acrostic: '春夏秋冬春' }, /got 5/);
+    expectInputError({ acrostic: '春夏秋冬', form: 'wulv' }, /acrostic needs 8 characters, not 4/);
+    expectInputError({ acrostic: '春夏秋冬春夏秋冬', form: 'qijue' }, /acrostic needs 4 characters, not 8/);
+  });
+
+  it('rejects a start text longer than the line of the form asked for', () => {
+    expectInputError({ start: '春夏秋冬春夏', form: 'wujue' }, /holds 5 characters; the start text has 6/);
+    expectInputError({ start: '春夏秋冬春夏秋', form: 'wulv' }, /holds 5 characters; the start text has 7/);
+  });
+
+  it('rejects a start text together with an acrostic', () => {
+    expectInputError({ start: '月', acrostic: '春夏秋冬' }, /either a start text or an acrostic, not both/);
+  });
+
+  it('rejects sampling settings out of range', () => {
+    expectInputError({ start: '月', temperature: 0 }, /temperature/);
+    expectInputError({ start: '月', temperature: 99 }, /temperature/);
+    expectInputError({ start: '月', temperature: Number.NaN }, /temperature/);
+    expectInputError({ start: '月', topP: 0 }, /topP/);
+    expectInputError({ start: '月', topP: 1.5 }, /topP/);
+    expectInputError({ start: '月', topK: 0 }, /topK/);
+    expectInputError({ start: '月', topK: 2.5 }, /topK/);
+    expectInputError({ start: '月', seed: 0.5 }, /seed/);
+    expectInputError({ start: '月', form: 'fu' as Form }, /form/);
+  });
+});
+
+describe('sample', () => {
+  const opts = fc.record({
+    temperature: fc.double({ min: 0.05, max: 3, noNaN: true }),
+    topK: fc.integer({ min: 1, max: 80 }),
+    topP: fc.double({ min: 0.01, max: 1, noNaN: true }),
+  });
+  const logitsAndAllowed = fc
+    .array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: 1, maxLength: 60 })
+    .chain((values) =>
+      fc.tuple(
+        fc.constant(Float32Array.from(values)),
+        fc.uniqueArray(fc.integer({ min: 0, max: values.length - 1 }), { minLength: 1, maxLength: values.length }),
+      ),
+    );
+
+  it('returns an allowed id among the topK best', () => {
+    fc.assert(
+      fc.property(logitsAndAllowed, opts, fc.integer(), ([logits, allowed], o, seed) => {
+        const rng = prand.xoroshiro128plus(seed);
+        for (let draw = 0; draw < 5; draw++) {
+          const id = sample(logits, allowed, o, rng);
+          expect(allowed).toContain(id);
+          const better = allowed.filter((a) => logits[a]! > logits[id]!).length;
+          expect(better).toBeLessThan(o.topK);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('returns the best allowed id when topK is 1', () => {
+    fc.assert(
+      fc.property(logitsAndAllowed, opts, fc.integer(), ([logits, allowed], o, seed) => {
+        const id = sample(logits, allowed, { ...o, topK: 1 }, prand.xoroshiro128plus(seed));
+        expect(allowed).toContain(id);
+        expect(logits[id]! === Math.max(...allowed.map((a) => logits[a]!))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('ignores ids outside allowed even when they score best', () => {
+    const logits = Float32Array.from({ length: 50 }, (_, i) => (i < 10 ? 100 : i * 0.01));
+    const allowed = Int32Array.from({ length: 40 }, (_, i) => i + 10);
+    const rng = prand.xoroshiro128plus(5);
+    for (let draw = 0; draw < 300; draw++) {
+      const id = sample(logits, allowed, { temperature: 2, topK: 50, topP: 1 }, rng);
+      expect(id).toBeGreaterThanOrEqual(10);
+    }
+  });
+
+  it('returns only the top id of a peaked distribution when topP is small', () => {
+    const logits = new Float32Array(1000);
+    logits[417] = 10;
+    const allowed = Int32Array.from({ length: 1000 }, (_, i) => i);
+    const rng = prand.xoroshiro128plus(9);
+    for (let draw = 0; draw < 300; draw++) expect(sample(logits, allowed, { temperature: 1, topK: 1000, topP: 0.1 }, rng)).toBe(417);
+  });
+
+  it('cuts the nucleus at topP and samples within it', () => {
+    // probabilities 0.5, 0.3, 0.2: topP 0.6 keeps the first two
+    const logits = Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.2)]);
+    const rng = prand.xoroshiro128plus(3);
+    const counts = [0, 0, 0];
+    for (let draw = 0; draw < 2000; draw++) counts[sample(logits, [0, 1, 2], { temperature: 1, topK: 3, topP: 0.6 }, rng)]!++;
+    expect(counts[2]).toBe(0);
+    expect(counts[0]! / 2000).toBeCloseTo(0.5 / 0.8, 1);
+  });
+
+  it('samples in proportion to softmax(logits / temperature)', () => {
+    const logits = Float32Array.from([Math.log(3), 0]);
+    for (const [temperature, expected] of [[1, 0.75], [0.5, 0.9], [2, Math.sqrt(3) / (Math.sqrt(3) + 1)]] as const) {
+      const rng = prand.xoroshiro128plus(11);
+      let first = 0;
+      for (let draw = 0; draw < 4000; draw++) if (sample(logits, [0, 1], { temperature, topK: 2, topP: 1 }, rng) === 0) first++;
+      expect(Math.abs(first / 4000 - expected), `temperature ${temperature}`).toBeLessThan(0.03);
+    }
+  });
+
+  it('throws when nothing is allowed', () => {
+    expect(() => sample(new Float32Array(3), [], { temperature: 1, topK: 1, topP: 1 }, prand.xoroshiro128plus(1))).toThrow();
+  });
+});
+
+describe('PoemModel.advance', () => {
+  for (const layers of [1, 2]) {
+    it(`agrees with the training forward pass (${layers} layer${layers > 1 ? 's' : ''})`, async () => {
+      // an untrained model's logits are nearly flat: use large random weights (biases too) so that every
+      // term of the LSTM moves the logits visibly
+      const { dir, vocab: v } = makeTinyCheckpoint({ layers, hidden: 12, embed: 6 });
+      const base = loadCheckpoint(dir);
+      const rng = prand.xoroshiro128plus(layers);
+      const params = new Map([...base.params].map(([name, values]) => [name, values.map(() => prand.unsafeUniformIntDistribution(-1000, 1000, rng) / 1500)]));
+      saveCheckpoint(dir, { ...base.manifest, vocab: base.vocab, params });
+      const poemModel = await PoemModel.load(dir);
+      const ck = loadCheckpoint(dir);
+      const config = ck.manifest.config.model;
+      expect(config.layers).toBe(layers);
+      const H = config.hiddenDim;
+      const tokens = [BOS, v.formToken('wujue'), ...[...'白日依山盡'].map((c) => v.id(c)), v.comma, ...[...'黃河入海流'].map((c) => v.id(c)), v.period];
+      const T = tokens.length;
+
+      const tensors = toTensors(config, ck.params);
+      const expected = tf.tidy(() => forward(config, tensors, tf.tensor1d(tokens, 'int32'), T, 1).arraySync() as number[][]);
+      for (const t of tensors.values()) t.dispose();
+
+      const state = Array.from({ length: layers }, () => ({ h: new Float32Array(H), c: new Float32Array(H) }));
+      let worst = 0;
+      tokens.forEach((token, t) => {
+        const logits = poemModel.advance(state, token, true)!;
+        expect(logits).toHaveLength(config.vocabSize);
+        for (let k = 0; k < config.vocabSize; k++) worst = Math.max(worst, Math.abs(logits[k]! - expected[t]![k]!));
+      });
+      expect(worst).toBeLessThan(1e-4);
+      // the logits are far from flat and change along the sequence, so the comparison can tell
+      expect(Math.max(...expected[0]!.map(Math.abs))).toBeGreaterThan(0.5);
+      expect(Math.max(...expected[0]!.map((x, k) => Math.abs(x - expected[T - 1]![k]!)))).toBeGreaterThan(0.5);
+
+      // without logits, the state still moves exactly as with them
+      const quiet = Array.from({ length: layers }, () => ({ h: new Float32Array(H), c: new Float32Array(H) }));
+      tokens.forEach((token) => expect(poemModel.advance(quiet, token, false)).toBeUndefined());
+      quiet.forEach((s, l) => {
+        expect(s.h).toEqual(state[l]!.h);
+        expect(s.c).toEqual(state[l]!.c);
+      });
+      poemModel.dispose();
+    });
+  }
+});
