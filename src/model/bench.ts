@@ -11,6 +11,7 @@ import { loadTangCorpus } from './corpus.js';
 import { PoemModel } from './generate.js';
 import { createEngine, epochBatches } from './train.js';
 import { initBackend } from './backend.js';
+import { poemRhymes, rhymeRate } from './rhyme.js';
 
 const PYTHON = '/usr/bin/python3';
 const TORCH_SCRIPT = new URL('../../bench/torch_lstm.py', import.meta.url).pathname;
@@ -65,6 +66,13 @@ export async function benchCommand(args: string[]) {
     model!.generate({ start: '月', form: 'qijue', seed: 1000 + k });
     latencies.push(performance.now() - t0);
   }
+  // Rhyme rate of generated poems (free form choice, unseeded starts from the README's characters) beside
+  // the corpus's own, by the same measure (rhyme.ts).
+  const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
+  const generated = Array.from({ length: 200 }, (_, k) => model!.generate({ start: starts[k % starts.length], seed: 5000 + k }).lines);
+  const generatedRhymeRate = generated.filter(poemRhymes).length / generated.length;
+  const corpusRhymeRate = rhymeRate(loadTangCorpus().train.map((p) => p.lines));
+  say(`rhyme rate: generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
   model!.dispose();
   latencies.sort((a, b) => a - b);
   say(`generation: one 七言绝句 p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; load ${median(loadMs).toFixed(0)} ms`);
@@ -99,6 +107,8 @@ export async function benchCommand(args: string[]) {
     quatrain_ms_p99: +percentile(latencies, 99).toFixed(2),
     load_ms: +median(loadMs).toFixed(1),
     peak_rss_mb: Math.round(peakRssMb),
+    rhyme_rate_generated: +generatedRhymeRate.toFixed(3),
+    rhyme_rate_corpus: +corpusRhymeRate.toFixed(3),
     ...ablations,
     pytorch: torch ?? null,
     pytorch_note: torchNote ?? null,

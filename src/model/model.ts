@@ -42,8 +42,8 @@ export function countParams(c: ModelConfig): number {
 }
 
 /**
- * Glorot/Xavier-uniform matrices (never zeros: identical units would never break symmetry), zero biases,
- * except the forget gate's bias = 1 so the cell remembers by default early in training.
+ * Glorot/Xavier-uniform matrices (never zeros: identical units would never break symmetry), a unit-variance
+ * embedding, zero biases except the forget gate's = 1 so the cell remembers by default early in training.
  */
 export function initParams(c: ModelConfig, seed = 1): ModelParams {
   const rng = prand.xoroshiro128plus(seed);
@@ -52,7 +52,12 @@ export function initParams(c: ModelConfig, seed = 1): ModelParams {
   for (const { name, shape } of paramSpecs(c)) {
     const size = shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(size);
-    if (shape.length === 2) {
+    if (name === 'embedding') {
+      // A lookup reads one row, not a product over V inputs: Glorot with fan-in V would make the inputs ~30×
+      // too small for the LSTM to notice (training then sat at unigram perplexity). Unit variance, as
+      // PyTorch's nn.Embedding.
+      for (let i = 0; i < size; i++) values[i] = (2 * uniform() - 1) * Math.sqrt(3);
+    } else if (shape.length === 2) {
       const limit = Math.sqrt(6 / (shape[0]! + shape[1]!));
       for (let i = 0; i < size; i++) values[i] = (2 * uniform() - 1) * limit;
     } else if (name.endsWith('.b') && name.startsWith('lstm')) {

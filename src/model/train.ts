@@ -332,6 +332,20 @@ export async function perplexity(engine: GradEngine, vocab: Vocab, poems: Poem[]
 
 // ---------------------------------------------------------------- the loop
 
+/**
+ * A new model's output bias starts at the log unigram frequencies of the training tokens, so the first
+ * steps are not spent learning how common each character is (Adam moves a bias by about lr per step: with
+ * log-frequencies spanning ~10 nats that takes thousands of steps). Add-one smoothed.
+ */
+export function withUnigramBias(params: ModelParams, examples: Example[], vocab: Vocab): ModelParams {
+  const counts = new Float64Array(vocab.size).fill(1);
+  for (const { poem } of examples) for (const id of vocab.encodePoem(poem).slice(2)) counts[id]!++;
+  const total = counts.reduce((a, b) => a + b, 0);
+  const bias = params.get('out.b')!;
+  for (let id = 0; id < vocab.size; id++) bias[id] = Math.log(counts[id]! / total);
+  return params;
+}
+
 export type TrainData = { train: Example[]; dev: Poem[]; split: { trainPoems: number; devPoems: number } };
 
 export async function train(options: TrainOptions, data: TrainData, hooks: TrainHooks = {}): Promise<Manifest> {
@@ -344,7 +358,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
   const config: ModelConfig = start?.manifest.config.model ?? { vocabSize: vocab.size, embedDim: o.embedDim, hiddenDim: o.hiddenDim, layers: o.layers };
   const engine = await createEngine(config, o.workers, o.backend);
   try {
-    const initial = start?.params ?? initParams(config, o.seed);
+    const initial = start?.params ?? withUnigramBias(initParams(config, o.seed), data.train, vocab);
     for (const [name, p] of engine.params) p.set(initial.get(name)!);
     const optimizer = makeOptimizer(o.optimizer, engine.params, start?.optimizerState);
     const lr0 = o.lr ?? DEFAULT_LR[o.optimizer];
