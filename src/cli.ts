@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
-import { BASE_CHECKPOINT, loadCheckpoint } from './model/checkpoint.js';
+import { rmSync } from 'node:fs';
+import { BASE_CHECKPOINT, loadCheckpoint, saveCheckpoint } from './model/checkpoint.js';
 import { loadPoemFile, loadTangCorpus } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
@@ -17,6 +18,13 @@ const num = (v: string | undefined, name: string) => {
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${v}")`);
   return n;
 };
+
+function parse<T>(schema: z.ZodType<T>, v: string | undefined, name: string): T | undefined {
+  if (v === undefined) return undefined;
+  const r = schema.safeParse(v);
+  if (!r.success) throw new UsageError(`--${name} ${r.error.issues[0]!.message} (got "${v}")`);
+  return r.data;
+}
 
 function progressBar() {
   const bar = new cliProgress.SingleBar(
@@ -91,12 +99,6 @@ async function poemCommand(args: string[]) {
     },
   });
   if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
-  const parse = <T>(schema: z.ZodType<T>, v: string | undefined, name: string): T | undefined => {
-    if (v === undefined) return undefined;
-    const r = schema.safeParse(v);
-    if (!r.success) throw new UsageError(`--${name} ${r.error.issues[0]!.message} (got "${v}")`);
-    return r.data;
-  };
   const model = await PoemModel.load(values.checkpoint ?? BASE_CHECKPOINT);
   try {
     const poem = model.generate({
@@ -141,7 +143,37 @@ async function evalCommand(args: string[]) {
   }
 }
 
+/** Copies a checkpoint for shipping: float16 weights, no optimizer state, dev perplexity re-measured on them. */
+async function exportCommand(args: string[]) {
+  const { values } = parseArgs({ args, options: { checkpoint: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string' }, workers: { type: 'string' } } });
+  if (!values.checkpoint || !values.out) throw new UsageError('usage: tangshi export --checkpoint DIR --out DIR [--dtype float16|float32]');
+  const dtype = parse(z.enum(['float16', 'float32'], { message: 'must be float16 or float32' }), values.dtype, 'dtype') ?? 'float16';
+  const ck = loadCheckpoint(values.checkpoint);
+  const { version: _version, createdAt: _created, files: _files, weights: _weights, format: _format, ...rest } = ck.manifest;
+  const tmp = `${values.out}.export-tmp`;
+  saveCheckpoint(tmp, { ...rest, version: ck.manifest.version, vocab: ck.vocab, params: ck.params, dtype });
+  const stored = loadCheckpoint(tmp); // measure what was actually written
+  const engine = await createEngine(stored.manifest.config.model, num(values.workers, 'workers'));
+  try {
+    for (const [name, p] of engine.params) p.set(stored.params.get(name)!);
+    const r = await perplexity(engine, stored.vocab, loadTangCorpus().dev);
+    const manifest = saveCheckpoint(values.out, {
+      ...rest,
+      version: ck.manifest.version,
+      vocab: stored.vocab,
+      params: stored.params,
+      dtype,
+      metrics: { devPerplexity: r.perplexity, devContentPerplexity: r.contentPerplexity, devTokens: r.tokens },
+    });
+    console.log(`exported ${values.checkpoint} → ${values.out} (${dtype}); dev perplexity ${manifest.metrics.devPerplexity!.toFixed(2)}, content ${manifest.metrics.devContentPerplexity!.toFixed(2)}`);
+  } finally {
+    await engine.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 const commands: Record<string, (args: string[]) => Promise<void>> = {
+  export: exportCommand,
   poem: poemCommand,
   train: trainCommand,
   eval: evalCommand,
