@@ -1,0 +1,37 @@
+/** A click on 1–5 ⭐ under a poem: store (or change) that user's rating and show the new average. */
+import { MessageFlags, type ButtonInteraction } from 'discord.js';
+import type { Form } from '../../model/corpus.js';
+import type { BotContext } from '../context.js';
+import { poemById, ratePoem } from '../db.js';
+import { RatingButtonId, poemEmbed, promptLabel } from '../poem-message.js';
+
+export async function handleRating(interaction: ButtonInteraction, ctx: BotContext): Promise<void> {
+  const parsed = RatingButtonId.safeParse(interaction.customId);
+  if (!parsed.success) {
+    await interaction.reply({ content: 'That button is not one of ours.', flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    return;
+  }
+  const { poemId, stars } = parsed.data;
+  const summary = await ratePoem(ctx.db, { poemId, userId: interaction.user.id, stars });
+  const poem = summary && (await poemById(ctx.db, poemId));
+  if (!summary || !poem) {
+    await interaction.reply({
+      content: 'This poem is no longer in our records, so it cannot be rated. Ask for a new one with `/poem`.',
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: { parse: [] },
+    });
+    return;
+  }
+  await interaction.update({
+    embeds: [
+      poemEmbed({
+        lines: poem.text.split(/[，。]/).filter(Boolean),
+        form: poem.form as Form,
+        checkpoint: poem.checkpointVersion,
+        prompt: promptLabel(poem.promptKind, poem.promptText),
+        rating: summary,
+      }),
+    ],
+    allowedMentions: { parse: [] },
+  });
+}

@@ -1,0 +1,96 @@
+/** /poem [start] [acrostic] [form] [temperature] [script]: a poem with rating buttons under it. */
+import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { FORMS, FORM_SHAPE } from '../../model/corpus.js';
+import { PoemInputError } from '../../model/generate.js';
+import type { Script } from '../../model/script.js';
+import type { BotContext } from '../context.js';
+import { recordPoem, setPoemMessage } from '../db.js';
+import { poemEmbed, promptLabel, ratingButtons } from '../poem-message.js';
+
+export const data = new SlashCommandBuilder()
+  .setName('poem')
+  .setDescription('Write a Tang-style poem')
+  .setDescriptionLocalizations({ 'zh-CN': '写一首唐诗', 'zh-TW': '寫一首唐詩' })
+  .addStringOption((o) => o.setName('start').setDescription('The poem begins with this (1–7 characters), e.g. 月').setMaxLength(7))
+  .addStringOption((o) => o.setName('acrostic').setDescription('藏头诗: one character per line (4 or 8)').setMaxLength(8))
+  .addStringOption((o) =>
+    o.setName('form').setDescription('Form of the poem').addChoices(...FORMS.map((f) => ({ name: FORM_SHAPE[f].name, value: f }))),
+  )
+  .addNumberOption((o) => o.setName('temperature').setDescription('Boldness, 0.1 (safe) to 2 (wild); default 0.8').setMinValue(0.1).setMaxValue(2))
+  .addStringOption((o) =>
+    o.setName('script').setDescription('Script of the poem').addChoices({ name: '简体', value: 'simplified' }, { name: '繁體', value: 'traditional' }),
+  );
+
+/** zh-CN → simplified; zh-TW and zh-HK → traditional; anything else → traditional (the corpus's own script). */
+export function scriptForLocale(locale: string): Script {
+  return locale === 'zh-CN' ? 'simplified' : 'traditional';
+}
+
+export async function execute(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<void> {
+  const now = Date.now();
+  const readyAt = ctx.cooldowns.get(interaction.user.id) ?? 0;
+  if (readyAt > now) {
+    await interaction.reply({
+      content: `You can ask for the next poem <t:${Math.ceil(readyAt / 1000)}:R> (one every ${ctx.config.POEM_COOLDOWN_SECONDS} s).`,
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: { parse: [] },
+    });
+    return;
+  }
+  ctx.cooldowns.set(interaction.user.id, now + ctx.config.POEM_COOLDOWN_SECONDS * 1000);
+
+  const start = interaction.options.getString('start') ?? undefined;
+  const acrostic = interaction.options.getString('acrostic') ?? undefined;
+  const script = (interaction.options.getString('script') as Script | null) ?? scriptForLocale(interaction.locale);
+  const model = ctx.model; // the reference is read once: a hot swap mid-request does not affect this poem
+  ctx.poemsInFlight++;
+  try {
+    // One poem takes tens of ms on the model's worker thread; when others are queued there too (or this
+    // request waited), acknowledge first so the 3-second rule holds however long the queue is.
+    const deferred = ctx.poemsInFlight > 1 || now - interaction.createdTimestamp > 1000;
+    if (deferred) await interaction.deferReply();
+    const promptKind = start ? 'start' : acrostic ? 'acrostic' : 'none';
+    let written;
+    try {
+      const poem = await model.generate({
+        start,
+        acrostic,
+        form: (interaction.options.getString('form') as (typeof FORMS)[number] | null) ?? undefined,
+        temperature: interaction.options.getNumber('temperature') ?? undefined,
+        script,
+      });
+      const stored = await recordPoem(ctx.db, {
+        guildId: interaction.guildId ?? 'dm',
+        channelId: interaction.channelId,
+        userId: interaction.user.id,
+        promptKind,
+        promptText: start ?? acrostic ?? '',
+        form: poem.form,
+        script: poem.script,
+        text: poem.text,
+        checkpointVersion: poem.checkpoint,
+      });
+      written = { poem, stored };
+    } catch (e) {
+      if (!(e instanceof PoemInputError)) throw e;
+      ctx.cooldowns.delete(interaction.user.id); // bad input does not cost the user a turn
+      const message = { content: `${e.message} For example: \`/poem 月\` or \`/poem acrostic:春夏秋冬\`.`, allowedMentions: { parse: [] } };
+      if (deferred) {
+        await interaction.deleteReply();
+        await interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
+      } else await interaction.reply({ ...message, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const { poem, stored } = written;
+    const reply = {
+      embeds: [poemEmbed({ lines: poem.lines, form: poem.form, checkpoint: poem.checkpoint, prompt: promptLabel(promptKind, start ?? acrostic ?? '') })],
+      components: [ratingButtons(stored.id)],
+      allowedMentions: { parse: [] },
+    };
+    const message = deferred ? await interaction.editReply(reply) : (await interaction.reply({ ...reply, withResponse: true })).resource?.message;
+    if (message) await setPoemMessage(ctx.db, stored.id, message.id);
+    ctx.log.info({ poemId: stored.id, form: poem.form, user: interaction.user.id, ms: Date.now() - now }, 'poem served');
+  } finally {
+    ctx.poemsInFlight--;
+  }
+}

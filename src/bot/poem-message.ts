@@ -1,0 +1,39 @@
+/** How a poem looks in Discord: an embed (one line per verse, easy to copy) and five rating buttons. */
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder } from 'discord.js';
+import { z } from 'zod';
+import { FORM_SHAPE, type Form } from '../model/corpus.js';
+
+export const RatingButtonId = z
+  .string()
+  .regex(/^rate:\d{1,12}:[1-5]$/)
+  .transform((id) => {
+    const [, poemId, stars] = id.split(':');
+    return { poemId: Number(poemId), stars: Number(stars) };
+  });
+
+export function ratingButtons(poemId: number) {
+  return new ActionRowBuilder<ButtonBuilder>().addComponents(
+    [1, 2, 3, 4, 5].map((stars) =>
+      new ButtonBuilder().setCustomId(`rate:${poemId}:${stars}`).setLabel(`${stars} ⭐`).setStyle(ButtonStyle.Secondary),
+    ),
+  );
+}
+
+/** How a poem's prompt is shown: the start text, 藏头 + the acrostic, or nothing for a free poem. */
+export function promptLabel(kind: string, text: string): string {
+  return kind === 'acrostic' ? `藏头 ${text}` : text;
+}
+
+export type PoemView = { lines: string[]; form: Form; checkpoint: string; prompt: string; rating?: { average: number; count: number } };
+
+export function poemEmbed(view: PoemView) {
+  const embed = new EmbedBuilder()
+    .setTitle(FORM_SHAPE[view.form].name)
+    .setDescription(view.lines.join('\n'))
+    .setFooter({ text: `model ${view.checkpoint}${view.prompt ? ` · ${view.prompt}` : ''}` })
+    .setColor(0x8b1e1e);
+  if (view.rating && view.rating.count > 0) {
+    embed.addFields({ name: 'Rating', value: `${'⭐'.repeat(Math.round(view.rating.average))} ${view.rating.average.toFixed(1)} (${view.rating.count} ${view.rating.count === 1 ? 'rating' : 'ratings'})` });
+  }
+  return embed;
+}

@@ -1,0 +1,62 @@
+/**
+ * Writes poems on a worker thread, so the thread that talks to Discord never blocks on the model: a burst
+ * of requests queues in the worker while acknowledgements and replies keep flowing.
+ */
+import { Worker } from 'node:worker_threads';
+import { BASE_CHECKPOINT, type Manifest } from './checkpoint.js';
+import { PoemInputError, type GeneratedPoem, type PoemRequest } from './generate.js';
+import { TS_WORKER } from './train.js';
+
+type Pending = { resolve: (p: GeneratedPoem) => void; reject: (e: Error) => void };
+
+export class PoemWriter {
+  private nextId = 0;
+  private pending = new Map<number, Pending>();
+
+  private constructor(private worker: Worker, readonly manifest: Manifest, readonly backend: string) {
+    worker.on('message', (m: { id: number; poem?: GeneratedPoem; error?: string; inputError?: boolean }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.poem) p.resolve(m.poem);
+      else p.reject(m.inputError ? new PoemInputError(m.error) : new Error(`poem worker: ${m.error}`));
+    });
+    const failAll = (e: Error) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`poem worker exited (code ${code})`)));
+  }
+
+  /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
+  static start(checkpoint = BASE_CHECKPOINT): Promise<PoemWriter> {
+    const worker = new Worker(TS_WORKER, { workerData: { module: new URL('./poem-worker.ts', import.meta.url).href, checkpoint } });
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
+      worker.once('error', onError).once('exit', onExit);
+      worker.once('message', (m: { manifest: Manifest; backend: string }) => {
+        worker.off('error', onError).off('exit', onExit);
+        resolve(new PoemWriter(worker, m.manifest, m.backend));
+      });
+    });
+  }
+
+  get version(): string {
+    return this.manifest.version;
+  }
+
+  /** Writes one poem; rejects with PoemInputError for bad input. */
+  generate(request: PoemRequest): Promise<GeneratedPoem> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, request });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

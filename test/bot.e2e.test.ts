@@ -1,0 +1,178 @@
+/**
+ * End to end: the real bot (discord.js, Prisma on a SQLite file, the shipped model) against the local
+ * Discord stand-in, playing users.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PermissionFlagsBits } from 'discord.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBot, type RunningBot } from '../src/bot/bot.js';
+import { readConfig } from '../src/bot/config.js';
+import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer } from './support/discord-standin.js';
+
+const STRING = 3, NUMBER = 10, SUBCOMMAND = 1;
+const du = { id: '100000000000000001', username: 'du_fu' };
+const li = { id: '100000000000000002', username: 'li_bai' };
+const wang = { id: '100000000000000003', username: 'wang_wei' };
+const ADMIN = PermissionFlagsBits.ManageGuild;
+
+let discord: DiscordStandIn;
+let bot: RunningBot;
+
+beforeAll(async () => {
+  discord = await startDiscordStandIn();
+  const dir = mkdtempSync(join(tmpdir(), 'tangshi-e2e-'));
+  const config = readConfig({
+    DISCORD_TOKEN: discord.token,
+    DISCORD_API_URL: discord.apiUrl,
+    DISCORD_GUILD_ID: discord.guildId,
+    DATABASE_URL: `file:${join(dir, 'bot.db')}`,
+    POEM_COOLDOWN_SECONDS: '0',
+    LOG_LEVEL: 'silent',
+  });
+  bot = await startBot(config);
+});
+
+afterAll(async () => {
+  await bot?.stop();
+  await discord?.close();
+});
+
+const poem = (options: { name: string; type: number; value: string | number }[], user = du, locale = 'en-US') =>
+  discord.slashCommand({ name: 'poem', options, user, locale }).then((i) => i.response());
+
+/** custom ids of the buttons under a message, left to right */
+function buttonIds(answer: InteractionAnswer): string[] {
+  return (answer.components as unknown as { components: { custom_id: string }[] }[]).flatMap((row) => row.components.map((b) => b.custom_id));
+}
+
+function poemLines(answer: InteractionAnswer): string[] {
+  return (answer.embeds[0]?.description ?? '').split('\n');
+}
+
+describe('the bot against a local Discord', () => {
+  it('registers /poem, /top and /model in the guild, /model for Manage Server only', () => {
+    const names = discord.commands(discord.guildId).map((c) => c.name).sort();
+    expect(names).toEqual(['model', 'poem', 'top']);
+    const model = discord.commands(discord.guildId).find((c) => c.name === 'model')!;
+    expect(BigInt(model.default_member_permissions!)).toBe(ADMIN);
+  });
+
+  it('answers /poem 月 with a poem embed that starts with 月 and five rating buttons, within 3 s', async () => {
+    const answer = await poem([{ name: 'start', type: STRING, value: '月' }]);
+    expect(answer.ephemeral).toBe(false);
+    expect(answer.latencyMs).toBeLessThan(3000);
+    const lines = poemLines(answer);
+    expect([4, 8]).toContain(lines.length);
+    expect(lines[0]!.startsWith('月')).toBe(true);
+    expect(new Set(lines.map((l) => [...l].length)).size).toBe(1); // every line the same length
+    expect(answer.embeds[0]!.footer?.text).toContain(bot.ctx.model.version);
+    expect(buttonIds(answer).map((id) => id.split(':')[2])).toEqual(['1', '2', '3', '4', '5']);
+    expect(answer.allowedMentions).toEqual({ parse: [] });
+  });
+
+  it('stores ratings from two users, shows the average, and lets a user change theirs', async () => {
+    const answer = await poem([{ name: 'start', type: STRING, value: '山' }]);
+    const id = (stars: number) => buttonIds(answer)[stars - 1]!;
+    await (await discord.clickButton({ message: answer.messageId, customId: id(4), user: du })).response();
+    const second = await (await discord.clickButton({ message: answer.messageId, customId: id(5), user: li })).response();
+    expect(JSON.stringify(second.embeds[0]!.fields)).toContain('4.5 (2 ratings)');
+    const poemRow = await bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
+    expect(poemRow!.ratings.map((r) => [r.userId, r.stars]).sort()).toEqual([[du.id, 4], [li.id, 5]]);
+    await (await discord.clickButton({ message: answer.messageId, customId: id(2), user: du })).response();
+    expect(JSON.stringify(discord.message(answer.messageId).embeds[0]!.fields)).toContain('3.5 (2 ratings)');
+    expect(await bot.ctx.db.prisma.rating.count({ where: { poemId: poemRow!.id } })).toBe(2);
+  });
+
+  it('loses no rating when many users click at once', async () => {
+    const answer = await poem([{ name: 'start', type: STRING, value: '海' }]);
+    const customId = buttonIds(answer)[3]!;
+    const users = Array.from({ length: 20 }, (_, k) => ({ id: `2000000000000000${String(k).padStart(2, '0')}`, username: `u${k}` }));
+    const clicks = await Promise.all(users.map((user) => discord.clickButton({ message: answer.messageId, customId, user })));
+    await Promise.all(clicks.map((c) => c.response()));
+    const row = await bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
+    expect(row!.ratings).toHaveLength(20);
+  });
+
+  it('lists the best-rated poem in /top with its prompt and author', async () => {
+    const answer = await (await discord.slashCommand({ name: 'top', options: [{ name: 'period', type: STRING, value: 'all' }], user: wang })).response();
+    const text = answer.embeds[0]!.description!;
+    expect(text).toMatch(/\*\*1\.\*\* ⭐ 4\.0 \(20\) · 海 · by <@100000000000000001>/);
+    expect(text).toContain('3.5 (2) · 山');
+    expect(answer.allowedMentions).toEqual({ parse: [] });
+  });
+
+  it('refuses /model status to a non-admin, even one whose client could send it', async () => {
+    const i = await discord.slashCommand({ name: 'model', options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never], user: li, permissions: '0', permissionOverride: true });
+    const answer = await i.response();
+    expect(answer.ephemeral).toBe(true);
+    expect(answer.content).toMatch(/Only server admins/);
+    expect(answer.embeds).toHaveLength(0);
+  });
+
+  it('shows /model status to an admin: version, perplexity, backend, counts', async () => {
+    const i = await discord.slashCommand({ name: 'model', options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never], user: wang, permissions: ADMIN });
+    const answer = await i.response();
+    expect(answer.ephemeral).toBe(true);
+    const fields = Object.fromEntries(answer.embeds[0]!.fields!.map((f) => [f.name, f.value]));
+    expect(fields['Active version']).toBe(bot.ctx.model.version);
+    expect(fields['Backend']).toBe('wasm');
+    expect(Number(fields['Poems served'])).toBeGreaterThanOrEqual(3);
+    expect(Number(fields['Ratings stored'])).toBeGreaterThanOrEqual(22);
+  });
+
+  it.each([
+    [[{ name: 'start', type: STRING, value: 'abc' }], /「a」 「b」 「c」/],
+    [[{ name: 'start', type: STRING, value: '@here' }], /only Chinese characters/],
+    [[{ name: 'acrostic', type: STRING, value: '春夏秋' }], /4 characters .* or 8/],
+    [[{ name: 'start', type: STRING, value: '月' }, { name: 'acrostic', type: STRING, value: '春夏秋冬' }], /not both/],
+    [[{ name: 'start', type: STRING, value: '春夏秋冬春夏' }, { name: 'form', type: STRING, value: 'wujue' }], /holds 5 characters/],
+  ])('answers bad input %j with a short ephemeral message that says what to type', async (options, message) => {
+    const answer = await poem(options);
+    expect(answer.ephemeral).toBe(true);
+    expect(answer.content).toMatch(message);
+    expect(answer.content).toMatch(/\/poem 月/);
+    expect(answer.allowedMentions).toEqual({ parse: [] });
+  });
+
+  it('writes simplified characters for a zh-CN user and accepts simplified input', async () => {
+    const answer = await poem([{ name: 'start', type: STRING, value: '红' }], du, 'zh-CN');
+    expect(poemLines(answer)[0]!.startsWith('红')).toBe(true);
+    const traditional = await poem([{ name: 'start', type: STRING, value: '红' }], du, 'zh-TW');
+    expect(poemLines(traditional)[0]!.startsWith('紅')).toBe(true);
+  });
+
+  it('tells a user who clicks a rating on a deleted poem that it is gone', async () => {
+    const answer = await poem([{ name: 'start', type: STRING, value: '夜' }]);
+    const customId = buttonIds(answer)[0]!;
+    await bot.ctx.db.prisma.poem.delete({ where: { id: Number(customId.split(':')[1]) } });
+    const click = await (await discord.clickButton({ message: answer.messageId, customId, user: li })).response();
+    expect(click.ephemeral).toBe(true);
+    expect(click.content).toMatch(/no longer in our records/);
+  });
+
+  it('answers 30 concurrent /poem requests inside the 3-second rule', async () => {
+    const users = Array.from({ length: 30 }, (_, k) => ({ id: `3000000000000000${String(k).padStart(2, '0')}`, username: `c${k}` }));
+    const answers = await Promise.all(users.map((user) => poem([{ name: 'start', type: STRING, value: '湖' }], user)));
+    for (const a of answers) {
+      expect(a.latencyMs).toBeLessThan(3000);
+      expect(poemLines(a)[0]!.startsWith('湖')).toBe(true);
+    }
+    expect(discord.refusals).toEqual([]);
+  });
+});
+
+describe('the per-user cooldown', () => {
+  it('tells a user who asks again too soon when to try again', async () => {
+    bot.ctx.config.POEM_COOLDOWN_SECONDS = 30;
+    try {
+      await poem([{ name: 'start', type: STRING, value: '日' }], wang);
+      const again = await poem([{ name: 'start', type: STRING, value: '日' }], wang);
+      expect(again.ephemeral).toBe(true);
+      expect(again.content).toMatch(/next poem <t:\d+:R>/);
+    } finally {
+      bot.ctx.config.POEM_COOLDOWN_SECONDS = 0;
+    }
+  });
+});
