@@ -176,3 +176,15 @@ describe('the per-user cooldown', () => {
     }
   });
 });
+
+describe('shutting down', () => {
+  it('finishes the interaction in flight, then logs out', async () => {
+    const inFlight = await discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: STRING, value: '月' }], user: { id: '500000000000000001', username: 'late' } });
+    while (bot.ctx.poemsInFlight === 0) await new Promise((r) => setTimeout(r, 1)); // the bot is writing it
+    const stopping = bot.stop();
+    const answer = await inFlight.response();
+    expect(poemLines(answer)[0]!.startsWith('月')).toBe(true);
+    await stopping;
+    expect(bot.client.isReady()).toBe(false);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Bot latency against the local Discord stand-in (the same one the tests use): interaction → first
+ * response for /poem, sequentially (p50, p99 over N requests), and the largest burst of concurrent /poem
+ * requests that all get their first response inside Discord's 3-second rule.
+ *
+ *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,25,50,100,200]
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBot } from '../src/bot/bot.js';
+import { readConfig } from '../src/bot/config.js';
+import { startDiscordStandIn } from '../test/support/discord-standin.js';
+
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '200' }, bursts: { type: 'string', default: '10,25,50,100,200' } } });
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+const discord = await startDiscordStandIn();
+const bot = await startBot(
+  readConfig({
+    DISCORD_TOKEN: discord.token,
+    DISCORD_API_URL: discord.apiUrl,
+    DISCORD_GUILD_ID: discord.guildId,
+    DATABASE_URL: `file:${join(mkdtempSync(join(tmpdir(), 'tangshi-bench-')), 'bench.db')}`,
+    POEM_COOLDOWN_SECONDS: '0',
+    LOG_LEVEL: 'silent',
+  }),
+);
+const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
+let userCount = 0;
+const ask = async (k: number) => {
+  const user = { id: String(400000000000000000n + BigInt(userCount++)), username: `bench${k}` };
+  const i = await discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: 3, value: starts[k % starts.length]! }], user });
+  const answer = await i.response();
+  return { first: answer.latencyMs, visible: answer.answeredMs, deferred: answer.deferred };
+};
+
+for (let k = 0; k < 5; k++) await ask(k); // warm-up
+const sequential: number[] = [];
+for (let k = 0; k < Number(values.requests); k++) sequential.push((await ask(k)).first);
+sequential.sort((a, b) => a - b);
+
+const bursts: { concurrent: number; within3s: number; maxFirstMs: number; maxVisibleMs: number }[] = [];
+for (const n of values.bursts!.split(',').map(Number)) {
+  const results = await Promise.allSettled(Array.from({ length: n }, (_, k) => ask(k)));
+  const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof ask>>> => r.status === 'fulfilled').map((r) => r.value);
+  bursts.push({ concurrent: n, within3s: ok.filter((r) => r.first < 3000).length, maxFirstMs: Math.round(Math.max(...ok.map((r) => r.first))), maxVisibleMs: Math.round(Math.max(...ok.map((r) => r.visible))) });
+}
+console.log(
+  JSON.stringify({
+    backend: bot.ctx.model.backend,
+    model: bot.ctx.model.version,
+    sequential_requests: sequential.length,
+    first_response_ms_p50: +percentile(sequential, 50).toFixed(1),
+    first_response_ms_p99: +percentile(sequential, 99).toFixed(1),
+    bursts,
+  }),
+);
+await bot.stop();
+await discord.close();

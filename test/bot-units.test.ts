@@ -1,0 +1,62 @@
+/** The bot's small pieces: settings, locale → script, button ids, embeds. */
+import { describe, expect, it } from 'vitest';
+import { startBot } from '../src/bot/bot.js';
+import { readConfig } from '../src/bot/config.js';
+import { scriptForLocale } from '../src/bot/commands/poem.js';
+import { poemEmbed, promptLabel, RatingButtonId, ratingButtons } from '../src/bot/poem-message.js';
+
+describe('settings', () => {
+  it('fills the defaults and treats empty values as unset', () => {
+    const c = readConfig({ DISCORD_TOKEN: 'abc', DISCORD_GUILD_ID: '' });
+    expect(c.DISCORD_GUILD_ID).toBeUndefined();
+    expect(c.DATABASE_URL).toBe('file:./data/tangshi.db');
+    expect(c.MODEL_DIR).toBe('data/models');
+    expect(c.POEM_COOLDOWN_SECONDS).toBe(5);
+    expect(c.ADMIN_USER_IDS).toEqual([]);
+  });
+
+  it('names every bad value in one readable message', () => {
+    expect(() => readConfig({ DISCORD_API_URL: 'not a url', DISCORD_GUILD_ID: 'my server', LOG_LEVEL: 'loud' })).toThrow(
+      /DISCORD_GUILD_ID: .*server id.*DISCORD_API_URL: .*must be a URL.*LOG_LEVEL/,
+    );
+    expect(() => readConfig({ ADMIN_USER_IDS: '123456789012345678, bob' })).toThrow(/ADMIN_USER_IDS must be Discord user ids/);
+    expect(readConfig({ ADMIN_USER_IDS: '123456789012345678, 223456789012345678' }).ADMIN_USER_IDS).toHaveLength(2);
+  });
+
+  it('refuses to start without a token, saying what to set and how to try a poem offline', async () => {
+    await expect(startBot(readConfig({}))).rejects.toThrow(/DISCORD_TOKEN is not set.*\.env.*npx tangshi poem 月/);
+  });
+});
+
+describe('script by locale', () => {
+  it.each([
+    ['zh-CN', 'simplified'],
+    ['zh-TW', 'traditional'],
+    ['en-US', 'traditional'],
+    ['ja', 'traditional'],
+  ])('%s → %s', (locale, script) => expect(scriptForLocale(locale)).toBe(script));
+});
+
+describe('rating buttons', () => {
+  it('round-trips the custom id of each of the five buttons', () => {
+    const ids = ratingButtons(42).toJSON().components.map((b) => (b as { custom_id: string }).custom_id);
+    expect(ids.map((id) => RatingButtonId.parse(id))).toEqual([1, 2, 3, 4, 5].map((stars) => ({ poemId: 42, stars })));
+  });
+
+  it.each(['rate:42:6', 'rate:42:0', 'rate:x:3', 'rate:42', 'vote:42:3', 'rate:42:3:extra', 'rate:1234567890123:3'])('rejects %s', (id) => {
+    expect(RatingButtonId.safeParse(id).success).toBe(false);
+  });
+});
+
+describe('poem embed', () => {
+  it('shows one verse per line, the form, the model version and the prompt; the rating once there is one', () => {
+    const view = { lines: ['床前明月光', '疑是地上霜', '舉頭望明月', '低頭思故鄉'], form: 'wujue' as const, checkpoint: 'v1', prompt: promptLabel('acrostic', '床疑舉低') };
+    const plain = poemEmbed(view).toJSON();
+    expect(plain.title).toBe('五言绝句');
+    expect(plain.description).toBe(view.lines.join('\n'));
+    expect(plain.footer?.text).toBe('model v1 · 藏头 床疑舉低');
+    expect(plain.fields ?? []).toHaveLength(0);
+    const rated = poemEmbed({ ...view, rating: { average: 4.5, count: 2 } }).toJSON();
+    expect(rated.fields![0]!.value).toContain('4.5 (2 ratings)');
+  });
+});
