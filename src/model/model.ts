@@ -37,6 +37,18 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   return specs;
 }
 
+/** Every parameter as a view into one buffer (shared with worker threads when it is a SharedArrayBuffer). */
+export function paramViews(c: ModelConfig, buffer: ArrayBufferLike): ModelParams {
+  const views: ModelParams = new Map();
+  let offset = 0;
+  for (const { name, shape } of paramSpecs(c)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    views.set(name, new Float32Array(buffer, offset * 4, size));
+    offset += size;
+  }
+  return views;
+}
+
 export function countParams(c: ModelConfig): number {
   return paramSpecs(c).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 }

@@ -1,7 +1,7 @@
 /** A data-parallel training worker: computes loss and gradients for its shard of each batch. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from './backend.js';
-import { lossAndGrads, paramSpecs, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
+import { lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig } from './model.js';
 
 const { config, params: paramsBuffer, grads: gradsBuffer, backend } = workerData as {
   config: ModelConfig;
@@ -10,19 +10,8 @@ const { config, params: paramsBuffer, grads: gradsBuffer, backend } = workerData
   backend: string;
 };
 
-function views(buffer: SharedArrayBuffer): ModelParams {
-  const out: ModelParams = new Map();
-  let offset = 0;
-  for (const { name, shape } of paramSpecs(config)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    out.set(name, new Float32Array(buffer, offset * 4, size));
-    offset += size;
-  }
-  return out;
-}
-
-const params = views(paramsBuffer);
-const grads = views(gradsBuffer);
+const params = paramViews(config, paramsBuffer);
+const grads = paramViews(config, gradsBuffer);
 const ready = initBackend(backend);
 
 parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean }) => {

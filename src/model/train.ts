@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { initBackend } from './backend.js';
 import { loadCheckpoint, saveCheckpoint, type Manifest } from './checkpoint.js';
 import { SPLIT, type Poem } from './corpus.js';
-import { countParams, initParams, lossAndGrads, paramSpecs, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
+import { countParams, initParams, lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
 import { PAD, Vocab } from './vocab.js';
 
 export const Optimizer = z.enum(['adam', 'sgd-momentum', 'adagrad']);
@@ -117,14 +117,7 @@ export interface GradEngine {
 
 function allocate(config: ModelConfig, shared: boolean): { buffer: ArrayBufferLike; views: ModelParams } {
   const buffer = shared ? new SharedArrayBuffer(countParams(config) * 4) : new ArrayBuffer(countParams(config) * 4);
-  const views: ModelParams = new Map();
-  let offset = 0;
-  for (const { name, shape } of paramSpecs(config)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    views.set(name, new Float32Array(buffer, offset * 4, size));
-    offset += size;
-  }
-  return { buffer, views };
+  return { buffer, views: paramViews(config, buffer) };
 }
 
 function splitRows(seqs: Sequence[], parts: number): Sequence[][] {
