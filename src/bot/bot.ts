@@ -17,6 +17,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
   if (!config.DISCORD_TOKEN) {
     throw new Error('DISCORD_TOKEN is not set: put your bot token in .env (see .env.example). To try a poem without Discord, run: npx tangshi poem 月');
   }
+  log.level = config.LOG_LEVEL;
   const db = await openDatabase(config.DATABASE_URL);
   const model = await PoemWriter.start(BASE_CHECKPOINT);
   log.info({ version: model.version, backend: model.backend }, 'model loaded');
