@@ -8,10 +8,10 @@ import { z } from 'zod';
 import { initBackend, tf } from './backend.js';
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import { FORM_SHAPE, FORMS, poemText, type Form } from './corpus.js';
-import type { ModelConfig, ModelParams } from './model.js';
+import type { ModelParams } from './model.js';
 import { rhymeClasses, rhymeGroups } from './rhyme.js';
 import { inScript, toTraditional, type Script } from './script.js';
-import { BOS, EOS, type Vocab } from './vocab.js';
+import { BOS, type Vocab } from './vocab.js';
 
 export const PoemRequest = z.object({
   start: z.string().optional(),
@@ -188,7 +188,6 @@ export class PoemModel {
     const lines = Array.from({ length: lineCount }, (_, l) => this.vocab.decode(chosen.slice(l * lineLength, (l + 1) * lineLength)));
     const script = req.script;
     const shown = lines.map((l) => inScript(l, script));
-    void EOS; // the end token follows the last 。; it is not generated, only scored in perplexity
     return { text: poemText(shown), lines: shown, form, script, checkpoint: this.version };
   }
 
@@ -276,4 +275,3 @@ export function sample(
   return ids[kept - 1]!;
 }
 
-export type { ModelConfig };
