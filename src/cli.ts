@@ -8,7 +8,7 @@ import { BASE_CHECKPOINT, loadCheckpoint, saveCheckpoint } from './model/checkpo
 import { loadPoemFile, loadTangCorpus } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
-import { createEngine, PERPLEXITY_DEFINITION, perplexity, train, type Progress } from './model/train.js';
+import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, type Progress } from './model/train.js';
 
 class UsageError extends Error {}
 
@@ -127,19 +127,13 @@ async function evalCommand(args: string[]) {
   if (values.file) ({ poems, skipped } = loadPoemFile(values.file));
   else poems = loadTangCorpus().dev;
   if (poems.length === 0) throw new UsageError(`${values.file} holds no poem in one of the four regular forms`);
-  const engine = await createEngine(ck.manifest.config.model, num(values.workers, 'workers'));
-  try {
-    for (const [name, p] of engine.params) p.set(ck.params.get(name)!);
-    const r = await perplexity(engine, ck.vocab, poems);
-    const result = { checkpoint: ck.manifest.version, data: values.file ?? 'dev split', perplexity: r.perplexity, content_perplexity: r.contentPerplexity, tokens: r.tokens, poems: r.poems, skipped_poems: skipped };
-    if (values.json) console.log(JSON.stringify(result));
-    else {
-      console.log(PERPLEXITY_DEFINITION);
-      console.log(`${result.data}: ${r.poems} poems, ${r.tokens} tokens${skipped ? ` (${skipped} poems not in a regular form skipped)` : ''}`);
-      console.log(`perplexity ${r.perplexity.toFixed(2)}, content perplexity ${r.contentPerplexity.toFixed(2)} (checkpoint ${ck.manifest.version})`);
-    }
-  } finally {
-    await engine.close();
+  const r = await checkpointPerplexity(ck, poems, num(values.workers, 'workers'));
+  const result = { checkpoint: ck.manifest.version, data: values.file ?? 'dev split', perplexity: r.perplexity, content_perplexity: r.contentPerplexity, tokens: r.tokens, poems: r.poems, skipped_poems: skipped };
+  if (values.json) console.log(JSON.stringify(result));
+  else {
+    console.log(PERPLEXITY_DEFINITION);
+    console.log(`${result.data}: ${r.poems} poems, ${r.tokens} tokens${skipped ? ` (${skipped} poems not in a regular form skipped)` : ''}`);
+    console.log(`perplexity ${r.perplexity.toFixed(2)}, content perplexity ${r.contentPerplexity.toFixed(2)} (checkpoint ${ck.manifest.version})`);
   }
 }
 
@@ -153,10 +147,8 @@ async function exportCommand(args: string[]) {
   const tmp = `${values.out}.export-tmp`;
   saveCheckpoint(tmp, { ...rest, version: ck.manifest.version, vocab: ck.vocab, params: ck.params, dtype });
   const stored = loadCheckpoint(tmp); // measure what was actually written
-  const engine = await createEngine(stored.manifest.config.model, num(values.workers, 'workers'));
   try {
-    for (const [name, p] of engine.params) p.set(stored.params.get(name)!);
-    const r = await perplexity(engine, stored.vocab, loadTangCorpus().dev);
+    const r = await checkpointPerplexity(stored, loadTangCorpus().dev, num(values.workers, 'workers'));
     const manifest = saveCheckpoint(values.out, {
       ...rest,
       version: ck.manifest.version,
@@ -167,7 +159,6 @@ async function exportCommand(args: string[]) {
     });
     console.log(`exported ${values.checkpoint} → ${values.out} (${dtype}); dev perplexity ${manifest.metrics.devPerplexity!.toFixed(2)}, content ${manifest.metrics.devContentPerplexity!.toFixed(2)}`);
   } finally {
-    await engine.close();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { BASE_CHECKPOINT, type Manifest } from './checkpoint.js';
 import { PoemInputError, type GeneratedPoem, type PoemRequest } from './generate.js';
-import { TS_WORKER } from './train.js';
+import { TS_WORKER } from './workers.js';
 
 type Pending = { resolve: (p: GeneratedPoem) => void; reject: (e: Error) => void };
 

@@ -6,10 +6,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { TS_WORKER } from './workers.js';
 import prand from 'pure-rand';
 import { z } from 'zod';
 import { initBackend } from './backend.js';
-import { loadCheckpoint, saveCheckpoint, type Manifest } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint, type Manifest } from './checkpoint.js';
 import { SPLIT, type Poem } from './corpus.js';
 import { countParams, initParams, lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
 import { PAD, Vocab } from './vocab.js';
@@ -145,9 +146,6 @@ class InProcessEngine implements GradEngine {
   }
   async close() {}
 }
-
-/** Starts a worker thread on a TypeScript module (see src/ts-worker.mjs). */
-export const TS_WORKER = new URL('../ts-worker.mjs', import.meta.url);
 
 class WorkerEngine implements GradEngine {
   readonly params: ModelParams;
@@ -321,6 +319,17 @@ export async function perplexity(engine: GradEngine, vocab: Vocab, poems: Poem[]
     });
   }
   return { perplexity: Math.exp(nll / tokens), contentPerplexity: Math.exp(contentNll / contentTokens), tokens, contentTokens, poems: poems.length };
+}
+
+/** Perplexity of a loaded checkpoint's weights on some poems (eval, export). */
+export async function checkpointPerplexity(ck: Checkpoint, poems: Poem[], workers?: number): Promise<PerplexityResult> {
+  const engine = await createEngine(ck.manifest.config.model, workers);
+  try {
+    for (const [name, p] of engine.params) p.set(ck.params.get(name)!);
+    return await perplexity(engine, ck.vocab, poems);
+  } finally {
+    await engine.close();
+  }
 }
 
 // ---------------------------------------------------------------- the loop
