@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import { rmSync } from 'node:fs';
-import { BASE_CHECKPOINT, loadCheckpoint, saveCheckpoint } from './model/checkpoint.js';
+import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpoint.js';
 import { loadPoemFile, loadTangCorpus } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
@@ -143,20 +143,12 @@ async function exportCommand(args: string[]) {
   if (!values.checkpoint || !values.out) throw new UsageError('usage: tangshi export --checkpoint DIR --out DIR [--dtype float16|float32]');
   const dtype = parse(z.enum(['float16', 'float32'], { message: 'must be float16 or float32' }), values.dtype, 'dtype') ?? 'float16';
   const ck = loadCheckpoint(values.checkpoint);
-  const { version: _version, createdAt: _created, files: _files, weights: _weights, format: _format, ...rest } = ck.manifest;
   const tmp = `${values.out}.export-tmp`;
-  saveCheckpoint(tmp, { ...rest, version: ck.manifest.version, vocab: ck.vocab, params: ck.params, dtype });
+  copyCheckpoint(ck, tmp, { dtype });
   const stored = loadCheckpoint(tmp); // measure what was actually written
   try {
     const r = await checkpointPerplexity(stored, loadTangCorpus().dev, num(values.workers, 'workers'));
-    const manifest = saveCheckpoint(values.out, {
-      ...rest,
-      version: ck.manifest.version,
-      vocab: stored.vocab,
-      params: stored.params,
-      dtype,
-      metrics: { devPerplexity: r.perplexity, devContentPerplexity: r.contentPerplexity, devTokens: r.tokens },
-    });
+    const manifest = copyCheckpoint(stored, values.out, { metrics: { devPerplexity: r.perplexity, devContentPerplexity: r.contentPerplexity, devTokens: r.tokens } });
     console.log(`exported ${values.checkpoint} → ${values.out} (${dtype}); dev perplexity ${manifest.metrics.devPerplexity!.toFixed(2)}, content ${manifest.metrics.devContentPerplexity!.toFixed(2)}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

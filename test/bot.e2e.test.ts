@@ -30,6 +30,8 @@ beforeAll(async () => {
     DATABASE_URL: `file:${join(dir, 'bot.db')}`,
     POEM_COOLDOWN_SECONDS: '0',
     LOG_LEVEL: 'silent',
+    TRAIN_CRON: 'off',
+    MODEL_DIR: join(dir, 'models'),
   });
   bot = await startBot(config);
 });

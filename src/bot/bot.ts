@@ -1,15 +1,19 @@
 /**
- * The bot: open the database (applying migrations), load the active model, log in, register the slash
- * commands, answer interactions; stop() finishes what is in flight, then closes everything.
+ * The bot: open the database (applying migrations), load the active model version, log in, register the
+ * slash commands, answer interactions, run the learning loop; stop() finishes what is in flight, then
+ * closes everything.
  */
 import { Client, Events, GatewayIntentBits } from 'discord.js';
-import { BASE_CHECKPOINT } from '../model/checkpoint.js';
-import { PoemWriter } from '../model/poem-writer.js';
-import type { Config } from './config.js';
+import { hotSwapper } from '../jobs/hot-swap.js';
+import { scheduleTraining } from '../jobs/schedule.js';
+import { Trainer, type RunReport } from '../jobs/trainer.js';
+import { failInterruptedRuns, loadServingModel } from '../jobs/versions.js';
+import { finetuneBudget, type Config } from './config.js';
 import type { BotContext } from './context.js';
 import { openDatabase } from './db.js';
 import { log } from './log.js';
 import { commands, Router } from './router.js';
+import { reportMessage } from './training-report.js';
 
 export type RunningBot = { client: Client; ctx: BotContext; stop: () => Promise<void> };
 
@@ -19,9 +23,28 @@ export async function startBot(config: Config): Promise<RunningBot> {
   }
   log.level = config.LOG_LEVEL;
   const db = await openDatabase(config.DATABASE_URL);
-  const model = await PoemWriter.start(BASE_CHECKPOINT);
+  const interrupted = await failInterruptedRuns(db, (id) => Trainer.runDir(config.MODEL_DIR, id));
+  if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
+  const model = await loadServingModel(db, config.BASE_MODEL_DIR, log);
   log.info({ version: model.version, backend: model.backend }, 'model loaded');
-  const ctx: BotContext = { config, db, log, model, startedAt: new Date(), poemsInFlight: 0, cooldowns: new Map() };
+
+  const ctx = { config, db, log, model, startedAt: new Date(), poemsInFlight: 0, cooldowns: new Map(), background: new Set() } as Omit<BotContext, 'swapModel' | 'trainer' | 'schedule'> as BotContext;
+  ctx.swapModel = hotSwapper(ctx);
+  ctx.trainer = new Trainer({
+    db,
+    log,
+    modelDir: config.MODEL_DIR,
+    active: () => ctx.model,
+    swapTo: ctx.swapModel,
+    settings: {
+      ...finetuneBudget(config),
+      lr: config.FINETUNE_LR,
+      workers: config.FINETUNE_WORKERS,
+      maxPplRise: config.PROMOTE_MAX_PPL_RISE,
+      ratedMinAverage: config.RATED_MIN_AVERAGE,
+      ratedMaxShare: config.RATED_MAX_SHARE,
+    },
+  });
   const router = new Router(ctx);
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
@@ -39,15 +62,36 @@ export async function startBot(config: Config): Promise<RunningBot> {
   else await client.application!.commands.set(body);
   log.info({ user: client.user?.tag, commands: body.map((c) => c.name), guild: config.DISCORD_GUILD_ID ?? 'global' }, 'ready');
 
+  if (config.REPORT_CHANNEL_ID) {
+    const channelId = config.REPORT_CHANNEL_ID;
+    ctx.trainer.on('finished', (report) => {
+      const posted = postReport(client, channelId, report).catch((e) => log.warn({ err: e, channel: channelId }, 'could not post the fine-tune report'));
+      ctx.background.add(posted);
+      void posted.finally(() => ctx.background.delete(posted));
+    });
+  }
+  ctx.schedule = scheduleTraining(ctx.trainer, config.TRAIN_CRON, config.TRAIN_TZ, log);
+  log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down: finishing interactions in flight');
+      await ctx.schedule.stop();
       await router.drain();
+      await ctx.trainer.close(); // a run in progress is stopped and recorded as failed
+      await Promise.allSettled([...ctx.background]);
       await client.destroy();
       await db.close();
-      await model.close();
+      await ctx.model.close();
       log.info('stopped');
     })());
   return { client, ctx, stop };
+}
+
+/** The same report an admin's /model retrain shows, for the runs nobody watches. */
+async function postReport(client: Client, channelId: string, report: RunReport): Promise<void> {
+  const channel = await client.channels.fetch(channelId);
+  if (!channel?.isSendable()) throw new Error(`channel ${channelId} is not a text channel the bot can post in`);
+  await channel.send({ ...reportMessage(report), allowedMentions: { parse: [] } });
 }

@@ -1,4 +1,6 @@
 /** The bot's settings, read from the environment (and .env) and validated once at start. */
+import cron from 'node-cron';
+import { BASE_CHECKPOINT } from '../model/checkpoint.js';
 import { z } from 'zod';
 
 const idList = z
@@ -16,8 +18,50 @@ export const Config = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   POEM_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3600).default(5),
   ADMIN_USER_IDS: idList,
+
+  // The learning loop (src/jobs/)
+  /** The checkpoint used when no fine-tuned version is active (or every one is damaged). */
+  BASE_MODEL_DIR: z.string().default(BASE_CHECKPOINT),
+  /** When the nightly fine-tune starts (cron syntax, seconds optional); "off" disables the schedule. */
+  TRAIN_CRON: z
+    .string()
+    .default('0 3 * * *')
+    .refine((v) => v === 'off' || cron.validate(v), 'TRAIN_CRON must be a cron expression such as "0 3 * * *" (03:00 every day), or "off"'),
+  TRAIN_TZ: z
+    .string()
+    .default(() => Intl.DateTimeFormat().resolvedOptions().timeZone)
+    .refine(isTimeZone, 'TRAIN_TZ must be an IANA time zone such as Asia/Shanghai or UTC'),
+  FINETUNE_MAX_STEPS: z.coerce.number().int().positive().optional(),
+  FINETUNE_MAX_MINUTES: z.coerce.number().positive().max(24 * 60).optional(),
+  FINETUNE_LR: z.coerce.number().positive().max(1).default(3e-4),
+  /** Gradient worker threads of a fine-tune (default: all cores; 1 leaves a core to /poem). */
+  FINETUNE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  /** A candidate is promoted when its dev perplexity ≤ the active one's + this. */
+  PROMOTE_MAX_PPL_RISE: z.coerce.number().min(0).default(0),
+  /** Poems with at least this average rating join the fine-tune's data. */
+  RATED_MIN_AVERAGE: z.coerce.number().min(1).max(5).default(4),
+  /** The rated poems' total weight is at most this share of the corpus's. */
+  RATED_MAX_SHARE: z.coerce.number().min(0).max(0.5).default(0.05),
+  REPORT_CHANNEL_ID: z.string().regex(/^\d{5,25}$/, 'REPORT_CHANNEL_ID must be a channel id (digits)').optional(),
+  /** How often the admin's /model retrain message shows new progress. */
+  PROGRESS_EDIT_SECONDS: z.coerce.number().min(0.2).max(600).default(5),
 });
 export type Config = z.infer<typeof Config>;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The fine-tune's budget: the steps and/or minutes set, else 60 minutes. */
+export function finetuneBudget(config: Config): { maxSteps?: number; maxMinutes?: number } {
+  if (!config.FINETUNE_MAX_STEPS && !config.FINETUNE_MAX_MINUTES) return { maxMinutes: 60 };
+  return { maxSteps: config.FINETUNE_MAX_STEPS, maxMinutes: config.FINETUNE_MAX_MINUTES };
+}
 
 /** Parses the environment; throws one readable sentence per problem. Empty values count as unset. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -3,13 +3,21 @@ import type { Config } from './config.js';
 import type { Database } from './db.js';
 import type { Log } from './log.js';
 import type { PoemWriter } from '../model/poem-writer.js';
+import type { TrainingSchedule } from '../jobs/schedule.js';
+import type { Trainer } from '../jobs/trainer.js';
 
 export type BotContext = {
   config: Config;
   db: Database;
   log: Log;
-  /** The model that answers /poem now (a later hot swap replaces it). */
+  /** The model that answers /poem now; a hot swap replaces it (read it once per request). */
   model: PoemWriter;
+  /** Makes the checkpoint at `dir` answer /poem (load and warm beside, switch, free the old one). */
+  swapModel: (dir: string) => Promise<PoemWriter>;
+  trainer: Trainer;
+  schedule: TrainingSchedule;
+  /** Work that outlives its interaction (a retrain's progress edits); shutdown waits for it. */
+  background: Set<Promise<unknown>>;
   startedAt: Date;
   /** /poem requests being handled now: when another is in flight, the reply is deferred first. */
   poemsInFlight: number;

@@ -308,3 +308,28 @@ export async function counts(db: Database): Promise<{ poems: number; ratings: nu
   const [poems, ratings] = await Promise.all([db.prisma.poem.count(), db.prisma.rating.count()]);
   return { poems, ratings };
 }
+
+// ---------------------------------------------------------------------------------------------- busy database
+
+// SQLite's own words, and what Prisma's driver adapter makes of a busy timeout (P1008 "Operation has timed out")
+const BUSY = /SQLITE_BUSY|database is locked|Operation has timed out/i;
+
+/**
+ * Runs `work`, again after a pause when SQLite says the database is locked (another process holds the write
+ * lock beyond the busy timeout), up to `attempts` times with doubling pauses. Other errors pass through.
+ * The learning loop writes through this, so a briefly locked database delays a run's record, never loses it.
+ */
+export async function retryWhenBusy<T>(work: () => Promise<T>, opts: { attempts?: number; firstDelayMs?: number } = {}): Promise<T> {
+  const attempts = opts.attempts ?? 6;
+  let delay = opts.firstDelayMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (e) {
+      const busy = (e as { code?: string })?.code === 'P1008' || BUSY.test(String((e as Error)?.message ?? e));
+      if (attempt >= attempts || !busy) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+      delay *= 2;
+    }
+  }
+}

@@ -216,3 +216,12 @@ export function loadCheckpoint(dir: string, opts: { optimizer?: boolean } = {}):
   }
   return checkpoint;
 }
+
+/**
+ * Writes a loaded checkpoint to `dir` again, keeping its version and lineage, with other storage or new
+ * metrics (export to float16; recording the dev perplexity measured on the stored weights). No optimizer state.
+ */
+export function copyCheckpoint(ck: Checkpoint, dir: string, changes: { dtype?: 'float32' | 'float16'; metrics?: Manifest['metrics'] } = {}): Manifest {
+  const { files: _files, weights, format: _format, createdAt: _created, ...rest } = ck.manifest;
+  return saveCheckpoint(dir, { ...rest, metrics: changes.metrics ?? rest.metrics, vocab: ck.vocab, params: ck.params, dtype: changes.dtype ?? weights.dtype });
+}

@@ -13,17 +13,21 @@ export class PoemWriter {
   private nextId = 0;
   private pending = new Map<number, Pending>();
 
-  private constructor(private worker: Worker, readonly manifest: Manifest, readonly backend: string) {
+  private idle?: () => void;
+
+  private constructor(private worker: Worker, readonly manifest: Manifest, readonly backend: string, readonly checkpoint: string) {
     worker.on('message', (m: { id: number; poem?: GeneratedPoem; error?: string; inputError?: boolean }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) this.idle?.();
       if (m.poem) p.resolve(m.poem);
       else p.reject(m.inputError ? new PoemInputError(m.error) : new Error(`poem worker: ${m.error}`));
     });
     const failAll = (e: Error) => {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
+      this.idle?.();
     };
     worker.on('error', failAll);
     worker.on('exit', (code) => failAll(new Error(`poem worker exited (code ${code})`)));
@@ -38,7 +42,7 @@ export class PoemWriter {
       worker.once('error', onError).once('exit', onExit);
       worker.once('message', (m: { manifest: Manifest; backend: string }) => {
         worker.off('error', onError).off('exit', onExit);
-        resolve(new PoemWriter(worker, m.manifest, m.backend));
+        resolve(new PoemWriter(worker, m.manifest, m.backend, checkpoint));
       });
     });
   }
@@ -56,7 +60,14 @@ export class PoemWriter {
     });
   }
 
+  /** Poems being written now. */
+  get busy(): number {
+    return this.pending.size;
+  }
+
+  /** Lets the poems in flight finish (a hot swap closes the old model this way), then stops the worker. */
   async close(): Promise<void> {
+    if (this.pending.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.worker.terminate();
   }
 }

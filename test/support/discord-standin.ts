@@ -80,6 +80,8 @@ export interface StandInOptions {
   botUsername?: string;
   guildName?: string;
   channelName?: string;
+  /** More text channels in the guild (e.g. a report channel), by name; their ids are in `channelIds`. */
+  extraChannels?: string[];
   /** guild_locale sent with interactions (default 'en-US') */
   guildLocale?: string;
   /** Throw from slashCommand/clickButton when a real user could not do it (default true). */
@@ -511,6 +513,8 @@ export class DiscordStandIn {
   readonly token: string;
   readonly guildId: string;
   readonly channelId: string;
+  /** ids of the extra channels, by name (StandInOptions.extraChannels) */
+  readonly channelIds = new Map<string, string>();
   /** every REST call, in order */
   readonly requests: RestCall[] = [];
   /** every refused REST call */
@@ -592,6 +596,11 @@ export class DiscordStandIn {
       parent_id: null,
       flags: 0,
     });
+    for (const [i, name] of (opts.extraChannels ?? []).entries()) {
+      const id = snowflake();
+      guild.channels.set(id, { ...guild.channels.get(this.channelId)!, id, name, position: i + 1 });
+      this.channelIds.set(name, id);
+    }
     guild.members.set(this.botUser.id, this.makeMember(this.botUser, [botRole.id], now));
     guild.members.set(owner.id, this.makeMember(owner, [], now));
     guild.members.set(this.defaultUser.id, this.makeMember(this.defaultUser, [], now));

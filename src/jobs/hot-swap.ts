@@ -1,0 +1,30 @@
+/**
+ * Hot swap, the way TF Serving does it: load and warm the new version beside the old one, switch the
+ * reference in one assignment, let the poems in flight finish on the old one, then free it. A /poem handler
+ * reads `holder.model` once per request, so no request sees a half-loaded model and none is dropped.
+ */
+import { PoemWriter } from '../model/poem-writer.js';
+
+export type ModelHolder = { model: PoemWriter };
+
+/** Makes a swapper for `holder`: swaps run one at a time, in the order asked. */
+export function hotSwapper(holder: ModelHolder): (dir: string) => Promise<PoemWriter> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (dir) => {
+    const swap = queue.then(async () => {
+      const next = await PoemWriter.start(dir); // verifies every file's sha256 and the shapes
+      try {
+        await next.generate({ seed: 1 }); // the first poem pays one-time costs (kernel set-up, caches)
+      } catch (e) {
+        await next.close();
+        throw e;
+      }
+      const old = holder.model;
+      holder.model = next;
+      void old.close(); // after its poems in flight are done
+      return next;
+    });
+    queue = swap.catch(() => {});
+    return swap;
+  };
+}

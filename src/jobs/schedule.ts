@@ -1,0 +1,32 @@
+/**
+ * The nightly fine-tune: node-cron starts a run on TRAIN_CRON in TRAIN_TZ. noOverlap makes a firing that
+ * comes while the previous scheduled run is still going a no-op; a run started by an admin is still going,
+ * the trainer refuses and the firing is logged and skipped.
+ */
+import cron from 'node-cron';
+import type { Log } from '../bot/log.js';
+import type { Trainer } from './trainer.js';
+
+export type TrainingSchedule = { nextRun(): Date | null; stop(): Promise<void> };
+
+export function scheduleTraining(trainer: Trainer, expression: string, timezone: string, log: Log): TrainingSchedule {
+  if (expression === 'off') return { nextRun: () => null, stop: async () => {} };
+  const task = cron.schedule(
+    expression,
+    async () => {
+      const r = await trainer.start('schedule');
+      if (!r.started) {
+        log.info({ running: r.running.id }, 'scheduled fine-tune skipped: another run is in progress');
+        return;
+      }
+      await r.done;
+    },
+    { timezone, noOverlap: true, name: 'nightly-finetune' },
+  );
+  return {
+    nextRun: () => task.getNextRun(),
+    stop: async () => {
+      await task.destroy();
+    },
+  };
+}

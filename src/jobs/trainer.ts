@@ -1,0 +1,251 @@
+/**
+ * The trainer service: one fine-tune at a time, started by the schedule or an admin.
+ *
+ * A run: record it (TrainingRun) → collect the well-rated poems → fine-tune a copy of the active checkpoint on
+ * a worker thread (src/jobs/finetune-worker.ts) → the worker measures the candidate's and the active model's
+ * dev perplexity in the same run → register the candidate (ModelVersion) → promote it only if it is not worse
+ * than the active one beyond PROMOTE_MAX_PPL_RISE: load and warm it beside the old one, switch, let the old one
+ * finish its poems (see swapModel). Whatever happens, the run's row ends promoted, rejected or failed with
+ * the reason, and `finished` is emitted with a report.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { PoemWriter } from '../model/poem-writer.js';
+import type { Progress } from '../model/train.js';
+import { TS_WORKER } from '../model/workers.js';
+import { retryWhenBusy, type Database } from '../bot/db.js';
+import type { Log } from '../bot/log.js';
+import { ratedExamples } from './finetune-data.js';
+import type { FinetuneJob, FinetuneMessage, FinetuneResult } from './finetune-worker.js';
+import { registerVersion, serveVersion } from './versions.js';
+
+export type RunTrigger = 'schedule' | 'admin';
+export type RunPhase = 'preparing' | 'training' | 'evaluating' | 'promoting';
+
+export type RunState = {
+  /** TrainingRun id (0 until the row is written) */
+  id: number;
+  trigger: RunTrigger;
+  requestedBy: string | null;
+  startedAt: Date;
+  phase: RunPhase;
+  baseVersion: string;
+  ratedPoems: number;
+  progress: Progress | null;
+  /** [step, loss] while training, thinned to at most MAX_CURVE_POINTS */
+  lossCurve: [number, number][];
+};
+
+export type RunReport = {
+  id: number;
+  trigger: RunTrigger;
+  requestedBy: string | null;
+  status: 'promoted' | 'rejected' | 'failed';
+  baseVersion: string;
+  candidateVersion: string | null;
+  pplBefore: number | null;
+  pplAfter: number | null;
+  steps: number;
+  tokens: number;
+  ratedPoems: number;
+  seconds: number;
+  /** why it was promoted or not */
+  decision: string | null;
+  /** why it failed */
+  error: string | null;
+  lossCurve: [number, number][];
+};
+
+export type TrainerSettings = {
+  lr: number;
+  maxSteps?: number;
+  maxMinutes?: number;
+  workers?: number;
+  maxPplRise: number;
+  ratedMinAverage: number;
+  ratedMaxShare: number;
+};
+
+export type TrainerDeps = {
+  db: Database;
+  log: Log;
+  /** MODEL_DIR: runs write under runs/, kept candidates live under versions/ */
+  modelDir: string;
+  /** the model answering /poem now */
+  active: () => PoemWriter;
+  /** makes the checkpoint at `dir` the one answering /poem (throws, changing nothing, if it cannot load) */
+  swapTo: (dir: string) => Promise<PoemWriter>;
+  settings: TrainerSettings;
+  /** the worker module (tests substitute one that crashes) */
+  workerModule?: string;
+};
+
+const MAX_CURVE_POINTS = 1000;
+
+export type StartResult = { started: true; run: RunState; done: Promise<RunReport> } | { started: false; running: RunState };
+
+export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [RunReport] }> {
+  private run?: { state: RunState; worker?: Worker; stoppedBy?: string; done: Promise<RunReport> };
+
+  constructor(private deps: TrainerDeps) {
+    super();
+  }
+
+  /** The run in progress, if any. */
+  get current(): RunState | undefined {
+    return this.run?.state;
+  }
+
+  static runDir(modelDir: string, id: number): string {
+    return resolve(modelDir, 'runs', `run-${id}`);
+  }
+
+  /** Starts a run, unless one is running: then says which. */
+  async start(trigger: RunTrigger, requestedBy: string | null = null): Promise<StartResult> {
+    if (this.run) return { started: false, running: this.run.state };
+    const base = this.deps.active();
+    const state: RunState = { id: 0, trigger, requestedBy, startedAt: new Date(), phase: 'preparing', baseVersion: base.version, ratedPoems: 0, progress: null, lossCurve: [] };
+    let recorded!: () => void;
+    const rowWritten = new Promise<void>((r) => (recorded = r));
+    const run: NonNullable<Trainer['run']> = { state, done: undefined as never };
+    this.run = run; // taken before the first await: a second start() sees it
+    run.done = this.execute(run, base, recorded).finally(() => {
+      this.run = undefined;
+    });
+    run.done.then((report) => this.emit('finished', report));
+    await Promise.race([rowWritten, run.done]);
+    return { started: true, run: state, done: run.done };
+  }
+
+  /** Asks the run in progress to stop (it ends as failed, "stopped by …"). False when nothing runs. */
+  stop(by: string): boolean {
+    if (!this.run) return false;
+    this.run.stoppedBy ??= by;
+    this.run.worker?.postMessage({ type: 'stop' });
+    return true;
+  }
+
+  /** Stops a run in progress and waits until it is recorded. */
+  async close(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    this.stop('the bot shutting down');
+    await run.done.catch(() => {});
+  }
+
+  private async execute(run: NonNullable<Trainer['run']>, base: PoemWriter, recorded: () => void): Promise<RunReport> {
+    const { db, log, settings } = this.deps;
+    const { state } = run;
+    const began = Date.now();
+    const report: RunReport = {
+      id: 0, trigger: state.trigger, requestedBy: state.requestedBy, status: 'failed', baseVersion: base.version, candidateVersion: null,
+      pplBefore: null, pplAfter: null, steps: 0, tokens: 0, ratedPoems: 0, seconds: 0, decision: null, error: null, lossCurve: state.lossCurve,
+    };
+    let out: string | undefined;
+    try {
+      const row = await retryWhenBusy(() => db.prisma.trainingRun.create({ data: { trigger: state.trigger, requestedBy: state.requestedBy, status: 'running', baseVersion: base.version } }));
+      state.id = report.id = row.id;
+      recorded();
+      log.info({ run: row.id, trigger: state.trigger, by: state.requestedBy, base: base.version }, 'fine-tune started');
+
+      const rated = await retryWhenBusy(() =>
+        ratedExamples(db, { minAverage: settings.ratedMinAverage, maxShare: settings.ratedMaxShare, corpusPoems: base.manifest.split.trainPoems }),
+      );
+      state.ratedPoems = report.ratedPoems = rated.length;
+      out = Trainer.runDir(this.deps.modelDir, row.id);
+      const job: FinetuneJob = { from: base.checkpoint, out, rated, lr: settings.lr, maxSteps: settings.maxSteps, maxMinutes: settings.maxMinutes, workers: settings.workers };
+      const result = await this.runWorker(run, job);
+      Object.assign(report, { steps: result.steps, tokens: result.tokens, candidateVersion: result.candidate.version, pplBefore: result.before.perplexity, pplAfter: result.after.perplexity });
+
+      // keep the candidate: it becomes a version (promoted or not, /model rollback can reach it)
+      const dir = resolve(this.deps.modelDir, 'versions', result.candidate.version);
+      mkdirSync(join(dir, '..'), { recursive: true });
+      renameSync(out, dir);
+      await registerVersion(db, result.candidate, dir, row.id);
+
+      const before = result.before.perplexity, after = result.after.perplexity;
+      const figures = `dev perplexity ${before.toFixed(2)} → ${after.toFixed(2)} (${after - before >= 0 ? '+' : ''}${(after - before).toFixed(2)})`;
+      const nowActive = this.deps.active().version;
+      if (nowActive !== base.version) {
+        report.status = 'rejected';
+        report.decision = `Not promoted: the active model changed during the run (to ${nowActive}). ${figures} against ${base.version}.`;
+      } else if (after <= before + settings.maxPplRise) {
+        state.phase = 'promoting';
+        this.emit('progress', state);
+        await serveVersion(db, this.deps.swapTo, { version: result.candidate.version, path: dir }, base);
+        report.status = 'promoted';
+        report.decision = `Promoted: ${figures}, within the allowed rise of ${settings.maxPplRise}.`;
+      } else {
+        report.status = 'rejected';
+        report.decision = `Kept ${base.version}: the candidate's ${figures} is worse by more than the allowed ${settings.maxPplRise}.`;
+      }
+    } catch (e) {
+      report.status = 'failed';
+      report.error = (e as Error).message;
+      if (out) {
+        rmSync(out, { recursive: true, force: true });
+        rmSync(`${out}.training`, { recursive: true, force: true });
+      }
+      recorded(); // (when the row could not even be written)
+    }
+    report.seconds = (Date.now() - began) / 1000;
+    if (report.id > 0) {
+      try {
+        await retryWhenBusy(() =>
+          db.prisma.trainingRun.update({
+            where: { id: report.id },
+            data: {
+              status: report.status, endedAt: new Date(), candidateVersion: report.candidateVersion, steps: report.steps, tokens: report.tokens,
+              ratedPoems: report.ratedPoems, pplBefore: report.pplBefore, pplAfter: report.pplAfter, decision: report.decision, error: report.error,
+              lossCurve: JSON.stringify(report.lossCurve),
+            },
+          }),
+        );
+      } catch (e) {
+        // the next start marks a run still "running" as interrupted; the report still reaches the admin
+        log.error({ err: e, run: report.id }, 'could not record the end of the fine-tune');
+      }
+    }
+    log.info({ run: report.id, status: report.status, before: report.pplBefore, after: report.pplAfter, error: report.error ?? undefined }, 'fine-tune finished');
+    return report;
+  }
+
+  private runWorker(run: NonNullable<Trainer['run']>, job: FinetuneJob): Promise<FinetuneResult> {
+    if (run.stoppedBy) return Promise.reject(new Error(`stopped by ${run.stoppedBy}`));
+    const module = this.deps.workerModule ?? new URL('./finetune-worker.ts', import.meta.url).href;
+    const worker = new Worker(TS_WORKER, { workerData: { module, job } });
+    run.worker = worker;
+    const { state } = run;
+    return new Promise<FinetuneResult>((resolveRun, rejectRun) => {
+      let settled = false;
+      const settle = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        f();
+        void worker.terminate();
+      };
+      worker.on('message', (m: FinetuneMessage) => {
+        if (m.type === 'phase') {
+          state.phase = m.phase;
+          this.emit('progress', state);
+        } else if (m.type === 'progress') {
+          state.progress = m.progress;
+          state.lossCurve.push([m.progress.step, m.progress.loss]);
+          if (state.lossCurve.length > MAX_CURVE_POINTS) state.lossCurve.splice(0, state.lossCurve.length, ...state.lossCurve.filter((_, i) => i % 2 === 0));
+          this.emit('progress', state);
+        } else if (m.type === 'log') {
+          this.deps.log.debug({ run: state.id }, m.message);
+        } else if (m.type === 'done') {
+          settle(() => resolveRun(m.result));
+        } else if (m.type === 'stopped') {
+          settle(() => rejectRun(new Error(`stopped by ${run.stoppedBy ?? 'request'}`)));
+        }
+      });
+      worker.on('error', (e) => settle(() => rejectRun(new Error(`the fine-tune worker failed: ${e.message}`))));
+      worker.on('exit', (code) => settle(() => rejectRun(new Error(`the fine-tune worker exited (code ${code}) before it finished`))));
+      if (run.stoppedBy) worker.postMessage({ type: 'stop' });
+    });
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The model versions the bot knows (table ModelVersion): the shipped base and every fine-tune's candidate.
+ * At most one is active, the one answering /poem. On start the bot loads the active one, or, when its files
+ * are damaged or gone, the newest version that was ever active, then the shipped base, and says why.
+ */
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Manifest } from '../model/checkpoint.js';
+import { PoemWriter } from '../model/poem-writer.js';
+import { retryWhenBusy, type Database } from '../bot/db.js';
+import type { Log } from '../bot/log.js';
+import type { ModelVersion } from '../generated/prisma/client.js';
+
+export type { ModelVersion };
+
+export async function registerVersion(db: Database, manifest: Manifest, path: string, runId: number | null = null): Promise<ModelVersion> {
+  const files = { path: resolve(path), sha256: manifest.files['weights.bin']!, devPerplexity: manifest.metrics.devPerplexity };
+  return retryWhenBusy(() =>
+    db.prisma.modelVersion.upsert({
+      where: { version: manifest.version },
+      create: { version: manifest.version, parent: manifest.parent, createdAt: new Date(manifest.createdAt), runId, ...files },
+      update: files, // the same version found at another path (the project moved)
+    }),
+  );
+}
+
+export function activeVersion(db: Database): Promise<ModelVersion | null> {
+  return db.prisma.modelVersion.findFirst({ where: { active: true } });
+}
+
+/** Marks `version` as the one answering /poem (and no other), in one transaction. */
+export async function markActive(db: Database, version: string): Promise<void> {
+  await retryWhenBusy(() =>
+    db.prisma.$transaction([
+      db.prisma.modelVersion.updateMany({ where: { active: true, NOT: { version } }, data: { active: false } }),
+      db.prisma.modelVersion.update({ where: { version }, data: { active: true, activatedAt: new Date() } }),
+    ]),
+  );
+}
+
+export function recentVersions(db: Database, take = 5): Promise<ModelVersion[]> {
+  return db.prisma.modelVersion.findMany({ orderBy: [{ createdAt: 'desc' }, { version: 'desc' }], take });
+}
+
+/** Rollback's default target: the version that was active before the current one. */
+export function previousVersion(db: Database): Promise<ModelVersion | null> {
+  return db.prisma.modelVersion.findFirst({ where: { active: false, activatedAt: { not: null } }, orderBy: { activatedAt: 'desc' } });
+}
+
+/**
+ * A run still marked `running` when the bot starts was cut off (the process was killed or crashed): mark it
+ * failed and delete what it had written. Nothing of it was ever registered or made active.
+ */
+export async function failInterruptedRuns(db: Database, runDir: (id: number) => string): Promise<number[]> {
+  const runs = await db.prisma.trainingRun.findMany({ where: { status: 'running' }, select: { id: true } });
+  for (const { id } of runs) {
+    rmSync(runDir(id), { recursive: true, force: true });
+    rmSync(`${runDir(id)}.training`, { recursive: true, force: true });
+  }
+  if (runs.length > 0) {
+    await retryWhenBusy(() =>
+      db.prisma.trainingRun.updateMany({
+        where: { id: { in: runs.map((r) => r.id) } },
+        data: { status: 'failed', endedAt: new Date(), error: 'interrupted: the bot stopped during the run' },
+      }),
+    );
+  }
+  return runs.map((r) => r.id);
+}
+
+/**
+ * Loads the model to serve: the active version; if it cannot be loaded (damaged, missing), the newest
+ * version that was ever active; then the shipped base. Marks what it loaded as active.
+ */
+export async function loadServingModel(db: Database, baseDir: string, log: Log): Promise<PoemWriter> {
+  const active = await activeVersion(db);
+  const previous = await db.prisma.modelVersion.findMany({ where: { active: false, activatedAt: { not: null } }, orderBy: { activatedAt: 'desc' } });
+  const choices = [...(active ? [active] : []), ...previous].map((v) => ({ version: v.version, path: v.path }));
+  choices.push({ version: 'shipped base', path: resolve(baseDir) });
+  for (const [i, choice] of choices.entries()) {
+    let writer: PoemWriter;
+    try {
+      writer = await PoemWriter.start(choice.path);
+    } catch (e) {
+      const next = choices[i + 1];
+      if (!next) throw e;
+      log.warn({ version: choice.version, path: choice.path, reason: (e as Error).message, next: next.version }, 'cannot load this model version; trying the next one');
+      continue;
+    }
+    await registerVersion(db, writer.manifest, choice.path);
+    if (writer.version !== active?.version) await markActive(db, writer.version);
+    return writer;
+  }
+  throw new Error('unreachable: the last choice either loads or throws');
+}
+
+/**
+ * Makes `target` the version answering /poem: hot-swap to it (which verifies it), then record it as active.
+ * If recording fails, the swap is undone, so the database and the bot never disagree for long.
+ */
+export async function serveVersion(db: Database, swapTo: (dir: string) => Promise<PoemWriter>, target: { version: string; path: string }, current: PoemWriter): Promise<void> {
+  await swapTo(target.path);
+  try {
+    await markActive(db, target.version);
+  } catch (e) {
+    await swapTo(current.checkpoint);
+    throw e;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The learning loop without Discord: rated-poem data, the trainer's runs (promoted, rejected, failed,
+ * stopped, one at a time), the hot swap, start-up fallbacks, a killed process, a locked database, the cron
+ * path. Real parts throughout: the corpus, SQLite through Prisma, worker threads, node-cron; tiny models.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, recordPoem, ratePoem, type Database } from '../src/bot/db.js';
+import { loadTangCorpus, poemText } from '../src/model/corpus.js';
+import { inScript } from '../src/model/script.js';
+import { PoemWriter } from '../src/model/poem-writer.js';
+import { poemFromText, ratedExamples } from '../src/jobs/finetune-data.js';
+import { hotSwapper, type ModelHolder } from '../src/jobs/hot-swap.js';
+import { scheduleTraining } from '../src/jobs/schedule.js';
+import { Trainer, type TrainerSettings } from '../src/jobs/trainer.js';
+import { activeVersion, failInterruptedRuns, loadServingModel, markActive, registerVersion, serveVersion } from '../src/jobs/versions.js';
+import { train } from '../src/model/train.js';
+import { corpusTrainData } from '../src/model/data.js';
+import { makeTinyCheckpoint, tempDir } from './helpers.js';
+
+const silent = pino({ level: 'silent' });
+const ADMIN_ID = '100000000000000001';
+
+type Setup = { dir: string; db: Database; holder: ModelHolder; trainer: Trainer; base: string; modelDir: string };
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A database, a tiny base checkpoint serving, and a trainer over them. */
+async function setup(settings: Partial<TrainerSettings> = {}, opts: { base?: string; workerModule?: string; busyTimeoutMs?: number } = {}): Promise<Setup> {
+  const dir = tempDir('tangshi-loop-');
+  const base = opts.base ?? makeTinyCheckpoint({ dir: join(dir, 'base') }).dir;
+  const db = await openDatabase(`file:${join(dir, 'bot.db')}`, { busyTimeoutMs: opts.busyTimeoutMs });
+  const holder: ModelHolder = { model: await loadServingModel(db, base, silent) };
+  const modelDir = join(dir, 'models');
+  const trainer = new Trainer({
+    db, log: silent, modelDir, active: () => holder.model, swapTo: hotSwapper(holder), workerModule: opts.workerModule,
+    settings: { lr: 0.01, maxSteps: 4, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05, ...settings },
+  });
+  cleanups.push(async () => {
+    await trainer.close();
+    await holder.model.close();
+    await db.close();
+  });
+  return { dir, db, holder, trainer, base, modelDir };
+}
+
+async function ratedPoem(db: Database, lines: string[], stars: number[], script: 'simplified' | 'traditional' = 'traditional') {
+  const poem = await recordPoem(db, {
+    guildId: '1', channelId: '2', userId: '3', promptKind: 'none', form: lines.length === 4 ? (lines[0]!.length === 5 ? 'wujue' : 'qijue') : 'wulv',
+    script, text: inScript(poemText(lines), script), checkpointVersion: 'v-test',
+  });
+  for (const [i, s] of stars.entries()) await ratePoem(db, { poemId: poem.id, userId: String(1000 + i), stars: s });
+  return poem;
+}
+
+describe('rated poems as training data', () => {
+  it('takes poems averaging ≥ 4, weights them by rating, converts simplified text, leaves out bad and dev poems', async () => {
+    const { db } = await setup();
+    const corpus = loadTangCorpus();
+    const [a, b, c] = corpus.train;
+    await ratedPoem(db, a!.lines, [5, 5]); // weight 2
+    await ratedPoem(db, b!.lines, [4, 4, 5], 'simplified'); // 4.33 → 1.33, stored simplified
+    await ratedPoem(db, c!.lines, [2, 3]); // badly rated: left out
+    await ratedPoem(db, corpus.dev[0]!.lines, [5]); // a dev poem: never trained on
+    const examples = await ratedExamples(db, { minAverage: 4, maxShare: 0.5, corpusPoems: 1000 });
+    expect(examples.map((e) => e.poem.lines.join(''))).toEqual([a!.lines.join(''), b!.lines.join('')]);
+    expect(examples.map((e) => +e.weight.toFixed(2))).toEqual([2, 1.33]);
+    expect(poemFromText(inScript(poemText(b!.lines), 'simplified'), 'simplified')).toEqual(b);
+    expect(poemFromText('床前明月光，疑是地上霜。', 'traditional')).toBeUndefined(); // two lines: not a regular form
+  });
+
+  it('caps the rated poems at a share of the corpus, scaling them together', async () => {
+    const { db } = await setup();
+    for (const p of loadTangCorpus().train.slice(10, 16)) await ratedPoem(db, p.lines, [5]);
+    const examples = await ratedExamples(db, { minAverage: 4, maxShare: 0.01, corpusPoems: 300 }); // cap 3 of weight 12
+    expect(examples).toHaveLength(6);
+    expect(examples.reduce((s, e) => s + e.weight, 0)).toBeCloseTo(3, 6);
+    expect(new Set(examples.map((e) => e.weight)).size).toBe(1);
+  });
+});
+
+describe('a fine-tune run', () => {
+  it('trains on a worker, measures both models on dev, promotes the better one and swaps it in', async () => {
+    const s = await setup();
+    await ratedPoem(s.db, loadTangCorpus().train[5]!.lines, [5]);
+    const baseVersion = s.holder.model.version;
+    const oldWriter = s.holder.model;
+    const phases = new Set<string>();
+    s.trainer.on('progress', (state) => phases.add(state.phase));
+    const started = await s.trainer.start('admin', ADMIN_ID);
+    expect(started.started).toBe(true);
+    if (!started.started) return;
+    const report = await started.done;
+    expect(report.error).toBeNull();
+    expect(report.status).toBe('promoted');
+    expect(report.pplAfter!).toBeLessThan(report.pplBefore!); // an untrained model only gets better
+    expect(report.steps).toBe(4);
+    expect(report.tokens).toBeGreaterThan(4 * 1000);
+    expect(report.ratedPoems).toBe(1);
+    expect(report.lossCurve.length).toBeGreaterThan(0);
+    expect([...phases]).toEqual(expect.arrayContaining(['training', 'evaluating', 'promoting']));
+    // swapped: the new writer answers, the old one is closed
+    expect(s.holder.model.version).toBe(report.candidateVersion);
+    expect(s.holder.model).not.toBe(oldWriter);
+    await expect(oldWriter.generate({ start: '月', seed: 1 })).rejects.toThrow();
+    expect((await s.holder.model.generate({ start: '月', seed: 1 })).checkpoint).toBe(report.candidateVersion);
+    // recorded
+    const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: report.id } });
+    expect(run).toMatchObject({ trigger: 'admin', requestedBy: ADMIN_ID, status: 'promoted', baseVersion, candidateVersion: report.candidateVersion, steps: 4, ratedPoems: 1 });
+    expect(run.pplAfter).toBeCloseTo(report.pplAfter!, 6);
+    expect(run.endedAt).not.toBeNull();
+    expect(JSON.parse(run.lossCurve)).toEqual(report.lossCurve);
+    const versions = await s.db.prisma.modelVersion.findMany({ orderBy: { createdAt: 'asc' } });
+    expect(versions.map((v) => [v.version, v.active, v.parent])).toEqual([
+      [baseVersion, false, null],
+      [report.candidateVersion, true, baseVersion],
+    ]);
+    expect(versions[1]!.runId).toBe(report.id);
+    expect(existsSync(join(versions[1]!.path, 'manifest.json'))).toBe(true);
+    expect(existsSync(Trainer.runDir(s.modelDir, report.id))).toBe(false);
+  });
+
+  it('runs one at a time: a second start is told which run is going', async () => {
+    const s = await setup({ maxSteps: undefined, maxMinutes: 5 });
+    const first = await s.trainer.start('schedule');
+    const second = await s.trainer.start('admin', ADMIN_ID);
+    expect(second.started).toBe(false);
+    if (second.started || !first.started) return;
+    expect(second.running.id).toBe(first.run.id);
+    expect(second.running.trigger).toBe('schedule');
+    expect(s.trainer.stop(`<@${ADMIN_ID}>`)).toBe(true);
+    const report = await first.done;
+    expect(report.status).toBe('failed');
+    expect(report.error).toContain(`stopped by <@${ADMIN_ID}>`);
+    expect(s.trainer.current).toBeUndefined();
+    expect(s.trainer.stop('anyone')).toBe(false);
+  });
+
+  it('rejects a candidate that is worse than the active model, keeping it as a version', async () => {
+    // a base that has learned something, then a fine-tune with a rate far too high
+    const dir = tempDir('tangshi-loop-base-');
+    const tiny = makeTinyCheckpoint({ dir: join(dir, 'untrained') });
+    const data = corpusTrainData();
+    await train({ from: tiny.dir, out: join(dir, 'trained'), maxSteps: 30, lr: 0.02, workers: 1, evalDev: false, dtype: 'float16' }, { ...data, train: data.train.slice(0, 3000) });
+    const s = await setup({ lr: 0.5, maxSteps: 3 }, { base: join(dir, 'trained') });
+    const baseVersion = s.holder.model.version;
+    const started = await s.trainer.start('admin', ADMIN_ID);
+    if (!started.started) throw new Error('did not start');
+    const report = await started.done;
+    expect(report.status).toBe('rejected');
+    expect(report.pplAfter!).toBeGreaterThan(report.pplBefore!);
+    expect(report.decision).toContain(`Kept ${baseVersion}`);
+    expect(s.holder.model.version).toBe(baseVersion);
+    expect((await activeVersion(s.db))!.version).toBe(baseVersion);
+    const candidate = await s.db.prisma.modelVersion.findUniqueOrThrow({ where: { version: report.candidateVersion! } });
+    expect(candidate.active).toBe(false);
+  });
+});
+
+describe('faults', () => {
+  it('a worker that crashes mid-run: the run fails with the reason, the active model keeps serving', async () => {
+    const s = await setup({}, { workerModule: new URL('./support/crashing-finetune-worker.ts', import.meta.url).href });
+    const before = s.holder.model;
+    const started = await s.trainer.start('admin', ADMIN_ID);
+    if (!started.started) throw new Error('did not start');
+    const report = await started.done;
+    expect(report.status).toBe('failed');
+    expect(report.error).toContain('simulated fault in the training step');
+    expect(s.holder.model).toBe(before);
+    expect((await s.holder.model.generate({ start: '山', seed: 2 })).lines[0]!.startsWith('山')).toBe(true);
+    const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: report.id } });
+    expect(run.status).toBe('failed');
+    expect(run.error).toContain('simulated fault');
+    expect(await s.db.prisma.modelVersion.count()).toBe(1);
+    expect(s.trainer.current).toBeUndefined(); // and the next run may start
+  });
+
+  it('a process killed mid-run: on restart the run is failed, its files gone, the last active version loads', async () => {
+    const s = await setup();
+    const script = new URL('./support/killable-trainer.ts', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--import', 'tsx', script, join(s.dir, 'bot.db'), s.base, s.modelDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const runId = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        const m = /training (\d+)/.exec(d.toString());
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`the trainer process exited (code ${code}) before training`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect((await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).status).toBe('running');
+    // what start-up does
+    const runDir = (id: number) => Trainer.runDir(s.modelDir, id);
+    expect(await failInterruptedRuns(s.db, runDir)).toEqual([runId]);
+    const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/interrupted/);
+    expect(existsSync(`${runDir(runId)}.training`) || existsSync(runDir(runId))).toBe(false);
+    const writer = await loadServingModel(s.db, s.base, silent);
+    cleanups.push(() => writer.close());
+    expect(writer.version).toBe(s.holder.model.version);
+    expect(await s.db.prisma.modelVersion.count()).toBe(1);
+  });
+
+  it('a damaged active checkpoint is not loaded on start: the newest good version is, and the log says why', async () => {
+    const s = await setup();
+    const first = makeTinyCheckpoint({ dir: join(s.dir, 'v1') });
+    const second = makeTinyCheckpoint({ dir: join(s.dir, 'v2') });
+    await registerVersion(s.db, first.manifest, first.dir);
+    await markActive(s.db, first.manifest.version);
+    await registerVersion(s.db, second.manifest, second.dir);
+    await markActive(s.db, second.manifest.version);
+    truncateSync(join(second.dir, 'weights.bin'), 100);
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const writer = await loadServingModel(s.db, s.base, log);
+    cleanups.push(() => writer.close());
+    expect(writer.version).toBe(first.manifest.version);
+    expect((await activeVersion(s.db))!.version).toBe(first.manifest.version);
+    expect(warnings.join('\n')).toContain(second.manifest.version);
+    expect(warnings.join('\n')).toContain('weights.bin');
+    // every fine-tuned version damaged: the shipped base
+    truncateSync(join(first.dir, 'weights.bin'), 100);
+    const fallback = await loadServingModel(s.db, s.base, silent);
+    cleanups.push(() => fallback.close());
+    expect(fallback.version).toBe(s.holder.model.version);
+  });
+
+  it('a damaged candidate is never served: the swap fails and nothing changes', async () => {
+    const s = await setup();
+    const bad = makeTinyCheckpoint({ dir: join(s.dir, 'bad') });
+    await registerVersion(s.db, bad.manifest, bad.dir);
+    truncateSync(join(bad.dir, 'weights.bin'), 10);
+    const before = s.holder.model;
+    await expect(serveVersion(s.db, hotSwapper(s.holder), { version: bad.manifest.version, path: bad.dir }, before)).rejects.toThrow(/weights\.bin/);
+    expect(s.holder.model).toBe(before);
+    expect((await activeVersion(s.db))!.version).toBe(before.version);
+  });
+
+  it('a database locked by another process during a run: the run waits, retries and is recorded', async () => {
+    const s = await setup({}, { busyTimeoutMs: 100 });
+    const other = new Sqlite(join(s.dir, 'bot.db'));
+    other.exec('BEGIN IMMEDIATE'); // holds the write lock
+    const release = setTimeout(() => other.exec('COMMIT'), 1500);
+    cleanups.push(async () => (clearTimeout(release), other.close()));
+    const started = await s.trainer.start('admin', ADMIN_ID);
+    if (!started.started) throw new Error('did not start');
+    const report = await started.done;
+    expect(report.error).toBeNull();
+    expect(report.status).toBe('promoted');
+    const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: report.id } });
+    expect(run.status).toBe('promoted');
+  });
+});
+
+describe('hot swap', () => {
+  it('no poem is dropped while the model is swapped back and forth', async () => {
+    const s = await setup();
+    const other = makeTinyCheckpoint({ dir: join(s.dir, 'other') });
+    const swap = hotSwapper(s.holder);
+    const versions = new Set<string>();
+    const poems: Promise<unknown>[] = [];
+    let swapping = true;
+    const swaps = (async () => {
+      for (let i = 0; i < 4; i++) await swap(i % 2 === 0 ? other.dir : s.base);
+      swapping = false;
+    })();
+    while (swapping) {
+      poems.push(s.holder.model.generate({ seed: poems.length }).then((p) => versions.add(p.checkpoint)));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await swaps;
+    const results = await Promise.allSettled(poems);
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(versions).toEqual(new Set([s.holder.model.version, other.manifest.version]));
+  });
+});
+
+describe('the schedule', () => {
+  it('starts a run when the cron expression fires, in the given time zone', async () => {
+    const s = await setup();
+    const schedule = scheduleTraining(s.trainer, '*/2 * * * * *', 'Asia/Shanghai', silent);
+    cleanups.push(() => schedule.stop());
+    expect(schedule.nextRun()!.getTime() - Date.now()).toBeLessThanOrEqual(2000);
+    const report = await new Promise<import('../src/jobs/trainer.js').RunReport>((resolve) => s.trainer.once('finished', resolve));
+    expect(report.trigger).toBe('schedule');
+    expect(report.requestedBy).toBeNull();
+    expect(report.status).toBe('promoted');
+    expect(readdirSync(join(s.modelDir, 'versions'))).toContain(report.candidateVersion);
+  });
+
+  it('is off with TRAIN_CRON=off', async () => {
+    const s = await setup();
+    expect(scheduleTraining(s.trainer, 'off', 'UTC', silent).nextRun()).toBeNull();
+  });
+});

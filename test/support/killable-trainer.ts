@@ -1,0 +1,23 @@
+/**
+ * A process that runs a real fine-tune and is killed mid-run by the test (SIGKILL): it opens the database at
+ * argv[2], serves the active version, starts a run with a long budget and prints "training" once the run's
+ * worker is training.
+ */
+import { pino } from 'pino';
+import { openDatabase } from '../../src/bot/db.js';
+import { hotSwapper } from '../../src/jobs/hot-swap.js';
+import { Trainer } from '../../src/jobs/trainer.js';
+import { loadServingModel } from '../../src/jobs/versions.js';
+
+const [dbFile, baseDir, modelDir] = process.argv.slice(2) as [string, string, string];
+const log = pino({ level: 'silent' });
+const db = await openDatabase(`file:${dbFile}`);
+const holder = { model: await loadServingModel(db, baseDir, log) };
+const trainer = new Trainer({
+  db, log, modelDir, active: () => holder.model, swapTo: hotSwapper(holder),
+  settings: { lr: 0.01, maxMinutes: 10, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05 },
+});
+trainer.on('progress', (state) => {
+  if (state.phase === 'training' && state.progress) console.log(`training ${state.id}`);
+});
+await trainer.start('admin', '100000000000000001');
