@@ -92,6 +92,24 @@ describe('training', () => {
     }
   });
 
+  it('dropout changes the training loss from step to step, never the evaluation', async () => {
+    const vocab = Vocab.build(data.train.map((e) => e.poem), 2);
+    const config = { vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, layers: 2 };
+    const seqs = data.train.slice(0, 16).map((e) => ({ ids: vocab.encodePoem(e.poem), weight: 1 }));
+    const engine = await createEngine(config, 1);
+    try {
+      for (const [name, p] of engine.params) p.set(initParams(config, 4).get(name)!);
+      const plain = await engine.run(seqs, { grads: true });
+      const dropped = [await engine.run(seqs, { grads: true, dropout: 0.5 }), await engine.run(seqs, { grads: true, dropout: 0.5 })];
+      expect(dropped[0]!.nllSum).not.toBeCloseTo(plain.nllSum, 3);
+      expect(dropped[0]!.nllSum).not.toBeCloseTo(dropped[1]!.nllSum, 3);
+      const evaluated = await engine.run(seqs, { grads: false, dropout: 0.5 });
+      expect(evaluated.nllSum).toBeCloseTo(plain.nllSum, 3);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('batches are time-major, unpadded within a form, and do not score the given form token', () => {
     const vocab = Vocab.build(data.train.map((e) => e.poem), 2);
     const seqs = data.train.slice(0, 3).map((e) => ({ ids: vocab.encodePoem(e.poem), weight: 1 }));

@@ -21,6 +21,8 @@ export type FinetuneJob = {
   maxSteps?: number;
   maxMinutes?: number;
   lr: number;
+  /** the dropout the active model was trained with (a fine-tune keeps its regularisation) */
+  dropout: number;
   workers?: number;
 };
 
@@ -53,7 +55,7 @@ let lastPost = 0;
 const trained = await train(
   // the final save drops optimizer state (float16 weights, like the shipped base); no periodic saves:
   // a run the bot does not finish is discarded, not resumed
-  { from: job.from, out: trainDir, maxSteps: job.maxSteps, maxMinutes: job.maxMinutes, lr: job.lr, workers: job.workers, dtype: 'float16', evalDev: false, saveEveryMinutes: 1e9 },
+  { from: job.from, out: trainDir, maxSteps: job.maxSteps, maxMinutes: job.maxMinutes, lr: job.lr, dropout: job.dropout, workers: job.workers, dtype: 'float16', evalDev: false, saveEveryMinutes: 1e9 },
   data,
   {
     signal: controller.signal,

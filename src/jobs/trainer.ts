@@ -155,7 +155,8 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
       );
       state.ratedPoems = report.ratedPoems = rated.length;
       out = Trainer.runDir(this.deps.modelDir, row.id);
-      const job: FinetuneJob = { from: base.checkpoint, out, rated, lr: settings.lr, maxSteps: settings.maxSteps, maxMinutes: settings.maxMinutes, workers: settings.workers };
+      const dropout = Number(base.manifest.config.training.dropout ?? 0);
+      const job: FinetuneJob = { from: base.checkpoint, out, rated, lr: settings.lr, dropout, maxSteps: settings.maxSteps, maxMinutes: settings.maxMinutes, workers: settings.workers };
       const result = await this.runWorker(run, job);
       Object.assign(report, { steps: result.steps, tokens: result.tokens, candidateVersion: result.candidate.version, pplBefore: result.before.perplexity, pplAfter: result.after.perplexity });
 

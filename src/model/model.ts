@@ -197,14 +197,19 @@ export type Batch = {
   B: number;
 };
 
-/** Logits for every position: [T*B, V]. */
-export function forward(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T: number, B: number, handGrad = true) {
+/**
+ * Logits for every position: [T*B, V]. `dropout` (training only) drops units of the non-recurrent
+ * connections, the embedding and each layer's output, as Zaremba et al. (2014) regularise LSTM language
+ * models; the recurrent path is left whole.
+ */
+export function forward(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T: number, B: number, handGrad = true, dropout = 0) {
   const lstm = handGrad ? lstmLayer : lstmLayerAutograd;
-  let x: tf.Tensor2D = tf.gather(p.get('embedding')!, inputs) as tf.Tensor2D; // [T*B, E]
+  const drop = (t: tf.Tensor2D) => (dropout > 0 ? (tf.dropout(t, dropout) as tf.Tensor2D) : t);
+  let x: tf.Tensor2D = drop(tf.gather(p.get('embedding')!, inputs) as tf.Tensor2D); // [T*B, E]
   for (let l = 0; l < c.layers; l++) {
     const xProj = tf.add(tf.matMul(x, p.get(`lstm${l}.wx`) as tf.Tensor2D), p.get(`lstm${l}.b`)!);
     const hs = lstm(tf.reshape(xProj, [T, B, 4 * c.hiddenDim]), p.get(`lstm${l}.wh`) as tf.Tensor2D);
-    x = tf.reshape(hs, [T * B, c.hiddenDim]);
+    x = drop(tf.reshape(hs, [T * B, c.hiddenDim]));
   }
   // x·W + b as one matmul of [x, 1]·[W; b]: the bias gradient then comes out of the weight gradient's matmul
   // instead of a column sum over [T*B, V], which is slow on wasm
@@ -223,7 +228,7 @@ export function lossAndGrads(
   c: ModelConfig,
   params: ParamTensors,
   batch: Batch,
-  opts: { grads: boolean; perToken?: boolean; handGrad?: boolean },
+  opts: { grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number },
 ): LossResult {
   // a scope rather than tf.tidy: the results are plain arrays, every tensor made here is freed at the end
   tf.engine().startScope();
@@ -233,7 +238,7 @@ export function lossAndGrads(
     const weights = tf.tensor1d(batch.weights, 'float32');
     const weightSum = batch.weights.reduce((a, b) => a + b, 0);
     const lossOf = (p: ParamTensors) => {
-      const nll = tokenNll(forward(c, p, inputs, batch.T, batch.B, opts.handGrad ?? true), targets);
+      const nll = tokenNll(forward(c, p, inputs, batch.T, batch.B, opts.handGrad ?? true, opts.grads ? (opts.dropout ?? 0) : 0), targets);
       return { nll, total: tf.sum(tf.mul(nll, weights)) };
     };
     if (!opts.grads) {

@@ -14,7 +14,7 @@ const params = paramViews(config, paramsBuffer);
 const grads = paramViews(config, gradsBuffer);
 const ready = initBackend(backend);
 
-parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean }) => {
+parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number }) => {
   try {
     await ready;
     const tensors = toTensors(config, params);

@@ -32,6 +32,8 @@ export const TrainOptions = z.object({
   layers: z.number().int().min(1).max(2).default(1),
   batchTokens: z.number().int().positive().default(3072),
   clip: z.number().positive().default(5),
+  /** dropout rate on the embedding and the LSTM outputs while training (0: none) */
+  dropout: z.number().min(0).max(0.9).default(0),
   minCount: z.number().int().positive().default(3),
   seed: z.number().int().default(1),
   workers: z.number().int().min(1).optional(),
@@ -107,12 +109,13 @@ export function epochBatches(examples: Example[], vocab: Vocab, batchTokens: num
 // ---------------------------------------------------------------- gradient engines
 
 type StepResult = { nllSum: number; weightSum: number; perToken?: Float32Array[] };
+type RunOptions = { grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number };
 
 /** Computes loss sums (and gradients, summed, into `grads`) for a batch, in-process or over worker threads. */
 export interface GradEngine {
   readonly params: ModelParams;
   readonly grads: ModelParams;
-  run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean; handGrad?: boolean }): Promise<StepResult & { batches: Batch[] }>;
+  run(seqs: Sequence[], opts: RunOptions): Promise<StepResult & { batches: Batch[] }>;
   close(): Promise<void>;
 }
 
@@ -133,7 +136,7 @@ class InProcessEngine implements GradEngine {
     this.params = allocate(config, false).views;
     this.grads = allocate(config, false).views;
   }
-  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean; handGrad?: boolean }) {
+  async run(seqs: Sequence[], opts: RunOptions) {
     const batch = toBatch(seqs);
     const tensors = toTensors(this.config, this.params);
     try {
@@ -184,7 +187,7 @@ class WorkerEngine implements GradEngine {
     });
   }
 
-  async run(seqs: Sequence[], opts: { grads: boolean; perToken?: boolean; handGrad?: boolean }) {
+  async run(seqs: Sequence[], opts: RunOptions) {
     const shards = splitRows(seqs, this.workers.length).map(toBatch);
     const results = await Promise.all(shards.map((batch, k) => this.call(this.workers[k]!, { batch, ...opts })));
     if (opts.grads) {
@@ -398,7 +401,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
         params: engine.params,
         optimizerState: final && o.dtype === 'float16' ? undefined : optimizer.state,
         dtype: o.dtype,
-        config: { model: config, training: { optimizer: o.optimizer, lr: lr0, batchTokens: o.batchTokens, clip: o.clip, seed: o.seed, minCount: vocab.minCount } },
+        config: { model: config, training: { optimizer: o.optimizer, lr: lr0, batchTokens: o.batchTokens, clip: o.clip, dropout: o.dropout, seed: o.seed, minCount: vocab.minCount } },
         split: { ...SPLIT, ...data.split },
         metrics: { devPerplexity: metrics?.perplexity ?? null, devContentPerplexity: metrics?.contentPerplexity ?? null, devTokens: metrics?.tokens ?? null },
         training: { ...state, seconds: state.seconds + (performance.now() - began) / 1000 },
@@ -414,7 +417,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
         batches = epochBatches(data.train, vocab, o.batchTokens, o.seed + state.epoch);
       }
       const seqs = batches[state.batchInEpoch]!;
-      const r = await engine.run(seqs, { grads: true });
+      const r = await engine.run(seqs, { grads: true, dropout: o.dropout });
       normaliseAndClip(engine.grads, r.weightSum, o.clip);
       // cosine decay to 10% of the initial rate over this run
       const lr = lr0 * (0.1 + 0.45 * (1 + Math.cos(Math.PI * fraction())));
