@@ -158,6 +158,7 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
       const dropout = Number(base.manifest.config.training.dropout ?? 0);
       const job: FinetuneJob = { from: base.checkpoint, out, rated, lr: settings.lr, dropout, maxSteps: settings.maxSteps, maxMinutes: settings.maxMinutes, workers: settings.workers };
       const result = await this.runWorker(run, job);
+      if (run.stoppedBy) throw new Error(`stopped by ${run.stoppedBy}`); // (asked while it was evaluating)
       Object.assign(report, { steps: result.steps, tokens: result.tokens, candidateVersion: result.candidate.version, pplBefore: result.before.perplexity, pplAfter: result.after.perplexity });
 
       // keep the candidate: it becomes a version (promoted or not, /model rollback can reach it)

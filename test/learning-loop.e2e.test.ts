@@ -1,0 +1,162 @@
+/**
+ * The learning loop end to end: the real bot (a tiny base model, a SQLite file, real worker threads) against
+ * the local Discord stand-in. An admin retrains with a tiny budget and watches progress, then the report with
+ * perplexities and the loss PNG; /poem answers throughout; the report reaches the report channel; rollback
+ * goes back; non-admins are refused whatever they send.
+ */
+import { join } from 'node:path';
+import { PermissionFlagsBits } from 'discord.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBot, type RunningBot } from '../src/bot/bot.js';
+import { readConfig } from '../src/bot/config.js';
+import { activeVersion } from '../src/jobs/versions.js';
+import { startDiscordStandIn, type DiscordStandIn, type SeenMessage } from './support/discord-standin.js';
+import { makeTinyCheckpoint, tempDir } from './helpers.js';
+
+const STRING = 3, SUBCOMMAND = 1;
+const admin = { id: '200000000000000001', username: 'admin' };
+const user = { id: '200000000000000002', username: 'reader' };
+const ADMIN = PermissionFlagsBits.ManageGuild;
+
+let discord: DiscordStandIn;
+let bot: RunningBot;
+let baseVersion: string;
+
+beforeAll(async () => {
+  discord = await startDiscordStandIn({ extraChannels: ['reports'] });
+  const dir = tempDir('tangshi-loop-e2e-');
+  const base = makeTinyCheckpoint({ dir: join(dir, 'base') });
+  baseVersion = base.manifest.version;
+  bot = await startBot(
+    readConfig({
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_URL: discord.apiUrl,
+      DISCORD_GUILD_ID: discord.guildId,
+      DATABASE_URL: `file:${join(dir, 'bot.db')}`,
+      MODEL_DIR: join(dir, 'models'),
+      BASE_MODEL_DIR: base.dir,
+      POEM_COOLDOWN_SECONDS: '0',
+      LOG_LEVEL: 'silent',
+      TRAIN_CRON: 'off',
+      FINETUNE_MAX_STEPS: '40',
+      FINETUNE_LR: '0.01',
+      FINETUNE_WORKERS: '1',
+      PROGRESS_EDIT_SECONDS: '0.2',
+      REPORT_CHANNEL_ID: discord.channelIds.get('reports')!,
+    }),
+  );
+});
+
+afterAll(async () => {
+  await bot?.stop();
+  await discord?.close();
+});
+
+const model = (sub: string, options: { name: string; type: number; value: string }[] = [], who = admin, permissions: bigint | string = ADMIN, permissionOverride = false) =>
+  discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride });
+
+async function until<T>(check: () => T | undefined | false, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const reportOf = (m: SeenMessage) => (m.embeds[0]?.title?.startsWith('Fine-tune #') ? m : undefined);
+
+describe('the learning loop from Discord', () => {
+  it('an admin retrains: progress, then a report with perplexities and a loss PNG; the new version answers; /poem answers throughout', async () => {
+    const answer = await (await model('retrain')).response();
+    expect(answer.ephemeral).toBe(false);
+    expect(answer.content).toMatch(/Fine-tune #1\*\* started by <@200000000000000001>/);
+    expect(answer.allowedMentions).toEqual({ parse: [] });
+
+    // while it runs: a second request is told what is running; poems keep coming within the 3-second rule
+    const busy = await (await model('retrain')).response();
+    expect(busy.ephemeral).toBe(true);
+    expect(busy.content).toMatch(/Fine-tune #1 is already running \(started by <@200000000000000001>/);
+    const poem = await (await discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: STRING, value: '月' }], user })).response();
+    expect(poem.latencyMs).toBeLessThan(3000);
+    expect(poem.embeds[0]!.description!.startsWith('月')).toBe(true);
+
+    const final = await until(() => reportOf(discord.message(answer.messageId)));
+    const progress = final.history.map((h) => h.content).filter((c) => /`[▓░]{20}` \d+% · step \d+ · loss [\d.]+ · [\d,]+ tok\/s/.test(c));
+    expect(progress.length).toBeGreaterThan(0);
+    const embed = final.embeds[0]!;
+    expect(embed.title).toBe('Fine-tune #1: promoted');
+    const field = (name: string) => embed.fields!.find((f) => f.name === name)!.value;
+    const [before, after] = field('Dev perplexity').split(' → ').map(Number);
+    expect(after!).toBeLessThan(before!);
+    expect(field('Steps')).toBe('40');
+    expect(Number(field('Tokens trained').replace(/,/g, ''))).toBeGreaterThan(40 * 1000);
+    expect(embed.description).toMatch(/^Promoted: dev perplexity/);
+    expect(final.attachments).toHaveLength(1);
+    expect(final.attachments[0]!.data.subarray(1, 4).toString()).toBe('PNG');
+    expect(embed.image!.url).toBe(`attachment://${final.attachments[0]!.filename}`);
+
+    const active = await activeVersion(bot.ctx.db);
+    expect(active!.version).not.toBe(baseVersion);
+    expect(bot.ctx.model.version).toBe(active!.version);
+    expect(field('Active model')).toBe(`\`${active!.version}\``);
+    const next = await (await discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: STRING, value: '山' }], user })).response();
+    expect(next.embeds[0]!.footer!.text).toContain(active!.version);
+
+    // the same report, for the admins who did not watch
+    const posted = await until(() => discord.messages({ channelId: discord.channelIds.get('reports') }).find(reportOf));
+    expect(posted.embeds[0]!.title).toBe('Fine-tune #1: promoted');
+    expect(posted.attachments[0]!.data.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('/model status shows the last run, the schedule and the versions', async () => {
+    const answer = await (await model('status')).response();
+    const fields = Object.fromEntries(answer.embeds[0]!.fields!.map((f) => [f.name, f.value]));
+    expect(fields['Last run']).toMatch(/^#1 promoted <t:\d+:R>: [\d.]+ → [\d.]+$/);
+    expect(fields['Next scheduled run']).toBe('none (TRAIN_CRON=off)');
+    expect(fields['Fine-tune now']).toBe('none');
+    expect(fields['Recent versions']).toContain(`▶ \`${bot.ctx.model.version}\``);
+    expect(fields['Recent versions']).toContain(`· \`${baseVersion}\``);
+  });
+
+  it('non-admins cannot start, stop or roll back anything, whatever the options say', async () => {
+    const runs = await bot.ctx.db.prisma.trainingRun.count();
+    const serving = bot.ctx.model.version;
+    for (const [sub, options] of [['retrain', []], ['stop', []], ['rollback', [{ name: 'version', type: STRING, value: baseVersion }]]] as const) {
+      const answer = await (await model(sub, [...options], user, '0', true)).response();
+      expect(answer.ephemeral).toBe(true);
+      expect(answer.content).toBe('Only server admins (Manage Server) can use /model.');
+    }
+    expect(await bot.ctx.db.prisma.trainingRun.count()).toBe(runs);
+    expect(bot.ctx.model.version).toBe(serving);
+  });
+
+  it('/model rollback goes back to the previous version; bad version ids get a clear message', async () => {
+    const bad = await (await model('rollback', [{ name: 'version', type: STRING, value: '../../etc/passwd' }])).response();
+    expect(bad.content).toContain('is not a version id');
+    const missing = await (await model('rollback', [{ name: 'version', type: STRING, value: 'v20990101-000000-abcdef' }])).response();
+    expect(missing.content).toContain('There is no version `v20990101-000000-abcdef`');
+    const promoted = bot.ctx.model.version;
+    const answer = await (await model('rollback')).response();
+    expect(answer.content).toContain(`Now answering with \`${baseVersion}\``);
+    expect(bot.ctx.model.version).toBe(baseVersion);
+    expect((await activeVersion(bot.ctx.db))!.version).toBe(baseVersion);
+    const again = await (await model('rollback', [{ name: 'version', type: STRING, value: baseVersion }])).response();
+    expect(again.content).toContain('is already answering');
+    const forward = await (await model('rollback', [{ name: 'version', type: STRING, value: promoted }])).response();
+    expect(forward.content).toContain(`Now answering with \`${promoted}\``);
+  });
+
+  it('/model stop ends a run: the report says it failed and why, and the active model stays', async () => {
+    const serving = bot.ctx.model.version;
+    bot.ctx.trainer.once('progress', () => void model('stop'));
+    const answer = await (await model('retrain')).response();
+    const final = await until(() => reportOf(discord.message(answer.messageId)));
+    expect(final.embeds[0]!.title).toMatch(/^Fine-tune #2: failed$/);
+    expect(final.embeds[0]!.description).toContain('stopped by <@200000000000000001>');
+    expect(final.embeds[0]!.description).toContain(`The active model \`${serving}\` keeps answering.`);
+    expect(bot.ctx.model.version).toBe(serving);
+    expect((await bot.ctx.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: 2 } })).status).toBe('failed');
+  });
+});
