@@ -25,6 +25,8 @@ const bot = await startBot(
     DATABASE_URL: `file:${join(mkdtempSync(join(tmpdir(), 'tangshi-bench-')), 'bench.db')}`,
     POEM_COOLDOWN_SECONDS: '0',
     LOG_LEVEL: 'silent',
+    TRAIN_CRON: 'off',
+    MODEL_DIR: join(mkdtempSync(join(tmpdir(), 'tangshi-bench-models-'))),
   }),
 );
 const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
