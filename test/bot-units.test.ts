@@ -1,7 +1,10 @@
 /** The bot's small pieces: settings, locale → script, button ids, embeds. */
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startBot } from '../src/bot/bot.js';
-import { readConfig } from '../src/bot/config.js';
+import { Config, finetuneBudget, readConfig } from '../src/bot/config.js';
+import { BASE_CHECKPOINT } from '../src/model/checkpoint.js';
 import { scriptForLocale } from '../src/bot/commands/poem.js';
 import { poemEmbed, promptLabel, RatingButtonId, ratingButtons } from '../src/bot/poem-message.js';
 
@@ -21,6 +24,23 @@ describe('settings', () => {
     );
     expect(() => readConfig({ ADMIN_USER_IDS: '123456789012345678, bob' })).toThrow(/ADMIN_USER_IDS must be Discord user ids/);
     expect(readConfig({ ADMIN_USER_IDS: '123456789012345678, 223456789012345678' }).ADMIN_USER_IDS).toHaveLength(2);
+  });
+
+  it('learning-loop settings: defaults, budget, cron and time zone checked', () => {
+    const c = readConfig({});
+    expect([c.TRAIN_CRON, c.PROMOTE_MAX_PPL_RISE, c.RATED_MIN_AVERAGE, c.BASE_MODEL_DIR]).toEqual(['0 3 * * *', 0, 4, BASE_CHECKPOINT]);
+    expect(finetuneBudget(c)).toEqual({ maxMinutes: 60 });
+    expect(finetuneBudget(readConfig({ FINETUNE_MAX_STEPS: '5' }))).toEqual({ maxSteps: 5, maxMinutes: undefined });
+    expect(readConfig({ TRAIN_CRON: 'off', TRAIN_TZ: 'Asia/Shanghai' }).TRAIN_TZ).toBe('Asia/Shanghai');
+    expect(() => readConfig({ TRAIN_CRON: 'every night' })).toThrow(/TRAIN_CRON must be a cron expression/);
+    expect(() => readConfig({ TRAIN_TZ: 'Mars/Olympus' })).toThrow(/TRAIN_TZ must be an IANA time zone/);
+    expect(() => readConfig({ FINETUNE_MAX_STEPS: '-3', REPORT_CHANNEL_ID: '#reports' })).toThrow(/FINETUNE_MAX_STEPS.*REPORT_CHANNEL_ID must be a channel id/);
+  });
+
+  it('.env.example documents every setting and is itself valid', () => {
+    const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
+    expect(Object.keys(example).sort()).toEqual([...Object.keys(Config.shape), 'TFJS_BACKEND'].sort());
+    expect(() => readConfig(example)).not.toThrow();
   });
 
   it('refuses to start without a token, saying what to set and how to try a poem offline', async () => {
