@@ -1,4 +1,5 @@
 /** The bot's small pieces: settings, locale → script, button ids, embeds. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +42,13 @@ describe('settings', () => {
     const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
     expect(Object.keys(example).sort()).toEqual([...Object.keys(Config.shape), 'TFJS_BACKEND'].sort());
     expect(() => readConfig(example)).not.toThrow();
+  });
+
+  it("the bot's main thread does not load TensorFlow.js (the model lives on worker threads)", () => {
+    const probe = (module: string) =>
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `await import(${JSON.stringify(module)}); console.log('_tfengine' in globalThis)`], { encoding: 'utf8' }).trim();
+    expect(probe(new URL('../src/bot/bot.ts', import.meta.url).href)).toBe('false');
+    expect(probe(new URL('../src/model/generate.ts', import.meta.url).href)).toBe('true'); // the probe can see it
   });
 
   it('refuses to start without a token, saying what to set and how to try a poem offline', async () => {

@@ -7,14 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ModelConfig, paramSpecs, type ModelParams } from './model.js';
 import { Vocab } from './vocab.js';
 
 export const FORMAT = 'tangshi-checkpoint/1';
-/** The checkpoint shipped in the repository. */
-export const BASE_CHECKPOINT = resolve(dirname(fileURLToPath(import.meta.url)), '../../models/base');
+export { BASE_CHECKPOINT } from './workers.js';
 
 const HistoryPoint = z.object({ step: z.number(), loss: z.number(), devPerplexity: z.number().optional() });
 

@@ -12,22 +12,9 @@ import type { ModelParams } from './model.js';
 import { rhymeClasses, rhymeGroups } from './rhyme.js';
 import { inScript, toTraditional, type Script } from './script.js';
 import { BOS, type Vocab } from './vocab.js';
+import { PoemInputError, PoemRequest, type GeneratedPoem } from './poem-request.js';
 
-export const PoemRequest = z.object({
-  start: z.string().optional(),
-  acrostic: z.string().optional(),
-  form: z.enum(FORMS).optional(),
-  temperature: z.number().min(0.05).max(3).default(0.8),
-  topK: z.number().int().min(1).default(40),
-  topP: z.number().gt(0).max(1).default(0.9),
-  seed: z.number().int().optional(),
-  script: z.enum(['simplified', 'traditional']).default('traditional'),
-});
-export type PoemRequest = z.input<typeof PoemRequest>;
-export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; checkpoint: string };
-
-/** Bad input: the message names the problem and is fit to show a user. */
-export class PoemInputError extends Error {}
+export { PoemInputError, PoemRequest, type GeneratedPoem };
 
 // How often each form appears among the corpus's regular poems (train split): the default form is drawn so.
 const FORM_SHARE: Record<Form, number> = { wujue: 3962, qijue: 10384, wulv: 14116, qilv: 7849 };

@@ -3,9 +3,9 @@
  * of requests queues in the worker while acknowledgements and replies keep flowing.
  */
 import { Worker } from 'node:worker_threads';
-import { BASE_CHECKPOINT, type Manifest } from './checkpoint.js';
-import { PoemInputError, type GeneratedPoem, type PoemRequest } from './generate.js';
-import { TS_WORKER } from './workers.js';
+import type { Manifest } from './checkpoint.js';
+import { PoemInputError, type GeneratedPoem, type PoemRequest } from './poem-request.js';
+import { BASE_CHECKPOINT, TS_WORKER } from './workers.js';
 
 type Pending = { resolve: (p: GeneratedPoem) => void; reject: (e: Error) => void };
 

@@ -1,7 +1,7 @@
 /** /poem [start] [acrostic] [form] [temperature] [script]: a poem with rating buttons under it. */
 import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { FORMS, FORM_SHAPE } from '../../model/corpus.js';
-import { PoemInputError } from '../../model/generate.js';
+import { PoemInputError } from '../../model/poem-request.js';
 import type { Script } from '../../model/script.js';
 import type { BotContext } from '../context.js';
 import { recordPoem, setPoemMessage } from '../db.js';

@@ -1,0 +1,23 @@
+/**
+ * Asking for a poem: the request, the answer and the bad-input error. Kept apart from the sampler so the
+ * bot's main thread (which only passes requests to the poem worker) never loads TensorFlow.js.
+ */
+import { z } from 'zod';
+import { FORMS, type Form } from './corpus.js';
+import type { Script } from './script.js';
+
+export const PoemRequest = z.object({
+  start: z.string().optional(),
+  acrostic: z.string().optional(),
+  form: z.enum(FORMS).optional(),
+  temperature: z.number().min(0.05).max(3).default(0.8),
+  topK: z.number().int().min(1).default(40),
+  topP: z.number().gt(0).max(1).default(0.9),
+  seed: z.number().int().optional(),
+  script: z.enum(['simplified', 'traditional']).default('traditional'),
+});
+export type PoemRequest = z.input<typeof PoemRequest>;
+export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; checkpoint: string };
+
+/** Bad input: the message names the problem and is fit to show a user. */
+export class PoemInputError extends Error {}
