@@ -64,6 +64,11 @@ export async function startBot(config: Config): Promise<RunningBot> {
 
   if (config.REPORT_CHANNEL_ID) {
     const channelId = config.REPORT_CHANNEL_ID;
+    // say now, not after tonight's run, when the report channel cannot be used
+    await client.channels
+      .fetch(channelId)
+      .then((c) => c?.isSendable() || log.warn({ channel: channelId }, 'REPORT_CHANNEL_ID is not a text channel the bot can post in'))
+      .catch((e) => log.warn({ channel: channelId, err: e }, 'REPORT_CHANNEL_ID cannot be fetched: reports will only reach the admin who asked'));
     ctx.trainer.on('finished', (report) => {
       const posted = postReport(client, channelId, report).catch((e) => log.warn({ err: e, channel: channelId }, 'could not post the fine-tune report'));
       ctx.background.add(posted);
