@@ -26,7 +26,8 @@ async function trainingThroughput(dir: string, workers: number | undefined, step
     for (const [name, p] of engine.params) p.set(ck.params.get(name)!);
     const examples = loadTangCorpus().train.map((poem) => ({ poem, weight: 1 }));
     const batches = epochBatches(examples, ck.vocab, Number(ck.manifest.config.training.batchTokens ?? 3072), 7);
-    const run = (k: number) => engine.run(batches[k]!, { grads: true, handGrad });
+    const dropout = Number(ck.manifest.config.training.dropout ?? 0); // the shipped configuration, as trained
+    const run = (k: number) => engine.run(batches[k]!, { grads: true, handGrad, dropout });
     await run(0); // warm-up: kernels, XNNPACK operator setup
     await run(1);
     let tokens = 0;
