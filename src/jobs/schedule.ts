@@ -21,7 +21,18 @@ export function scheduleTraining(trainer: Trainer, expression: string, timezone:
       }
       await r.done;
     },
-    { timezone, noOverlap: true, name: 'nightly-finetune' },
+    {
+      timezone,
+      noOverlap: true,
+      name: 'nightly-finetune',
+      // node-cron's own messages (e.g. a firing skipped by noOverlap) go to our JSON log, not to stderr
+      logger: {
+        info: (m) => log.info(m),
+        warn: (m) => log.warn(m),
+        error: (m, e) => log.error({ err: e ?? m }, String(m)),
+        debug: (m) => log.debug(String(m)),
+      },
+    },
   );
   return {
     nextRun: () => task.getNextRun(),
