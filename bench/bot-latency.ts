@@ -5,30 +5,13 @@
  *
  *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,25,50,100,200]
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startBot } from '../src/bot/bot.js';
-import { readConfig } from '../src/bot/config.js';
-import { startDiscordStandIn } from '../test/support/discord-standin.js';
+import { startBenchBot } from './bench-bot.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '200' }, bursts: { type: 'string', default: '10,25,50,100,200' } } });
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-const discord = await startDiscordStandIn();
-const bot = await startBot(
-  readConfig({
-    DISCORD_TOKEN: discord.token,
-    DISCORD_API_URL: discord.apiUrl,
-    DISCORD_GUILD_ID: discord.guildId,
-    DATABASE_URL: `file:${join(mkdtempSync(join(tmpdir(), 'tangshi-bench-')), 'bench.db')}`,
-    POEM_COOLDOWN_SECONDS: '0',
-    LOG_LEVEL: 'silent',
-    TRAIN_CRON: 'off',
-    MODEL_DIR: join(mkdtempSync(join(tmpdir(), 'tangshi-bench-models-'))),
-  }),
-);
+const { discord, bot } = await startBenchBot();
 const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
 let userCount = 0;
 const ask = async (k: number) => {

@@ -11,15 +11,11 @@
  *
  *   npx tsx bench/learning-loop.ts [--minutes 30] [--rated 200] [--requests 200] [--swaps 6] [--workers N]
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PermissionFlagsBits } from 'discord.js';
-import { startBot } from '../src/bot/bot.js';
-import { readConfig } from '../src/bot/config.js';
 import type { RunPhase } from '../src/jobs/trainer.js';
-import { startDiscordStandIn, type InteractionAnswer } from '../test/support/discord-standin.js';
+import type { InteractionAnswer } from '../test/support/discord-standin.js';
+import { startBenchBot } from './bench-bot.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,22 +32,7 @@ const percentile = (xs: number[], p: number) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const dir = mkdtempSync(join(tmpdir(), 'tangshi-loop-bench-'));
-const discord = await startDiscordStandIn();
-const bot = await startBot(
-  readConfig({
-    DISCORD_TOKEN: discord.token,
-    DISCORD_API_URL: discord.apiUrl,
-    DISCORD_GUILD_ID: discord.guildId,
-    DATABASE_URL: `file:${join(dir, 'bench.db')}`,
-    MODEL_DIR: join(dir, 'models'),
-    POEM_COOLDOWN_SECONDS: '0',
-    LOG_LEVEL: 'silent',
-    TRAIN_CRON: 'off',
-    FINETUNE_MAX_MINUTES: values.minutes,
-    FINETUNE_WORKERS: values.workers,
-  }),
-);
+const { discord, bot } = await startBenchBot({ FINETUNE_MAX_MINUTES: values.minutes, FINETUNE_WORKERS: values.workers });
 const admin = { id: '300000000000000001', username: 'admin' };
 const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
 let asked = 0;

@@ -125,7 +125,7 @@ async function watchRun(message: Message, started: Extract<StartResult, { starte
   }, ctx.config.PROGRESS_EDIT_SECONDS * 1000);
   try {
     const report = await started.done;
-    clearInterval(timer);
+    clearInterval(timer); // no progress edit after the report
     await editing;
     await message.edit({ ...reportMessage(report), ...quiet });
   } finally {

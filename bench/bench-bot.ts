@@ -1,0 +1,26 @@
+/** The benchmarks' bot: the real bot with the shipped model against the local Discord stand-in, in a temp dir. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBot, type RunningBot } from '../src/bot/bot.js';
+import { readConfig } from '../src/bot/config.js';
+import { startDiscordStandIn, type DiscordStandIn } from '../test/support/discord-standin.js';
+
+export async function startBenchBot(settings: Record<string, string | undefined> = {}): Promise<{ discord: DiscordStandIn; bot: RunningBot }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tangshi-bench-'));
+  const discord = await startDiscordStandIn();
+  const bot = await startBot(
+    readConfig({
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_URL: discord.apiUrl,
+      DISCORD_GUILD_ID: discord.guildId,
+      DATABASE_URL: `file:${join(dir, 'bench.db')}`,
+      MODEL_DIR: join(dir, 'models'),
+      POEM_COOLDOWN_SECONDS: '0',
+      LOG_LEVEL: 'silent',
+      TRAIN_CRON: 'off',
+      ...settings,
+    }),
+  );
+  return { discord, bot };
+}
