@@ -88,6 +88,7 @@ async function trainCommand(args: string[]) {
 
 const FormArg = z.enum(['wujue', 'qijue', 'wulv', 'qilv'], { message: 'must be wujue, qijue, wulv or qilv' });
 const ScriptArg = z.enum(['simplified', 'traditional'], { message: 'must be simplified or traditional' });
+const PrecisionArg = z.enum(['int8', 'float32'], { message: 'must be int8 or float32' });
 
 async function poemCommand(args: string[]) {
   const { values, positionals } = parseArgs({
@@ -96,11 +97,12 @@ async function poemCommand(args: string[]) {
     options: {
       acrostic: { type: 'string' }, form: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
       'top-p': { type: 'string' }, seed: { type: 'string' }, script: { type: 'string' }, checkpoint: { type: 'string' },
-      json: { type: 'boolean' },
+      precision: { type: 'string' }, json: { type: 'boolean' },
     },
   });
   if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
-  const model = await PoemModel.load(values.checkpoint ?? BASE_CHECKPOINT);
+  const precision = parse(PrecisionArg, values.precision, 'precision');
+  const model = await PoemModel.load(values.checkpoint ?? BASE_CHECKPOINT, { precision });
   try {
     const poem = model.generate({
       start: positionals[0],

@@ -63,6 +63,18 @@ describe('tangshi poem', () => {
     }
   });
 
+  it('writes with float32 products when asked, the same poem the library writes at that precision', async () => {
+    const run = await tangshi(['poem', '山', '--json', '--seed', '5', '--precision', 'float32', '--checkpoint', checkpoint]);
+    expect(run.code, run.stderr).toBe(0);
+    const model = await PoemModel.load(checkpoint, { precision: 'float32' });
+    try {
+      expect(model.precision).toBe('float32');
+      expect(JSON.parse(run.stdout)).toEqual(model.generate({ start: '山', seed: 5 }));
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('writes an acrostic of 4 as 4 lines headed by its characters', async () => {
     const run = await tangshi(['poem', '--acrostic', '春夏秋冬', '--json', '--checkpoint', checkpoint]);
     expect(run.code, run.stderr).toBe(0);
@@ -77,6 +89,7 @@ describe('tangshi poem', () => {
     ['an unknown form', ['poem', '月', '--form', 'xx'], /--form must be wujue, qijue, wulv or qilv.*xx/],
     ['a temperature that is not a number', ['poem', '月', '--temperature', 'hot'], /--temperature must be a number.*hot/],
     ['both a start text and an acrostic', ['poem', '月', '--acrostic', '春夏秋冬'], /not both/],
+    ['an unknown precision', ['poem', '月', '--precision', 'fp8'], /--precision must be int8 or float32.*fp8/],
   ];
   for (const [what, args, message] of bad) {
     it(`rejects ${what} with a message on stderr`, async () => {

@@ -3,10 +3,11 @@ import prand from 'pure-rand';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/model/backend.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
-import { FORM_SHAPE, FORMS, type Form } from '../src/model/corpus.js';
+import { FORM_SHAPE, FORMS, loadTangCorpus, type Form } from '../src/model/corpus.js';
 import { PoemInputError, PoemModel, PoemRequest, resolvePrompt, sample, type GeneratedPoem } from '../src/model/generate.js';
 import { forward, toTensors } from '../src/model/model.js';
 import { poemRhymes } from '../src/model/rhyme.js';
+import { checkpointPerplexity } from '../src/model/train.js';
 import { inScript, toTraditional } from '../src/model/script.js';
 import { BOS, type Vocab } from '../src/model/vocab.js';
 import { makeTinyCheckpoint } from './helpers.js';
@@ -363,8 +364,11 @@ describe('sample', () => {
 });
 
 describe('PoemModel.advance', () => {
-  for (const layers of [1, 2]) {
-    it(`agrees with the training forward pass (${layers} layer${layers > 1 ? 's' : ''})`, async () => {
+  // float32 runs the products on TensorFlow.js; int8 stores weights as int8 (one scale per output) and
+  // rounds the input to int16, so its logits may differ by a little rounding
+  const tolerance = { float32: 1e-4, int8: 0.02 };
+  for (const [layers, precision] of [[1, 'float32'], [2, 'float32'], [1, 'int8'], [2, 'int8']] as const) {
+    it(`agrees with the training forward pass (${layers} layer${layers > 1 ? 's' : ''}, ${precision})`, async () => {
       // an untrained model's logits are nearly flat: use large random weights (biases too) so that every
       // term of the LSTM moves the logits visibly
       const { dir, vocab: v } = makeTinyCheckpoint({ layers, hidden: 12, embed: 6 });
@@ -372,7 +376,8 @@ describe('PoemModel.advance', () => {
       const rng = prand.xoroshiro128plus(layers);
       const params = new Map([...base.params].map(([name, values]) => [name, values.map(() => prand.unsafeUniformIntDistribution(-1000, 1000, rng) / 1500)]));
       saveCheckpoint(dir, { ...base.manifest, vocab: base.vocab, params });
-      const poemModel = await PoemModel.load(dir);
+      const poemModel = await PoemModel.load(dir, { precision });
+      expect(poemModel.precision).toBe(precision);
       const ck = loadCheckpoint(dir);
       const config = ck.manifest.config.model;
       expect(config.layers).toBe(layers);
@@ -391,7 +396,7 @@ describe('PoemModel.advance', () => {
         expect(logits).toHaveLength(config.vocabSize);
         for (let k = 0; k < config.vocabSize; k++) worst = Math.max(worst, Math.abs(logits[k]! - expected[t]![k]!));
       });
-      expect(worst).toBeLessThan(1e-4);
+      expect(worst).toBeLessThan(tolerance[precision]);
       // the logits are far from flat and change along the sequence, so the comparison can tell
       expect(Math.max(...expected[0]!.map(Math.abs))).toBeGreaterThan(0.5);
       expect(Math.max(...expected[0]!.map((x, k) => Math.abs(x - expected[T - 1]![k]!)))).toBeGreaterThan(0.5);
@@ -406,4 +411,27 @@ describe('PoemModel.advance', () => {
       poemModel.dispose();
     });
   }
+});
+
+describe('PoemModel.servedPerplexity', () => {
+  it('matches the training engine in float32, and int8 costs under 1% of it', async () => {
+    const { dir } = makeTinyCheckpoint({ hidden: 16, embed: 8, layers: 2 });
+    const base = loadCheckpoint(dir);
+    const rng = prand.xoroshiro128plus(3);
+    // weights large enough that the logits are far from flat (an untrained model scores every poem alike)
+    const params = new Map([...base.params].map(([name, values]) => [name, values.map(() => prand.unsafeUniformIntDistribution(-1000, 1000, rng) / 2500)]));
+    saveCheckpoint(dir, { ...base.manifest, vocab: base.vocab, params });
+    const poems = loadTangCorpus().dev.slice(0, 40);
+    const reference = await checkpointPerplexity(loadCheckpoint(dir), poems, 1);
+    const served: Record<string, { perplexity: number; tokens: number }> = {};
+    for (const precision of ['float32', 'int8'] as const) {
+      const m = await PoemModel.load(dir, { precision });
+      served[precision] = m.servedPerplexity(poems);
+      m.dispose();
+    }
+    expect(served.float32!.tokens).toBe(reference.tokens);
+    expect(served.float32!.perplexity / reference.perplexity).toBeCloseTo(1, 4);
+    expect(Math.abs(served.int8!.perplexity / reference.perplexity - 1)).toBeLessThan(0.01);
+    expect(reference.perplexity).toBeGreaterThan(1.5); // a real comparison, not two degenerate numbers
+  });
 });

@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Int8Matrix } from '../src/model/int8-matvec.js';
+
+/** x·W in float64, W row-major K×N. */
+function exact(x: Float32Array, w: Float32Array, K: number, N: number): Float64Array {
+  const out = new Float64Array(N);
+  for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) out[j]! += x[k]! * w[k * N + j]!;
+  return out;
+}
+
+describe('Int8Matrix', () => {
+  it('multiplies exactly when weights and input lie on the quantisation grid', async () => {
+    // each column's largest |weight| is 127 units, the input's largest |x| is 32767 units: nothing is rounded
+    const K = 37, N = 19; // K not a multiple of 16: the kernel pads
+    const w = Float32Array.from({ length: K * N }, (_, i) => ((i * 7919) % 255) - 127);
+    for (let j = 0; j < N; j++) w[j] = 127; // row 0 holds each column's maximum
+    const x = Float32Array.from({ length: K }, (_, k) => ((k * 104729) % 65535) - 32767);
+    x[0] = 32767;
+    const m = await Int8Matrix.create(w, K, N);
+    const got = m.apply(x);
+    const want = exact(x, w, K, N);
+    expect(got).toHaveLength(N);
+    for (let j = 0; j < N; j++) expect(got[j]).toBeCloseTo(want[j]!, -1); // float32 result: relative 1e-7 of ~1e8
+    expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(1e6);
+  });
+
+  it('stays within the rounding bound on random matrices and inputs', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        async (K, N, seed) => {
+          let s = seed;
+          const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+          const w = Float32Array.from({ length: K * N }, rand);
+          const x = Float32Array.from({ length: K }, rand);
+          const got = (await Int8Matrix.create(w, K, N)).apply(x);
+          const want = exact(x, w, K, N);
+          const xMax = Math.max(...x.map(Math.abs));
+          for (let j = 0; j < N; j++) {
+            let wMax = 0, bound = 0;
+            for (let k = 0; k < K; k++) wMax = Math.max(wMax, Math.abs(w[k * N + j]!));
+            // each product is off by at most half a weight step times |x| plus half an input step times |w|
+            for (let k = 0; k < K; k++) bound += (wMax / 254) * (Math.abs(x[k]!) + xMax / 65534) + (xMax / 65534) * Math.abs(w[k * N + j]!);
+            expect(Math.abs(got[j]! - want[j]!)).toBeLessThanOrEqual(bound * 1.001 + 1e-6);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('gives zeros for a zero input or a zero column, and a fresh array each time', async () => {
+    const K = 16, N = 3;
+    const w = Float32Array.from({ length: K * N }, (_, i) => (i % N === 1 ? 0 : (i % 5) - 2));
+    const m = await Int8Matrix.create(w, K, N);
+    expect([...m.apply(new Float32Array(K))]).toEqual([0, 0, 0]);
+    const x = Float32Array.from({ length: K }, (_, k) => k / K);
+    const first = m.apply(x);
+    expect(first[1]).toBe(0);
+    expect(Math.abs(first[0]!)).toBeGreaterThan(0.1);
+    const second = m.apply(new Float32Array(K));
+    expect(first[0]).not.toBe(0); // not overwritten by the next product
+    expect(second[0]).toBe(0);
+  });
+
+  it('refuses weights that do not match the shape', async () => {
+    await expect(Int8Matrix.create(new Float32Array(10), 3, 4)).rejects.toThrow(/10 weights for a 3×4 matrix/);
+  });
+});
