@@ -49,7 +49,7 @@ async function trainCommand(args: string[]) {
       from: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' },
       'max-minutes': { type: 'string' }, optimizer: { type: 'string' }, lr: { type: 'string' }, embed: { type: 'string' },
       hidden: { type: 'string' }, layers: { type: 'string' }, 'batch-tokens': { type: 'string' }, workers: { type: 'string' },
-      seed: { type: 'string' }, 'save-every': { type: 'string' }, dtype: { type: 'string' }, 'no-eval': { type: 'boolean' }, dropout: { type: 'string' },
+      seed: { type: 'string' }, 'save-every': { type: 'string' }, dtype: { type: 'string' }, 'no-eval': { type: 'boolean' }, dropout: { type: 'string' }, stanzas: { type: 'boolean' },
     },
   });
   const out = values.out ?? join(process.env.MODEL_DIR ?? 'data/models', 'trained');
@@ -79,7 +79,7 @@ async function trainCommand(args: string[]) {
       evalDev: !values['no-eval'],
       dropout: num(values.dropout, 'dropout'),
     },
-    corpusTrainData(),
+    corpusTrainData([], { stanzas: values.stanzas }),
     { onProgress: bar.update, onLog: (m) => (bar.stop(), console.error(m)), signal: controller.signal },
   );
   bar.stop();

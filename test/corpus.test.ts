@@ -13,6 +13,7 @@ import {
   loadTangCorpus,
   poemText,
   regularPoem,
+  stanzasOf,
   type Corpus,
 } from '../src/model/corpus.js';
 import { tempDir } from './helpers.js';
@@ -297,5 +298,36 @@ describe('loadPoemFile', () => {
     expect(message).toContain(path);
     expect(message).toContain('"paragraphs"');
     expect(message).toContain('chinese-poetry format');
+  });
+});
+
+describe('stanzasOf (irregular poems as extra training text)', () => {
+  const five = (k: number) => `山水${'一二三四五六七八九十'[k % 10]}雲月`;
+  const seven = (k: number) => `春風${'一二三四五六七八九十'[k % 10]}江上明月`;
+
+  it('cuts runs of equal 5- or 7-character lines into 4-line stanzas at couplet boundaries', () => {
+    // line 0 has 3 characters (no form); lines 1–9 have 5: the run starts on an odd line, so its first
+    // whole couplet starts at line 2, giving stanzas 2–5 and 6–9; lines 10–13 have 7: one stanza
+    const lines = ['白日依', ...Array.from({ length: 9 }, (_, k) => five(k)), ...Array.from({ length: 4 }, (_, k) => seven(k))];
+    const expected = [
+      { form: 'wujue', lines: lines.slice(2, 6) },
+      { form: 'wujue', lines: lines.slice(6, 10) },
+      { form: 'qijue', lines: lines.slice(10, 14) },
+    ].filter((s) => !isDev(s.lines));
+    expect(expected.length).toBeGreaterThan(1); // the hash rule leaves most stanzas in
+    expect(stanzasOf(lines)).toEqual(expected);
+    const eight = Array.from({ length: 8 }, (_, k) => seven(k));
+    const halves = [eight.slice(0, 4), eight.slice(4)].filter((l) => !isDev(l));
+    expect(stanzasOf(eight)).toEqual(halves.map((l) => ({ form: 'qijue', lines: l })));
+    expect(stanzasOf(['一二三四五六', '一二三四五六', '一二三四五六', '一二三四五六'])).toEqual([]); // 6 characters: no form
+  });
+
+  it('gives regular-shaped stanzas of the real irregular poems, none in dev', () => {
+    const stanzas = loadTangCorpus().others.slice(0, 3000).flatMap(stanzasOf);
+    expect(stanzas.length).toBeGreaterThan(1000);
+    for (const s of stanzas) {
+      expect(regularPoem(s.lines)?.form).toBe(s.form);
+      expect(devByRule(s.lines)).toBe(false);
+    }
   });
 });

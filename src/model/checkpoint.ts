@@ -22,7 +22,7 @@ export const Manifest = z.object({
   parent: z.string().nullable(),
   createdAt: z.string(),
   config: z.object({ model: ModelConfig, training: z.record(z.unknown()) }),
-  split: z.object({ method: z.string(), devShare: z.number(), trainPoems: z.number(), devPoems: z.number() }),
+  split: z.object({ method: z.string(), devShare: z.number(), trainPoems: z.number(), devPoems: z.number(), stanzas: z.number().optional() }),
   metrics: z.object({
     devPerplexity: z.number().nullable(),
     devContentPerplexity: z.number().nullable(),

@@ -61,6 +61,29 @@ export function regularPoem(lines: string[]): Poem | undefined {
   return form ? { lines, form } : undefined;
 }
 
+/**
+ * Regular-shaped excerpts of an irregular poem, as extra training text: each run of equal 5- or 7-character
+ * lines is cut, couplet by couplet, into 4-line stanzas read as 五言/七言绝句 (the 绝句 is traditionally
+ * described as a cut-off half of a longer poem). A stanza that falls in dev by the hash rule is dropped, so
+ * no dev text is ever trained on.
+ */
+export function stanzasOf(lines: string[]): Poem[] {
+  const stanzas: Poem[] = [];
+  for (let i = 0; i < lines.length; ) {
+    const length = [...lines[i]!].length;
+    let end = i;
+    while (end < lines.length && [...lines[end]!].length === length) end++;
+    const form = formOf(length, 4);
+    // stanzas start on a couplet's first line, counted from the poem's start
+    for (let s = i + (i % 2); form && s + 4 <= end; s += 4) {
+      const stanza = lines.slice(s, s + 4);
+      if (!isDev(stanza)) stanzas.push({ lines: stanza, form });
+    }
+    i = end;
+  }
+  return stanzas;
+}
+
 /** The poem as printed: `，` after odd lines and `。` after even lines. */
 export function poemText(lines: string[]): string {
   return lines.map((line, i) => line + (i % 2 === 0 ? '，' : '。')).join('');

@@ -351,7 +351,7 @@ export function withUnigramBias(params: ModelParams, examples: Example[], vocab:
   return params;
 }
 
-export type TrainData = { train: Example[]; dev: Poem[]; split: { trainPoems: number; devPoems: number } };
+export type TrainData = { train: Example[]; dev: Poem[]; split: { trainPoems: number; devPoems: number; stanzas?: number } };
 
 export async function train(options: TrainOptions, data: TrainData, hooks: TrainHooks = {}): Promise<Manifest> {
   const o = TrainOptions.parse(options);
@@ -369,7 +369,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
     const lr0 = o.lr ?? DEFAULT_LR[o.optimizer];
     const state = start ? { ...start.manifest.training, history: [...start.manifest.training.history] } : { step: 0, epoch: 0, batchInEpoch: 0, tokensSeen: 0, seconds: 0, history: [] as Manifest['training']['history'] };
     log(`model: ${countParams(config).toLocaleString('en')} parameters, vocabulary ${vocab.size}, ${config.layers}×LSTM(${config.hiddenDim}), embedding ${config.embedDim}`);
-    log(`data: ${data.train.length} training poems, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`);
+    log(`data: ${data.train.length} training poems${data.split.stanzas ? ` (${data.split.stanzas} of them stanzas of irregular poems)` : ''}, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`);
 
     const began = performance.now();
     const elapsedMinutes = () => (performance.now() - began) / 60000;
