@@ -68,5 +68,6 @@ describe('Int8Matrix', () => {
 
   it('refuses weights that do not match the shape', async () => {
     await expect(Int8Matrix.create(new Float32Array(10), 3, 4)).rejects.toThrow(/10 weights for a 3×4 matrix/);
+    await expect(Int8Matrix.create(new Float32Array(2049), 2049, 1)).rejects.toThrow(/2049 rows; the int8 kernel takes at most 2048/);
   });
 });
