@@ -173,7 +173,7 @@ try {
   await command(rest);
   process.exit(0);
 } catch (e) {
-  const known = e instanceof UsageError || (e as Error).name === 'CheckpointError' || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+  const known = e instanceof UsageError || (e as Error).name === 'CheckpointError' || /^ERR_PARSE_ARGS_/.test((e as { code?: string }).code ?? '');
   console.error(`tangshi: ${known ? (e as Error).message : (e as Error).stack}`);
   process.exit(known ? 2 : 1);
 }

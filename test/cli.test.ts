@@ -90,6 +90,8 @@ describe('tangshi poem', () => {
     ['a temperature that is not a number', ['poem', '月', '--temperature', 'hot'], /--temperature must be a number.*hot/],
     ['both a start text and an acrostic', ['poem', '月', '--acrostic', '春夏秋冬'], /not both/],
     ['an unknown precision', ['poem', '月', '--precision', 'fp8'], /--precision must be int8 or float32.*fp8/],
+    ['a negative number, which reads like an option', ['poem', '月', '--temperature', '-1'], /argument is ambiguous[\s\S]*--temperature=-XYZ/],
+    ['an unknown option', ['poem', '月', '--bogus'], /Unknown option '--bogus'/],
   ];
   for (const [what, args, message] of bad) {
     it(`rejects ${what} with a message on stderr`, async () => {
