@@ -8,7 +8,7 @@ import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpo
 import { loadPoemFile, loadTangCorpus } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
-import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, type Progress } from './model/train.js';
+import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, TrainOptions, type Progress } from './model/train.js';
 
 class UsageError extends Error {}
 
@@ -42,6 +42,9 @@ function progressBar() {
   };
 }
 
+/** TrainOptions' fields whose command-line flag has another name */
+const TRAIN_FLAGS: Record<string, string> = { maxSteps: 'max-steps', maxMinutes: 'max-minutes', embedDim: 'embed', hiddenDim: 'hidden', batchTokens: 'batch-tokens', saveEveryMinutes: 'save-every' };
+
 async function trainCommand(args: string[]) {
   const { values } = parseArgs({
     args,
@@ -59,8 +62,7 @@ async function trainCommand(args: string[]) {
     console.error('\nstopping: saving a checkpoint…');
     controller.abort();
   });
-  const manifest = await train(
-    {
+  const options: TrainOptions = {
       out,
       from: values.from,
       epochs: num(values.epochs, 'epochs'),
@@ -78,7 +80,18 @@ async function trainCommand(args: string[]) {
       dtype: values.dtype as never,
       evalDev: !values['no-eval'],
       dropout: num(values.dropout, 'dropout'),
-    },
+  };
+  // checked here too, so that a bad value is named by its flag before the corpus is read
+  const checked = TrainOptions.safeParse(options);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const key = String(issue.path[0]);
+    const flag = TRAIN_FLAGS[key] ?? key;
+    const got = issue.code === 'invalid_enum_value' ? '' : ` (got "${values[flag as keyof typeof values]}")`; // zod's enum message names it
+    throw new UsageError(`--${flag}: ${issue.message}${got}`);
+  }
+  const manifest = await train(
+    options,
     corpusTrainData([], { stanzas: values.stanzas }),
     { onProgress: bar.update, onLog: (m) => (bar.stop(), console.error(m)), signal: controller.signal },
   );
@@ -173,7 +186,7 @@ try {
   await command(rest);
   process.exit(0);
 } catch (e) {
-  const known = e instanceof UsageError || (e as Error).name === 'CheckpointError' || /^ERR_PARSE_ARGS_/.test((e as { code?: string }).code ?? '');
+  const known = e instanceof UsageError || (e as Error).name === 'CheckpointError' || (e as Error).name === 'PoemFileError' || /^ERR_PARSE_ARGS_/.test((e as { code?: string }).code ?? '');
   console.error(`tangshi: ${known ? (e as Error).message : (e as Error).stack}`);
   process.exit(known ? 2 : 1);
 }

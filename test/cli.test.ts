@@ -155,3 +155,28 @@ describe('tangshi eval', () => {
     }
   });
 });
+
+describe('bad input to eval and train: a message that names the problem, no stack trace', () => {
+  const fileWith = (name: string, text: string) => {
+    const file = join(tempDir(), name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const cases: [string, () => string[], RegExp][] = [
+    ['eval of a file that does not exist', () => ['eval', '--checkpoint', checkpoint, '--file', '/nonexistent/poems.json'], /cannot read \/nonexistent\/poems\.json as JSON/],
+    ['eval of a file that is not JSON', () => ['eval', '--checkpoint', checkpoint, '--file', fileWith('x.json', 'not json')], /cannot read .*x\.json as JSON/],
+    ['eval of JSON that is not poems', () => ['eval', '--checkpoint', checkpoint, '--file', fileWith('y.json', '[{"title":"no paragraphs"}]')], /y\.json is not an array of poems with "paragraphs"/],
+    ['train with an unknown optimizer', () => ['train', '--optimizer', 'rmsprop', '--out', join(tempDir(), 'm')], /--optimizer: .*'adam' \| 'sgd-momentum' \| 'adagrad', received 'rmsprop'/],
+    ['train with three layers', () => ['train', '--layers', '3', '--out', join(tempDir(), 'm')], /--layers: Number must be less than or equal to 2 \(got "3"\)/],
+    ['train with a dropout of 0.95', () => ['train', '--dropout', '0.95', '--out', join(tempDir(), 'm')], /--dropout: Number must be less than or equal to 0\.9 \(got "0\.95"\)/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(what, async () => {
+      const run = await tangshi(args());
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).not.toMatch(STACK_FRAME);
+    });
+  }
+});

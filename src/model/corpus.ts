@@ -143,16 +143,21 @@ export function loadTangCorpus(): Corpus {
   return cached;
 }
 
+/** A poem file that cannot be read or is not in the chinese-poetry format. */
+export class PoemFileError extends Error {
+  override name = 'PoemFileError';
+}
+
 /** Regular poems from any file in the chinese-poetry format (for an outside check with `eval --file`). */
 export function loadPoemFile(path: string): { poems: Poem[]; skipped: number } {
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`cannot read ${path} as JSON: ${(e as Error).message}`);
+    throw new PoemFileError(`cannot read ${path} as JSON: ${(e as Error).message}`);
   }
   const parsed = RawPoems.safeParse(data);
-  if (!parsed.success) throw new Error(`${path} is not an array of poems with "paragraphs" (the chinese-poetry format)`);
+  if (!parsed.success) throw new PoemFileError(`${path} is not an array of poems with "paragraphs" (the chinese-poetry format)`);
   const poems: Poem[] = [];
   for (const { paragraphs } of parsed.data) {
     const lines = cleanLines(paragraphs);
