@@ -8,23 +8,8 @@ import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpo
 import { loadPoemFile, loadTangCorpus } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
+import { count, num, parse, UsageError } from './cli-args.js';
 import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, TrainOptions, type Progress } from './model/train.js';
-
-class UsageError extends Error {}
-
-const num = (v: string | undefined, name: string) => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${v}")`);
-  return n;
-};
-
-function parse<T>(schema: z.ZodType<T>, v: string | undefined, name: string): T | undefined {
-  if (v === undefined) return undefined;
-  const r = schema.safeParse(v);
-  if (!r.success) throw new UsageError(`--${name} ${r.error.issues[0]!.message} (got "${v}")`);
-  return r.data;
-}
 
 function progressBar() {
   const bar = new cliProgress.SingleBar(
@@ -74,7 +59,7 @@ async function trainCommand(args: string[]) {
       hiddenDim: num(values.hidden, 'hidden'),
       layers: num(values.layers, 'layers'),
       batchTokens: num(values['batch-tokens'], 'batch-tokens'),
-      workers: num(values.workers, 'workers'),
+      workers: count(values.workers, 'workers'),
       seed: num(values.seed, 'seed'),
       saveEveryMinutes: num(values['save-every'], 'save-every'),
       dtype: values.dtype as never,
@@ -143,7 +128,7 @@ async function evalCommand(args: string[]) {
   if (values.file) ({ poems, skipped } = loadPoemFile(values.file));
   else poems = loadTangCorpus().dev;
   if (poems.length === 0) throw new UsageError(`${values.file} holds no poem in one of the four regular forms`);
-  const r = await checkpointPerplexity(ck, poems, num(values.workers, 'workers'));
+  const r = await checkpointPerplexity(ck, poems, count(values.workers, 'workers'));
   const result = { checkpoint: ck.manifest.version, data: values.file ?? 'dev split', perplexity: r.perplexity, content_perplexity: r.contentPerplexity, tokens: r.tokens, poems: r.poems, skipped_poems: skipped };
   if (values.json) console.log(JSON.stringify(result));
   else {
@@ -163,7 +148,7 @@ async function exportCommand(args: string[]) {
   copyCheckpoint(ck, tmp, { dtype });
   const stored = loadCheckpoint(tmp); // measure what was actually written
   try {
-    const r = await checkpointPerplexity(stored, loadTangCorpus().dev, num(values.workers, 'workers'));
+    const r = await checkpointPerplexity(stored, loadTangCorpus().dev, count(values.workers, 'workers'));
     const manifest = copyCheckpoint(stored, values.out, { metrics: { devPerplexity: r.perplexity, devContentPerplexity: r.contentPerplexity, devTokens: r.tokens } });
     console.log(`exported ${values.checkpoint} → ${values.out} (${dtype}); dev perplexity ${manifest.metrics.devPerplexity!.toFixed(2)}, content ${manifest.metrics.devContentPerplexity!.toFixed(2)}`);
   } finally {

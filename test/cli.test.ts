@@ -168,6 +168,8 @@ describe('bad input to eval and train: a message that names the problem, no stac
     ['eval of JSON that is not poems', () => ['eval', '--checkpoint', checkpoint, '--file', fileWith('y.json', '[{"title":"no paragraphs"}]')], /y\.json is not an array of poems with "paragraphs"/],
     ['train with an unknown optimizer', () => ['train', '--optimizer', 'rmsprop', '--out', join(tempDir(), 'm')], /--optimizer: .*'adam' \| 'sgd-momentum' \| 'adagrad', received 'rmsprop'/],
     ['train with three layers', () => ['train', '--layers', '3', '--out', join(tempDir(), 'm')], /--layers: Number must be less than or equal to 2 \(got "3"\)/],
+    ['eval with 0 workers', () => ['eval', '--checkpoint', checkpoint, '--workers', '0'], /--workers must be a whole number ≥ 1 \(got "0"\)/],
+    ['bench with steps that are not a number', () => ['bench', '--checkpoint', checkpoint, '--skip-torch', '--steps', 'x'], /--steps must be a number \(got "x"\)/],
     ['train with a dropout of 0.95', () => ['train', '--dropout', '0.95', '--out', join(tempDir(), 'm')], /--dropout: Number must be less than or equal to 0\.9 \(got "0\.95"\)/],
   ];
   for (const [what, args, message] of cases) {

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { count } from '../cli-args.js';
 import { BASE_CHECKPOINT, loadCheckpoint } from './checkpoint.js';
 import { loadTangCorpus } from './corpus.js';
 import { PoemModel, type Precision } from './generate.js';
@@ -45,15 +46,15 @@ async function trainingThroughput(dir: string, workers: number | undefined, step
 export async function benchCommand(args: string[]) {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
   const dir = values.checkpoint ?? BASE_CHECKPOINT;
-  const steps = Number(values.steps ?? 10);
-  const poems = Number(values.poems ?? 100);
+  const steps = count(values.steps, 'steps') ?? 10;
+  const poems = count(values.poems, 'poems') ?? 100;
   const say = (m: string) => !values.json && console.error(m);
   const backend = await initBackend();
   const config = loadCheckpoint(dir).manifest.config.model;
   say(`backend ${backend}, ${availableParallelism()} cores (${cpus()[0]?.model}); model ${JSON.stringify(config)}`);
 
   // Generation at both precisions (int8 is what the bot serves), and what each costs in perplexity on dev poems.
-  const devSample = loadTangCorpus().dev.slice(0, Number(values['ppl-poems'] ?? 300));
+  const devSample = loadTangCorpus().dev.slice(0, count(values['ppl-poems'], 'ppl-poems') ?? 300);
   const generation: Record<Precision, { loadMs: number; p50: number; p99: number; servedPerplexity: number }> = {} as never;
   let model: PoemModel | undefined;
   for (const precision of ['float32', 'int8'] as const) {

@@ -1,0 +1,25 @@
+/** Command-line values, checked: a bad one is a UsageError whose message names the flag (tangshi prints it and exits 2). */
+import { z } from 'zod';
+
+export class UsageError extends Error {}
+
+export function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${v}")`);
+  return n;
+}
+
+/** A count: a whole number ≥ 1 (workers, steps, poems). */
+export function count(v: string | undefined, name: string): number | undefined {
+  const n = num(v, name);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new UsageError(`--${name} must be a whole number ≥ 1 (got "${v}")`);
+  return n;
+}
+
+export function parse<T>(schema: z.ZodType<T>, v: string | undefined, name: string): T | undefined {
+  if (v === undefined) return undefined;
+  const r = schema.safeParse(v);
+  if (!r.success) throw new UsageError(`--${name} ${r.error.issues[0]!.message} (got "${v}")`);
+  return r.data;
+}
