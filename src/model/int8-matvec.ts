@@ -39,8 +39,6 @@ export class Int8Matrix {
   /** Quantises W: each output column j gets scale max_k |W[k][j]| / 127. Each matrix has its own kernel instance and memory. */
   static async create(weights: Float32Array, rows: number, cols: number): Promise<Int8Matrix> {
     if (weights.length !== rows * cols) throw new Error(`Int8Matrix: ${weights.length} weights for a ${rows}×${cols} matrix`);
-    // the kernel's int32 sums are exact only up to 2048 inputs (int8-matvec.wat)
-    if (rows > 2048) throw new Error(`Int8Matrix: ${rows} rows; the int8 kernel takes at most 2048 (load the model with precision float32)`);
     const K = Math.ceil(rows / 16) * 16; // the kernel takes 16 weights at a time: pad with zeros
     const offsets = { w: 0, scale: K * cols, x: K * cols + 4 * cols, out: K * cols + 4 * cols + 2 * K };
     const bytes = offsets.out + 4 * cols;
