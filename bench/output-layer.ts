@@ -25,9 +25,8 @@ for (const [name, f] of [['x·W ', () => tf.matMul(x, w)], ['g·Wᵀ', () => tf.
 }
 
 const python = `
-import os, time
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-import torch
+import time
+import torch  # OPENBLAS_NUM_THREADS=1 comes from the environment below, as it must be set before the import
 torch.set_num_threads(1)
 N, K, V = ${N}, ${K}, ${V}
 x, w, g = torch.randn(N, K), torch.randn(K, V), torch.randn(N, V)
