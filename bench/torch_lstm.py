@@ -8,6 +8,7 @@ and measures, on CPU:
   * peak resident memory.
 Prints exactly one JSON object on stdout; everything else goes to stderr.
 
+Run by `tangshi bench` in a venv it creates (.venv-bench, with pip's current torch).
 Threads: OPENBLAS_NUM_THREADS=1 must be set before torch is imported so that
 OpenBLAS does not spawn its own pool on top of torch's intra-op threads; with
 that, torch.set_num_threads(2) was the measured-best setting on the 2-core
@@ -32,15 +33,17 @@ QUATRAIN_STEPS = 34  # tokens in one 七言绝句 (28 characters + punctuation/m
 
 
 class CharLSTM(nn.Module):
-    def __init__(self, vocab, embed, hidden, layers):
+    def __init__(self, vocab, embed, hidden, layers, dropout=0.0):
         super().__init__()
         self.embed = nn.Embedding(vocab, embed)
-        self.lstm = nn.LSTM(embed, hidden, num_layers=layers)  # time-major [T, B, E]
+        # dropout as ours: on the embedding and on each layer's output (nn.LSTM drops between layers)
+        self.drop = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(embed, hidden, num_layers=layers, dropout=dropout if layers > 1 else 0.0)  # time-major [T, B, E]
         self.head = nn.Linear(hidden, vocab)
 
     def forward(self, x, state=None):
-        out, state = self.lstm(self.embed(x), state)
-        return self.head(out), state
+        out, state = self.lstm(self.drop(self.embed(x)), state)
+        return self.head(self.drop(out)), state
 
 
 def train_tokens_per_s(model, args):
@@ -119,13 +122,19 @@ def main():
     p.add_argument("--gen-runs", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--train-only", action="store_true", help="measure training throughput only")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = CharLSTM(args.vocab, args.embed, args.hidden, args.layers)
+    model = CharLSTM(args.vocab, args.embed, args.hidden, args.layers, args.dropout)
 
     tokens_per_s = train_tokens_per_s(model, args)
+    if args.train_only:
+        print(json.dumps({"framework": "pytorch", "torch_version": torch.__version__, "threads": torch.get_num_threads(),
+                          "train_tokens_per_s": round(tokens_per_s, 1)}))
+        return
     p50, p99 = quatrain_latency_ms(model, args)
     result = {
         "framework": "pytorch",

@@ -3,7 +3,7 @@
  * unrolled loop, on a tiny model, for every parameter.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, tf } from '../src/model/backend.js';
+import { useBackend } from '../src/model/backend.js';
 import { initParams, lossAndGrads, toTensors, type Batch, type ModelConfig } from '../src/model/model.js';
 
 function randomBatch(V: number, T: number, B: number, seed: number): Batch {
@@ -28,10 +28,12 @@ function relativeError(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-12);
 }
 
-describe.each(['wasm', 'cpu'])('hand-derived BPTT on %s', (backend) => {
+// the native test project checks native TensorFlow (its fused forward kernel, its fused softmax loss)
+const BACKENDS = process.env.TFJS_BACKEND === 'node' ? (['node'] as const) : (['wasm', 'cpu'] as const);
+
+describe.each(BACKENDS)('hand-derived BPTT on %s', (backend) => {
   beforeAll(async () => {
-    await initBackend('wasm');
-    await tf.setBackend(backend);
+    expect((await useBackend(backend)).name).toBe(backend);
   });
 
   it.each([1, 2])('matches autograd for every parameter of a %i-layer LSTM', (layers) => {

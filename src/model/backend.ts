@@ -1,60 +1,106 @@
 /**
  * Chooses the TensorFlow.js backend at run time: TFJS_BACKEND=auto|node-gpu|node|wasm|cpu.
- * auto tries node-gpu → node → wasm → cpu. The native backends are optional packages that cannot
- * install everywhere; when absent, loading them can fail in several ways (MODULE_NOT_FOUND, "native
- * addon … can not be found"), so any error means "not available here".
+ * auto tries node-gpu → node → wasm → cpu. The native backends are optional packages whose binding
+ * `npm install` builds where it can (scripts/setup-native.mjs); when absent or broken, loading them fails in
+ * several ways (MODULE_NOT_FOUND, "native addon … can not be found", a damaged .so), so any error means "not
+ * available here": auto says why in one line and goes on, a named backend fails with that reason.
  */
 // the full package: it registers the gradients, the cpu backend and the chained ops
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { applyWasmFixes } from './wasm-fixes.js';
 
 export const BackendChoice = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);
 export type BackendChoice = z.infer<typeof BackendChoice>;
+export type BackendName = Exclude<BackendChoice, 'auto'>;
+
+/** What runs the model in this thread: the backend, the TensorFlow behind a native one, why auto passed others. */
+export type BackendInfo = { name: BackendName; tensorflow: string | null; threads: number; fallback: string | null };
 
 const require = createRequire(import.meta.url);
-let active: Promise<string> | undefined;
+const NATIVE_PACKAGES = { 'node-gpu': '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
+let active: Promise<BackendInfo> | undefined;
 
-async function tryNative(pkg: string): Promise<boolean> {
-  try {
-    require(pkg); // registers the 'tensorflow' backend on the shared tfjs-core
-    return await tf.setBackend('tensorflow');
-  } catch {
-    return false;
-  }
+/**
+ * Native TensorFlow's intra-op pool is one per process (every worker thread shares it) and is sized once, at
+ * the first op, from TF_NUM_INTRAOP_THREADS: set it before the library loads. Default: every core.
+ */
+export function nativeThreads(): number {
+  const n = Number(process.env.TF_NUM_INTRAOP_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : availableParallelism();
 }
 
-async function tryWasm(): Promise<boolean> {
+/** The first line of a load error, which names what is missing (a file, a symbol, the package). */
+function reasonOf(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && /Cannot find module '@tensorflow\/tfjs-node/.test(message)) return 'the package is not installed';
+  return message.split('\n')[0]!.slice(0, 300);
+}
+
+async function tryNative(name: keyof typeof NATIVE_PACKAGES): Promise<string | null> {
+  const pkg = NATIVE_PACKAGES[name];
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's start-up notes (CPU features, oneDNN) are not errors
+  process.env.TF_NUM_INTRAOP_THREADS ??= String(nativeThreads());
+  process.env.TF_NUM_INTEROP_THREADS ??= '1'; // TF.js runs eager ops one at a time: nothing to overlap
+  // TensorFlow's pooling allocator: plain malloc maps and unmaps every large tensor, and the page faults of a
+  // fresh [N, V] buffer cost more than the softmax written into it (a step ran 25–35% faster with it)
+  process.env.TF_CPU_ALLOCATOR_USE_BFC ??= 'true';
+  let version: string | undefined;
+  try {
+    require(pkg); // registers the 'tensorflow' backend on the shared tfjs-core
+    if (!(await tf.setBackend('tensorflow'))) throw new Error('its backend did not initialise');
+    version = (tf.backend() as unknown as { binding: { TF_Version: string } }).binding.TF_Version;
+  } catch (e) {
+    throw new Error(`${pkg} cannot be loaded: ${reasonOf(e)}`);
+  }
+  return version;
+}
+
+async function tryWasm(): Promise<null> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
     applyWasmFixes();
-    return await tf.setBackend('wasm');
-  } catch {
-    return false;
+    if (!(await tf.setBackend('wasm'))) throw new Error('its backend did not initialise');
+  } catch (e) {
+    throw new Error(`@tensorflow/tfjs-backend-wasm cannot be loaded: ${reasonOf(e)}`);
   }
+  return null;
 }
 
-const loaders: Record<Exclude<BackendChoice, 'auto'>, () => Promise<boolean>> = {
-  'node-gpu': () => tryNative('@tensorflow/tfjs-node-gpu'),
-  node: () => tryNative('@tensorflow/tfjs-node'),
+const loaders: Record<BackendName, () => Promise<string | null>> = {
+  'node-gpu': () => tryNative('node-gpu'),
+  node: () => tryNative('node'),
   wasm: tryWasm,
-  cpu: () => tf.setBackend('cpu'),
+  cpu: async () => (await tf.setBackend('cpu'), null),
 };
 
-async function choose(choice: BackendChoice): Promise<string> {
-  const order = choice === 'auto' ? (['node-gpu', 'node', 'wasm', 'cpu'] as const) : [choice];
+async function choose(choice: BackendChoice): Promise<BackendInfo> {
+  const order: BackendName[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
+  const passed: string[] = [];
   for (const name of order) {
-    if (await loaders[name]()) {
+    try {
+      const tensorflow = await loaders[name]();
       await tf.ready();
-      return name;
+      const fallback = passed.length > 0 && name !== 'node' ? passed.join('; ') : null;
+      // node-gpu is skipped silently on machines without it; falling back past node is worth a line
+      if (fallback) console.warn(`tangshi: TensorFlow.js runs on ${name}, not native TensorFlow: ${fallback}`);
+      return { name, tensorflow, threads: tensorflow ? nativeThreads() : 1, fallback };
+    } catch (e) {
+      if (choice !== 'auto') {
+        const hint = name.startsWith('node') ? ' Build it with `node scripts/setup-native.mjs` (npm install runs it), or use TFJS_BACKEND=auto.' : '';
+        throw new Error(`TFJS_BACKEND=${choice}: ${(e as Error).message}.${hint}`);
+      }
+      // node-gpu not installed or never built (no GPU here) is the normal case, not worth a line
+      if (name !== 'node-gpu' || !/not installed|can not be found/.test((e as Error).message)) passed.push((e as Error).message);
     }
   }
-  throw new Error(`TFJS_BACKEND=${choice}: that backend cannot be loaded on this machine (try TFJS_BACKEND=auto)`);
+  throw new Error(`TFJS_BACKEND=auto: no backend could be loaded (${passed.join('; ')})`);
 }
 
-/** Initialises the backend once per thread and returns its name (node-gpu, node, wasm or cpu). */
-export function initBackend(choice?: string): Promise<string> {
+/** Initialises the backend once per thread and describes it. */
+export function initBackendInfo(choice?: string): Promise<BackendInfo> {
   if (!active) {
     const parsed = BackendChoice.safeParse(choice ?? process.env.TFJS_BACKEND ?? 'auto');
     if (!parsed.success) {
@@ -65,6 +111,24 @@ export function initBackend(choice?: string): Promise<string> {
     active.catch(() => (active = undefined));
   }
   return active;
+}
+
+/** Switches this thread to another backend, loading it if needed (tests and benchmarks that compare backends). */
+export function useBackend(choice: BackendChoice): Promise<BackendInfo> {
+  tf.env().set('PROD', true);
+  active = choose(choice);
+  active.catch(() => (active = undefined));
+  return active;
+}
+
+/** Initialises the backend once per thread and returns its name (node-gpu, node, wasm or cpu). */
+export async function initBackend(choice?: string): Promise<BackendName> {
+  return (await initBackendInfo(choice)).name;
+}
+
+/** "node (TensorFlow 2.21.0, 2 threads)" or "wasm": for logs, the bench and /model status. */
+export function describeBackend(info: BackendInfo): string {
+  return info.tensorflow ? `${info.name} (TensorFlow ${info.tensorflow}, ${info.threads} threads)` : info.name;
 }
 
 export { tf };

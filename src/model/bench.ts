@@ -3,38 +3,85 @@
  * PyTorch (bench/torch_lstm.py, run afterwards so the two never share the CPU). Figures, not assertions.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { count } from '../cli-args.js';
 import { BASE_CHECKPOINT, loadCheckpoint } from './checkpoint.js';
 import { loadTangCorpus } from './corpus.js';
 import { PoemModel, type Precision } from './generate.js';
-import { createEngine, epochBatches } from './train.js';
-import { initBackend } from './backend.js';
+import { createEngine, epochBatches, makeOptimizer, normaliseAndClip } from './train.js';
+import { describeBackend, initBackendInfo } from './backend.js';
+import { initParams, type ModelConfig, type ModelParams } from './model.js';
+import type { Vocab } from './vocab.js';
 import { poemRhymes, rhymeRate } from './rhyme.js';
 
-const PYTHON = '/usr/bin/python3';
 const TORCH_SCRIPT = new URL('../../bench/torch_lstm.py', import.meta.url).pathname;
+/** PyTorch as a user installs it today (`pip install torch`), in a git-ignored venv the bench creates once */
+const TORCH_VENV = new URL('../../.venv-bench/', import.meta.url).pathname;
+const DEBIAN_PYTHON = '/usr/bin/python3';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
-async function trainingThroughput(dir: string, workers: number | undefined, steps: number, handGrad = true) {
-  const ck = loadCheckpoint(dir);
-  const engine = await createEngine(ck.manifest.config.model, workers);
+/**
+ * Multiply-adds of one training token, ×2 for FLOPs and ×3 for the backward pass (two products per forward
+ * product): the LSTM's input and recurrent products, the output layer with its bias row. Elementwise work is
+ * left out, as is usual for GFLOP/s figures.
+ */
+export function trainingFlopsPerToken(c: ModelConfig): number {
+  const H4 = 4 * c.hiddenDim;
+  let macs = (c.embedDim + c.hiddenDim) * H4 + (c.layers - 1) * 2 * c.hiddenDim * H4 + (c.hiddenDim + 1) * c.vocabSize;
+  return 3 * 2 * macs;
+}
+
+/** The machine's peak: cores × clock × FLOPs per cycle (two fused multiply-add units of 8 floats with AVX2+FMA, 16 with AVX-512). */
+function peakGflops(): { gflops: number; how: string } {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const flags = /^flags\s*:(.*)$/m.exec(info)?.[1] ?? '';
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(info)?.[1] ?? cpus()[0]?.speed ?? 0);
+  const perCycle = /\bavx512f\b/.test(flags) ? 64 : /\bfma\b/.test(flags) && /\bavx2\b/.test(flags) ? 32 : /\bavx\b/.test(flags) ? 16 : 8;
+  const cores = availableParallelism();
+  return { gflops: (cores * mhz * perCycle) / 1000, how: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz × ${perCycle} FLOP/cycle` };
+}
+
+/** A Python with PyTorch: the bench's venv (created on first use with pip's torch), else none. */
+function torchPython(say: (m: string) => void): { python?: string; note?: string } {
+  const python = `${TORCH_VENV}bin/python`;
+  const hasTorch = (py: string) => existsSync(py) && spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+  if (hasTorch(python)) return { python };
+  say(`pytorch: creating ${TORCH_VENV} with pip's torch (once)…`);
+  const venv = spawnSync('python3', ['-m', 'venv', TORCH_VENV], { encoding: 'utf8' });
+  const pip = venv.status === 0 ? spawnSync(`${TORCH_VENV}bin/pip`, ['install', '--quiet', '--retries', '1', '--timeout', '30', 'torch', 'numpy'], { encoding: 'utf8' }) : venv;
+  if (hasTorch(python)) return { python };
+  return { note: `skipped: could not install torch into ${TORCH_VENV} (${(pip.stderr || pip.error?.message || '').trim().split('\n').pop()})` };
+}
+
+function runTorch(python: string, c: ModelConfig, extra: string[]): Record<string, unknown> {
+  const r = spawnSync(python, [TORCH_SCRIPT, '--vocab', String(c.vocabSize), '--embed', String(c.embedDim), '--hidden', String(c.hiddenDim), '--layers', String(c.layers), ...extra], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  if (r.status !== 0) throw new Error(`torch script failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+/** Training tokens/s of our trainer: forward, hand backward, clip and Adam, on real corpus batches. */
+async function trainingThroughput(config: ModelConfig, params: ModelParams, vocab: Vocab, opts: { steps: number; dropout: number; workers?: number; handGrad?: boolean }) {
+  const engine = await createEngine(config, opts.workers);
   try {
-    for (const [name, p] of engine.params) p.set(ck.params.get(name)!);
+    for (const [name, p] of engine.params) p.set(params.get(name)!);
+    const optimizer = makeOptimizer('adam', engine.params);
     const examples = loadTangCorpus().train.map((poem) => ({ poem, weight: 1 }));
-    const batches = epochBatches(examples, ck.vocab, Number(ck.manifest.config.training.batchTokens ?? 3072), 7);
-    const dropout = Number(ck.manifest.config.training.dropout ?? 0); // the shipped configuration, as trained
-    const run = (k: number) => engine.run(batches[k]!, { grads: true, handGrad, dropout });
-    await run(0); // warm-up: kernels, XNNPACK operator setup
-    await run(1);
+    const batches = epochBatches(examples, vocab, 3072, 7);
+    const step = async (k: number) => {
+      const r = await engine.run(batches[k]!, { grads: true, handGrad: opts.handGrad ?? true, dropout: opts.dropout });
+      normaliseAndClip(engine.grads, r.weightSum, 5);
+      optimizer.step(engine.grads, 1e-4);
+    };
+    await step(0); // warm-up: kernels, operator setup, the allocator's pool
+    await step(1);
     let tokens = 0;
     const t0 = performance.now();
-    for (let k = 2; k < steps + 2; k++) {
-      await run(k);
+    for (let k = 2; k < opts.steps + 2; k++) {
+      await step(k);
       tokens += batches[k]!.reduce((n, s) => n + s.ids.length - 1, 0);
     }
     return tokens / ((performance.now() - t0) / 1000);
@@ -44,14 +91,17 @@ async function trainingThroughput(dir: string, workers: number | undefined, step
 }
 
 export async function benchCommand(args: string[]) {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, repeats: { type: 'string' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
   const dir = values.checkpoint ?? BASE_CHECKPOINT;
   const steps = count(values.steps, 'steps') ?? 10;
   const poems = count(values.poems, 'poems') ?? 100;
+  const repeats = count(values.repeats, 'repeats') ?? 3;
   const say = (m: string) => !values.json && console.error(m);
-  const backend = await initBackend();
-  const config = loadCheckpoint(dir).manifest.config.model;
-  say(`backend ${backend}, ${availableParallelism()} cores (${cpus()[0]?.model}); model ${JSON.stringify(config)}`);
+  const info = await initBackendInfo();
+  const shipped = loadCheckpoint(dir);
+  const config = shipped.manifest.config.model;
+  const peak = peakGflops();
+  say(`backend ${describeBackend(info)}; ${availableParallelism()} cores (${cpus()[0]?.model}), peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); model ${JSON.stringify(config)}`);
 
   // Generation at both precisions (int8 is what the bot serves), and what each costs in perplexity on dev poems.
   const devSample = loadTangCorpus().dev.slice(0, count(values['ppl-poems'], 'ppl-poems') ?? 300);
@@ -87,32 +137,63 @@ export async function benchCommand(args: string[]) {
   model!.dispose();
   const served = generation.int8;
 
-  say(`training: ${steps} steps of ~3072 tokens…`);
-  const trainTps = await trainingThroughput(dir, undefined, steps);
-  say(`training: ${trainTps.toFixed(0)} tokens/s`);
+  // Training throughput at the shipped size and at E256/H512, ours and PyTorch's alternately in each repeat,
+  // with the shipped checkpoint's dropout in both; the ratio of each repeat, and their median.
+  const torch = values['skip-torch'] ? { note: 'skipped (--skip-torch)' } : torchPython(say);
+  const dropout = Number(shipped.manifest.config.training.dropout ?? 0);
+  const sizes = [
+    { name: 'shipped', config, params: shipped.params },
+    { name: 'E256-H512', config: { ...config, embedDim: 256, hiddenDim: 512 }, params: initParams({ ...config, embedDim: 256, hiddenDim: 512 }, 1) },
+  ];
+  const training = [];
+  for (const size of sizes) {
+    const flops = trainingFlopsPerToken(size.config);
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      ours.push(await trainingThroughput(size.config, size.params, shipped.vocab, { steps, dropout }));
+      if (torch.python) theirs.push(Number(runTorch(torch.python, size.config, ['--steps', String(steps), '--dropout', String(dropout), '--train-only']).train_tokens_per_s));
+      say(`training ${size.name} (${size.config.embedDim}/${size.config.hiddenDim}, ${steps} steps of ~3072 tokens, dropout ${dropout}), run ${r + 1}: ours ${ours[r]!.toFixed(0)} tokens/s${theirs[r] ? `, PyTorch ${theirs[r]!.toFixed(0)}: ${(ours[r]! / theirs[r]!).toFixed(2)}×` : ''}`);
+    }
+    const ratios = theirs.map((t, r) => +(ours[r]! / t).toFixed(2));
+    training.push({
+      size: size.name,
+      config: size.config,
+      tokens_per_s: ours.map(Math.round),
+      pytorch_tokens_per_s: theirs.map(Math.round),
+      ratios,
+      median_ratio: ratios.length ? median(ratios) : null,
+      gflops: +((median(ours) * flops) / 1e9).toFixed(1),
+      pytorch_gflops: theirs.length ? +((median(theirs) * flops) / 1e9).toFixed(1) : null,
+      peak_share: +((median(ours) * flops) / 1e9 / peak.gflops).toFixed(2),
+    });
+  }
   const ablations: Record<string, number> = {};
   if (values.ablations) {
-    ablations.one_worker_hand_bptt_tokens_per_s = await trainingThroughput(dir, 1, steps, true);
-    ablations.one_worker_autograd_tokens_per_s = await trainingThroughput(dir, 1, steps, false);
+    ablations.one_worker_hand_bptt_tokens_per_s = Math.round(await trainingThroughput(config, shipped.params, shipped.vocab, { steps, dropout, workers: 1, handGrad: true }));
+    ablations.one_worker_autograd_tokens_per_s = Math.round(await trainingThroughput(config, shipped.params, shipped.vocab, { steps, dropout, workers: 1, handGrad: false }));
     say(`ablations: ${JSON.stringify(ablations)}`);
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
-  let torch: Record<string, unknown> | undefined;
-  let torchNote: string | undefined;
-  if (values['skip-torch']) torchNote = 'skipped (--skip-torch)';
-  else if (!existsSync(PYTHON)) torchNote = `skipped: ${PYTHON} not found (apt-get install python3-torch libopenblas0-pthread)`;
-  else {
-    say('pytorch: same architecture, batch 64×48, 2 threads…');
-    const r = spawnSync(PYTHON, [TORCH_SCRIPT, '--vocab', String(config.vocabSize), '--embed', String(config.embedDim), '--hidden', String(config.hiddenDim), '--layers', String(config.layers), '--steps', String(steps)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
-    if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    else torchNote = `skipped: torch script failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+  // PyTorch's generation, load time and memory at the shipped size, for the same rows.
+  let torchServing: Record<string, unknown> | undefined;
+  let debian: Record<string, unknown> | undefined;
+  if (torch.python) {
+    torchServing = runTorch(torch.python, config, ['--steps', String(steps), '--dropout', String(dropout)]);
+    if (existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) {
+      debian = runTorch(DEBIAN_PYTHON, config, ['--steps', String(steps), '--dropout', String(dropout), '--train-only']); // a side note: Debian's python3-torch
+    }
   }
   const result = {
-    backend,
+    backend: info.name,
+    tensorflow: info.tensorflow,
+    threads: info.threads,
     cores: availableParallelism(),
+    peak_gflops: +peak.gflops.toFixed(0),
+    peak_estimate: peak.how,
     config,
-    train_tokens_per_s: Math.round(trainTps),
+    training,
     quatrain_ms_p50: +served.p50.toFixed(2),
     quatrain_ms_p99: +served.p99.toFixed(2),
     load_ms: +served.loadMs.toFixed(1),
@@ -125,13 +206,13 @@ export async function benchCommand(args: string[]) {
     rhyme_rate_generated: +generatedRhymeRate.toFixed(3),
     rhyme_rate_corpus: +corpusRhymeRate.toFixed(3),
     ...ablations,
-    pytorch: torch ?? null,
-    pytorch_note: torchNote ?? null,
-    ratios: torch
+    pytorch: torchServing ?? null,
+    pytorch_note: torch.note ?? null,
+    debian_pytorch_train_tokens_per_s: debian?.train_tokens_per_s ?? null,
+    ratios: torchServing
       ? {
-          train_tokens_per_s_vs_pytorch: +(trainTps / (torch.train_tokens_per_s as number)).toFixed(2),
-          quatrain_p50_speedup_vs_pytorch: +((torch.quatrain_ms_p50 as number) / served.p50).toFixed(2),
-          load_speedup_vs_pytorch: +((torch.load_ms as number) / served.loadMs).toFixed(2),
+          quatrain_p50_speedup_vs_pytorch: +((torchServing.quatrain_ms_p50 as number) / served.p50).toFixed(2),
+          load_speedup_vs_pytorch: +((torchServing.load_ms as number) / served.loadMs).toFixed(2),
         }
       : null,
   };

@@ -10,7 +10,10 @@
  */
 import { z } from 'zod';
 import prand from 'pure-rand';
+import { createRequire } from 'node:module';
 import { tf } from './backend.js';
+
+const nativeRequire = createRequire(import.meta.url);
 
 export const ModelConfig = z.object({
   vocabSize: z.number().int().positive(),
@@ -86,105 +89,205 @@ export function toTensors(c: ModelConfig, params: ModelParams): ParamTensors {
   return new Map(paramSpecs(c).map(({ name, shape }) => [name, tf.tensor(params.get(name)!, shape, 'float32')]));
 }
 
-/** One LSTM layer over a whole sequence. xProj: [T, B, 4H] = x·Wx + b. Returns h for every step: [T, B, H]. */
+/** One LSTM layer's step loop. xProj: [T, B, 4H] = x·Wx + b. Returns h, c, tanh(c) and the gates of every step, stacked [T, B, H]. */
 function lstmForwardSteps(xProj: tf.Tensor3D, wh: tf.Tensor2D) {
   const [T, B, H4] = xProj.shape;
   const H = H4 / 4;
   let h = tf.zeros([B, H]) as tf.Tensor2D;
   let c = tf.zeros([B, H]) as tf.Tensor2D;
-  const hs: tf.Tensor2D[] = [];
-  const cs: tf.Tensor2D[] = [];
-  const gates: tf.Tensor2D[][] = [];
+  const steps: tf.Tensor2D[][] = [];
   const xs = tf.unstack(xProj) as tf.Tensor2D[];
   for (let t = 0; t < T; t++) {
     const z = tf.add(xs[t]!, tf.matMul(h, wh));
     const [zi, zf, zg, zo] = tf.split(z, 4, 1) as tf.Tensor2D[];
     const i = tf.sigmoid(zi!), f = tf.sigmoid(zf!), g = tf.tanh(zg!), o = tf.sigmoid(zo!);
     c = tf.add(tf.mul(f, c), tf.mul(i, g));
-    h = tf.mul(o, tf.tanh(c));
-    hs.push(h);
-    cs.push(c);
-    gates.push([i, f, g, o]);
+    const tanhC = tf.tanh(c);
+    h = tf.mul(o, tanhC);
+    steps.push([h, c, tanhC, i, f, g, o]);
   }
-  return { hs, cs, gates };
+  const [hs, cs, tanhCs, is, fs, gs, os] = steps[0]!.map((_, k) => tf.stack(steps.map((step) => step[k]!)) as tf.Tensor3D);
+  return { hs: hs!, cs: cs!, tanhCs: tanhCs!, gates: [is!, fs!, gs!, os!] };
 }
 
+type LstmLayer = (x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor3D;
+
+const xProjection = (x: tf.Tensor3D, wx: tf.Tensor2D, b: tf.Tensor1D) => {
+  const [T, B, I] = x.shape;
+  return tf.reshape(tf.add(tf.matMul(tf.reshape(x, [T * B, I]), wx), b), [T, B, wx.shape[1]]) as tf.Tensor3D;
+};
+
 /** Autograd version: TensorFlow.js differentiates the unrolled loop itself (the reference for the gradient check). */
-export function lstmLayerAutograd(xProj: tf.Tensor3D, wh: tf.Tensor2D): tf.Tensor3D {
-  return tf.stack(lstmForwardSteps(xProj, wh).hs) as tf.Tensor3D;
+export const lstmLayerAutograd: LstmLayer = (x, wx, wh, b) => lstmForwardSteps(xProjection(x, wx, b), wh).hs;
+
+/**
+ * The forward pass of a layer, as the step loop above or, on native TensorFlow, as its fused BlockLSTMV2
+ * kernel (gate order i f g o, no peepholes, no clipping: the same LSTM; 46 vs 77 ms for a 34-step batch of
+ * 90 at H = 256), which returns the same gates and cells the backward pass needs.
+ */
+function lstmForward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D) {
+  const native = nativeBackend();
+  if (!native) return lstmForwardSteps(xProjection(x, wx, b), wh);
+  const [, B] = x.shape;
+  const H = wh.shape[0];
+  const n = native.binding;
+  const attrs = [
+    { name: 'cell_clip', type: n.TF_ATTR_FLOAT, value: 0 },
+    { name: 'use_peephole', type: n.TF_ATTR_BOOL, value: false },
+    { name: 'T', type: n.TF_ATTR_TYPE, value: n.TF_FLOAT },
+  ];
+  const zeros = tf.zeros([B, H]);
+  const noPeephole = tf.zeros([H]);
+  const [i, cs, f, o, g, tanhCs, hs] = native.executeMultipleOutputs(
+    'BlockLSTMV2',
+    attrs,
+    [native.int64(x.shape[0]), x, zeros, zeros, tf.concat([wx, wh], 0), noPeephole, noPeephole, noPeephole, b],
+    7,
+  ) as tf.Tensor3D[];
+  return { hs: hs!, cs: cs!, tanhCs: tanhCs!, gates: [i!, f!, g!, o!] };
 }
 
 /**
- * Hand-derived BPTT. With z = x·Wx + h_{t-1}·Wh + b, i,f,o = σ(z_·), g = tanh(z_g),
+ * One LSTM layer over a sequence, x: [T, B, I] → h: [T, B, H], with its backward pass derived by hand (BPTT,
+ * as in the course reports). With z = x·Wx + h_{t-1}·Wh + b, i,f,o = σ(z_·), g = tanh(z_g),
  * c_t = f⊙c_{t-1} + i⊙g, h_t = o⊙tanh(c_t), going backwards from t = T-1:
  *   dh   = dL/dh_t (from above) + dh_next            dc = dh⊙o⊙(1 − tanh²c_t) + dc_next
  *   dz_o = dh⊙tanh(c_t)⊙o(1−o)   dz_i = dc⊙g⊙i(1−i)   dz_f = dc⊙c_{t-1}⊙f(1−f)   dz_g = dc⊙i⊙(1−g²)
  *   dh_next = dz·Whᵀ             dc_next = dc⊙f
- * and, summed over time in one matmul each: dWh = Σ h_{t-1}ᵀ·dz_t, dxProj_t = dz_t.
+ * and, over all steps in one matmul each: dWh = Σ h_{t-1}ᵀ·dz_t, dWx = Σ x_tᵀ·dz_t, db = Σ dz_t, dx_t = dz_t·Wxᵀ.
+ * Every factor that does not depend on dh or dc (o⊙(1 − tanh²c), g⊙i(1−i), …) is computed for all steps at
+ * once before the loop, so each step is 7 small ops: on a native backend each op costs tens of µs of
+ * dispatch, and the per-step loop, not the arithmetic, set the pace. (TensorFlow's own fused gradient,
+ * BlockLSTMGradV2, was slower: 203 vs 139 ms for a layer's forward + backward, bench/lstm-kernels.ts.)
  */
-export const lstmLayer = tf.customGrad(((xProj: tf.Tensor3D, wh: tf.Tensor2D, save: tf.GradSaveFunc) => {
-  const { hs, cs, gates } = lstmForwardSteps(xProj, wh);
-  const [T, B, H4] = xProj.shape;
-  const H = H4 / 4;
-  const out = tf.stack(hs) as tf.Tensor3D;
-  // saved: wh, the stacked cells and gates (kept as [T,B,H] tensors; per-step pieces are sliced out below)
-  const stackedGates = gates[0]!.map((_, k) => tf.stack(gates.map((g) => g[k]!)));
-  save([wh, out, tf.stack(cs), ...stackedGates]);
+export const lstmLayer = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const { hs, cs, tanhCs, gates } = lstmForward(x, wx, wh, b);
+  save([x, wx, wh, hs, cs, tanhCs, ...gates]);
   return {
-    value: out,
+    value: hs,
     gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
-      const [whS, hsS, csS, iS, fS, gS, oS] = saved as tf.Tensor3D[];
-      const cT = tf.unstack(csS!) as tf.Tensor2D[];
-      const [iT, fT, gT, oT] = [iS, fS, gS, oS].map((s) => tf.unstack(s!) as tf.Tensor2D[]);
+      const [xS, wxS, whS, hsS, csS, tanhCS, iS, fS, gS, oS] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, ...tf.Tensor3D[]];
+      const [T, B, H] = hsS!.shape;
+      const sigmoidGrad = (s: tf.Tensor) => tf.mul(s, tf.sub(1, s));
+      const previous = (s: tf.Tensor3D) => tf.concat([tf.zeros([1, B, H]), tf.slice(s, [0, 0, 0], [T - 1, B, H])], 0);
+      // dc gets dh⊙a; dz = [dc, dc, dc, dh]⊙factors, in gate order i f g o
+      const a = tf.unstack(tf.mul(oS!, tf.sub(1, tf.square(tanhCS!)))) as tf.Tensor2D[];
+      const factors = tf.unstack(tf.concat([
+        tf.mul(gS!, sigmoidGrad(iS!)),
+        tf.mul(previous(csS!), sigmoidGrad(fS!)),
+        tf.mul(iS!, tf.sub(1, tf.square(gS!))),
+        tf.mul(tanhCS!, sigmoidGrad(oS!)),
+      ], 2)) as tf.Tensor2D[];
+      const fT = tf.unstack(fS!) as tf.Tensor2D[];
       const dyT = tf.unstack(dy) as tf.Tensor2D[];
-      const zeros = tf.zeros([B, H]) as tf.Tensor2D;
-      const whT = tf.transpose(whS! as tf.Tensor) as tf.Tensor2D; // once, not a transposed matmul per step
-      let dhNext = zeros;
-      let dcNext = zeros;
+      const whT = tf.transpose(whS) as tf.Tensor2D; // once, not a transposed matmul per step
       const dz: tf.Tensor2D[] = new Array(T);
+      let dhNext: tf.Tensor2D | undefined;
+      let dcNext: tf.Tensor2D | undefined;
       for (let t = T - 1; t >= 0; t--) {
-        const i = iT![t]!, f = fT![t]!, g = gT![t]!, o = oT![t]!;
-        const cPrev = t > 0 ? cT[t - 1]! : zeros;
-        const tanhC = tf.tanh(cT[t]!);
-        const dh = tf.add(dyT[t]!, dhNext);
-        const dc = tf.add(tf.mul(tf.mul(dh, o), tf.sub(1, tf.square(tanhC))), dcNext);
-        const sigmoidGrad = (s: tf.Tensor) => tf.mul(s, tf.sub(1, s));
-        const dzi = tf.mul(tf.mul(dc, g), sigmoidGrad(i));
-        const dzf = tf.mul(tf.mul(dc, cPrev), sigmoidGrad(f));
-        const dzg = tf.mul(tf.mul(dc, i), tf.sub(1, tf.square(g)));
-        const dzo = tf.mul(tf.mul(dh, tanhC), sigmoidGrad(o));
-        dz[t] = tf.concat([dzi, dzf, dzg, dzo], 1) as tf.Tensor2D;
-        dhNext = tf.matMul(dz[t]!, whT);
-        dcNext = tf.mul(dc, f);
+        const dh: tf.Tensor2D = dhNext ? tf.add(dyT[t]!, dhNext) : dyT[t]!;
+        const dc: tf.Tensor2D = dcNext ? tf.add(tf.mul(dh, a[t]!), dcNext) : tf.mul(dh, a[t]!);
+        dz[t] = tf.mul(tf.concat([dc, dc, dc, dh], 1), factors[t]!) as tf.Tensor2D;
+        if (t > 0) {
+          dhNext = tf.matMul(dz[t]!, whT) as tf.Tensor2D;
+          dcNext = tf.mul(dc, fT[t]!) as tf.Tensor2D;
+        }
       }
-      const dzAll = tf.stack(dz) as tf.Tensor3D; // [T,B,4H]
-      const hPrev = tf.concat([tf.zeros([1, B, H]), tf.slice(hsS!, [0, 0, 0], [T - 1, B, H])], 0);
-      const dWh = tf.matMul(tf.reshape(hPrev, [T * B, H]), tf.reshape(dzAll, [T * B, H4]), true, false);
-      return [dzAll, dWh];
+      const dzAll = tf.reshape(tf.stack(dz), [T * B, 4 * H]) as tf.Tensor2D;
+      const flat = (s: tf.Tensor3D) => tf.reshape(s, [T * B, s.shape[2]]) as tf.Tensor2D;
+      const dx = tf.reshape(tf.matMul(dzAll, wxS, false, true), xS!.shape);
+      const dWx = tf.matMul(flat(xS!), dzAll, true, false);
+      const dWh = tf.matMul(flat(previous(hsS!) as tf.Tensor3D), dzAll, true, false);
+      return [dx, dWx, dWh, tf.sum(dzAll, 0)];
     },
   };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (xProj: tf.Tensor3D, wh: tf.Tensor2D) => tf.Tensor3D;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LstmLayer;
+
+/** Whether the native TensorFlow backend runs this thread (its fused kernels can then be called by name). */
+type NativeBackend = {
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], outputs: number): tf.Tensor[];
+  binding: Record<string, number>;
+  /** an int64 scalar input (TF.js has no int64 tensors) */
+  int64(value: number): unknown;
+};
+function nativeBackend(): NativeBackend | undefined {
+  if (tf.getBackend() !== 'tensorflow') return undefined;
+  const backend = tf.backend() as unknown as NativeBackend;
+  // tfjs-node represents int64 scalars with its own class; it lives next to the backend that uses it
+  backend.int64 ??= (value: number) => new (nativeRequire('@tensorflow/tfjs-node/dist/int64_tensors.js').Int64Scalar)(value);
+  return backend;
+}
 
 /**
- * Negative log-likelihood of each target under softmax(logits): [N]. The softmax runs as one fused kernel
- * (XNNPACK on wasm, ~8× faster there than exp + sum) and is kept for the backward pass, whose gradient
- * softmax − onehot is written out instead of differentiating log-softmax op by op.
+ * softmax(logits) − onehot(targets) and −log softmax(logits)[target] for each row. On native TensorFlow
+ * both come out of its fused SparseSoftmaxCrossEntropyWithLogits kernel, one pass over [N, V]; elsewhere
+ * from one fused softmax (XNNPACK on wasm).
  */
-export function tokenNll(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): { nll: tf.Tensor1D; dLogits: tf.Tensor2D } {
+  const native = nativeBackend();
+  if (native) {
+    const b = native.binding;
+    const attrs = [
+      { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+      { name: 'Tlabels', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
+    ];
+    const [nll, dLogits] = native.executeMultipleOutputs('SparseSoftmaxCrossEntropyWithLogits', attrs, [logits, targets], 2);
+    return { nll: nll as tf.Tensor1D, dLogits: dLogits as tf.Tensor2D };
+  }
   const [N, V] = logits.shape;
-  const f = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    const probs = tf.softmax(x);
-    const flatIndex = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), targets);
-    // float32 probabilities can underflow to 0; 1e-30 caps a single token's loss at 69 nats
-    const picked = tf.maximum(tf.gather(tf.reshape(probs, [N * V]), flatIndex), 1e-30);
-    save([probs]);
+  const probs = tf.softmax(logits);
+  const flatIndex = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), targets);
+  // float32 probabilities can underflow to 0; 1e-30 caps a single token's loss at 69 nats
+  const picked = tf.maximum(tf.gather(tf.reshape(probs, [N * V]), flatIndex), 1e-30);
+  return { nll: tf.neg(tf.log(picked)) as tf.Tensor1D, dLogits: tf.sub(probs, tf.oneHot(targets, V)) as tf.Tensor2D };
+}
+
+/**
+ * The output layer and its loss in one: the negative log-likelihood of each target under softmax(x·W): [N].
+ * x carries a column of ones and W the bias as its last row, so the bias gradient comes out of the weight
+ * gradient's matmul. Backward by hand, with the per-token weights dy applied to the small operands, never
+ * to the [N, V] gradient: dx = dy ⊙ (G·Wᵀ), dW = (dy ⊙ x)ᵀ·G, where G = softmax − onehot.
+ */
+export function outputNll(x: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const f = tf.customGrad(((xs: tf.Tensor2D, ws: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const { nll, dLogits } = softmaxCrossEntropy(tf.matMul(xs, ws), targets);
+    save([xs, ws, dLogits]);
     return {
-      value: tf.neg(tf.log(picked)),
-      gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) =>
-        tf.mul(tf.sub(saved[0]!, tf.oneHot(targets, V)), tf.reshape(dy, [N, 1])),
+      value: nll,
+      gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
+        const [xS, wS, g] = saved as tf.Tensor2D[];
+        const rowWeights = tf.reshape(dy, [-1, 1]);
+        return [tf.mul(tf.matMul(g!, wS!, false, true), rowWeights), tf.matMul(tf.mul(xS!, rowWeights), g!, true, false)];
+      },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(logits) as tf.Tensor1D;
+  return f(x, w) as tf.Tensor1D;
+}
+
+/** The same loss by TensorFlow.js autograd, op by op (the reference for the gradient check). */
+function outputNllAutograd(x: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const logProbs = tf.logSoftmax(tf.matMul(x, w));
+  return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(targets, w.shape[1])), 1)) as tf.Tensor1D;
+}
+
+/**
+ * Dropout on a native backend draws its mask in TensorFlow (tf.dropout draws every number in JavaScript,
+ * which cost a fifth of a native training step); elsewhere it is tf.dropout.
+ */
+function dropout(x: tf.Tensor2D, rate: number): tf.Tensor2D {
+  const native = nativeBackend();
+  if (!native) return tf.dropout(x, rate) as tf.Tensor2D;
+  const b = native.binding;
+  const seed = (n: number) => Math.floor(Math.random() * n);
+  const attrs = [
+    { name: 'seed', type: b.TF_ATTR_INT, value: seed(2 ** 31) },
+    { name: 'seed2', type: b.TF_ATTR_INT, value: seed(2 ** 31) },
+    { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
+  ];
+  const [u] = native.executeMultipleOutputs('RandomUniform', attrs, [tf.tensor1d(x.shape, 'int32')], 1);
+  const keep = tf.mul(tf.cast(tf.greaterEqual(u!, rate), 'float32'), 1 / (1 - rate));
+  return tf.mul(x, keep) as tf.Tensor2D;
 }
 
 export type Batch = {
@@ -198,24 +301,30 @@ export type Batch = {
 };
 
 /**
- * Logits for every position: [T*B, V]. `dropout` (training only) drops units of the non-recurrent
- * connections, the embedding and each layer's output, as Zaremba et al. (2014) regularise LSTM language
- * models; the recurrent path is left whole.
+ * The last LSTM layer's output for every position, with a column of ones for the output bias:
+ * [T*B, H + 1]. `dropout` (training only) drops units of the non-recurrent connections, the embedding and
+ * each layer's output, as Zaremba et al. (2014) regularise LSTM language models; the recurrent path is
+ * left whole.
  */
-export function forward(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T: number, B: number, handGrad = true, dropout = 0) {
+export function features(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T: number, B: number, handGrad = true, rate = 0): tf.Tensor2D {
   const lstm = handGrad ? lstmLayer : lstmLayerAutograd;
-  const drop = (t: tf.Tensor2D) => (dropout > 0 ? (tf.dropout(t, dropout) as tf.Tensor2D) : t);
+  const drop = (t: tf.Tensor2D) => (rate > 0 ? dropout(t, rate) : t);
   let x: tf.Tensor2D = drop(tf.gather(p.get('embedding')!, inputs) as tf.Tensor2D); // [T*B, E]
   for (let l = 0; l < c.layers; l++) {
-    const xProj = tf.add(tf.matMul(x, p.get(`lstm${l}.wx`) as tf.Tensor2D), p.get(`lstm${l}.b`)!);
-    const hs = lstm(tf.reshape(xProj, [T, B, 4 * c.hiddenDim]), p.get(`lstm${l}.wh`) as tf.Tensor2D);
+    const hs = lstm(tf.reshape(x, [T, B, x.shape[1]]), p.get(`lstm${l}.wx`) as tf.Tensor2D, p.get(`lstm${l}.wh`) as tf.Tensor2D, p.get(`lstm${l}.b`) as tf.Tensor1D);
     x = drop(tf.reshape(hs, [T * B, c.hiddenDim]));
   }
-  // x·W + b as one matmul of [x, 1]·[W; b]: the bias gradient then comes out of the weight gradient's matmul
-  // instead of a column sum over [T*B, V], which is slow on wasm
-  const ones = tf.ones([T * B, 1]);
-  const wb = tf.concat([p.get('out.w')!, tf.reshape(p.get('out.b')!, [1, c.vocabSize])], 0) as tf.Tensor2D;
-  return tf.matMul(tf.concat([x, ones], 1) as tf.Tensor2D, wb) as tf.Tensor2D;
+  return tf.concat([x, tf.ones([T * B, 1])], 1) as tf.Tensor2D;
+}
+
+/** The output matrix with the bias as its last row: [H + 1, V]. */
+function outputWeights(c: ModelConfig, p: ParamTensors): tf.Tensor2D {
+  return tf.concat([p.get('out.w')!, tf.reshape(p.get('out.b')!, [1, c.vocabSize])], 0) as tf.Tensor2D;
+}
+
+/** Logits for every position: [T*B, V] (the serving path's tests compare against these). */
+export function forward(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T: number, B: number): tf.Tensor2D {
+  return tf.matMul(features(c, p, inputs, T, B), outputWeights(c, p));
 }
 
 export type LossResult = { nllSum: number; weightSum: number; grads?: ModelParams; perToken?: Float32Array };
@@ -237,8 +346,10 @@ export function lossAndGrads(
     const targets = tf.tensor1d(batch.targets, 'int32');
     const weights = tf.tensor1d(batch.weights, 'float32');
     const weightSum = batch.weights.reduce((a, b) => a + b, 0);
+    const handGrad = opts.handGrad ?? true;
     const lossOf = (p: ParamTensors) => {
-      const nll = tokenNll(forward(c, p, inputs, batch.T, batch.B, opts.handGrad ?? true, opts.grads ? (opts.dropout ?? 0) : 0), targets);
+      const x = features(c, p, inputs, batch.T, batch.B, handGrad, opts.grads ? (opts.dropout ?? 0) : 0);
+      const nll = (handGrad ? outputNll : outputNllAutograd)(x, outputWeights(c, p), targets);
       return { nll, total: tf.sum(tf.mul(nll, weights)) };
     };
     if (!opts.grads) {

@@ -271,7 +271,7 @@ export function makeOptimizer(kind: Optimizer, params: ModelParams, state = new 
 }
 
 /** Scales grads by 1/weightSum, clips their global norm; returns the norm before clipping. */
-function normaliseAndClip(grads: ModelParams, weightSum: number, clip: number): number {
+export function normaliseAndClip(grads: ModelParams, weightSum: number, clip: number): number {
   let sq = 0;
   for (const g of grads.values()) sq += sumOfSquares(g);
   const norm = Math.sqrt(sq) / weightSum;

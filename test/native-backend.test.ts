@@ -1,0 +1,47 @@
+/**
+ * Native TensorFlow (tfjs-node) in this process: it is the backend the native test project runs on, it names
+ * its TensorFlow, and a broken libtensorflow falls back to wasm (auto) or fails with the reason (node).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { initBackendInfo, describeBackend, tf } from '../src/model/backend.js';
+
+describe('the native backend', () => {
+  it('is what this project runs on, with the TensorFlow behind it', async () => {
+    const info = await initBackendInfo();
+    expect(info.name).toBe('node');
+    expect(tf.getBackend()).toBe('tensorflow');
+    expect(info.tensorflow).toMatch(/^\d+\.\d+\.\d+/);
+    expect(describeBackend(info)).toContain(`TensorFlow ${info.tensorflow}`);
+    expect(tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0])).toBe(11);
+  });
+
+  // A truncated libtensorflow found first on the library path: the dynamic loader refuses it, as it would
+  // a damaged or foreign build.
+  const broken = mkdtempSync(join(tmpdir(), 'tangshi-broken-tf-'));
+  for (const name of ['libtensorflow_cc.so.2', 'libtensorflow.so.2', 'libtensorflow_framework.so.2']) writeFileSync(join(broken, name), Buffer.alloc(64, 1));
+  const probe = (backend: string) =>
+    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const b = await import('${new URL('../src/model/backend.ts', import.meta.url).href}'); try { console.log('RESULT ' + JSON.stringify(await b.initBackendInfo('${backend}'))); } catch (e) { console.log('FAILED ' + e.message); }`], {
+      encoding: 'utf8',
+      env: { ...process.env, LD_LIBRARY_PATH: broken, TFJS_BACKEND: backend },
+      timeout: 60_000,
+    });
+
+  it('falls back to wasm under auto when libtensorflow is damaged, saying why in one line', () => {
+    const r = probe('auto');
+    const result = JSON.parse(/RESULT (.*)/.exec(r.stdout)![1]!);
+    expect(result.name).toBe('wasm');
+    expect(result.fallback).toMatch(/@tensorflow\/tfjs-node cannot be loaded: .*libtensorflow/);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('not native TensorFlow'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/runs on wasm.*libtensorflow.*(too short|invalid ELF|cannot open)/);
+  });
+
+  it('fails under TFJS_BACKEND=node with a message naming what is missing', () => {
+    const r = probe('node');
+    expect(r.stdout).toMatch(/FAILED TFJS_BACKEND=node: @tensorflow\/tfjs-node cannot be loaded: .*libtensorflow.*scripts\/setup-native\.mjs/);
+  });
+});
