@@ -7,9 +7,10 @@
  */
 // the full package: it registers the gradients, the cpu backend and the chained ops
 import * as tf from '@tensorflow/tfjs';
-import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { nativeThreads, setNativeEnv } from './native-env.js';
 import { applyWasmFixes } from './wasm-fixes.js';
 
 export const BackendChoice = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);
@@ -23,14 +24,6 @@ const require = createRequire(import.meta.url);
 const NATIVE_PACKAGES = { 'node-gpu': '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
 let active: Promise<BackendInfo> | undefined;
 
-/**
- * Native TensorFlow's intra-op pool is one per process (every worker thread shares it) and is sized once, at
- * the first op, from TF_NUM_INTRAOP_THREADS: set it before the library loads. Default: every core.
- */
-export function nativeThreads(): number {
-  const n = Number(process.env.TF_NUM_INTRAOP_THREADS);
-  return Number.isInteger(n) && n > 0 ? n : availableParallelism();
-}
 
 /** The first line of a load error, which names what is missing (a file, a symbol, the package). */
 function reasonOf(e: unknown): string {
@@ -41,12 +34,7 @@ function reasonOf(e: unknown): string {
 
 async function tryNative(name: keyof typeof NATIVE_PACKAGES): Promise<string | null> {
   const pkg = NATIVE_PACKAGES[name];
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'; // TensorFlow's start-up notes (CPU features, oneDNN) are not errors
-  process.env.TF_NUM_INTRAOP_THREADS ??= String(nativeThreads());
-  process.env.TF_NUM_INTEROP_THREADS ??= '1'; // TF.js runs eager ops one at a time: nothing to overlap
-  // TensorFlow's pooling allocator: plain malloc maps and unmaps every large tensor, and the page faults of a
-  // fresh [N, V] buffer cost more than the softmax written into it (a step ran 25–35% faster with it)
-  process.env.TF_CPU_ALLOCATOR_USE_BFC ??= 'true';
+  if (isMainThread) setNativeEnv(); // in a worker the main thread has done it (native code never sees a worker's env)
   let version: string | undefined;
   try {
     require(pkg); // registers the 'tensorflow' backend on the shared tfjs-core

@@ -10,7 +10,8 @@ import { count } from '../cli-args.js';
 import { BASE_CHECKPOINT, loadCheckpoint } from './checkpoint.js';
 import { loadTangCorpus } from './corpus.js';
 import { PoemModel, type Precision } from './generate.js';
-import { createEngine, epochBatches, makeOptimizer, normaliseAndClip } from './train.js';
+import { createEngine, epochBatches } from './train.js';
+import { ParamOptimizer } from './optimizer.js';
 import { describeBackend, initBackendInfo } from './backend.js';
 import { initParams, type ModelConfig, type ModelParams } from './model.js';
 import type { Vocab } from './vocab.js';
@@ -68,13 +69,12 @@ async function trainingThroughput(config: ModelConfig, params: ModelParams, voca
   const engine = await createEngine(config, opts.workers);
   try {
     for (const [name, p] of engine.params) p.set(params.get(name)!);
-    const optimizer = makeOptimizer('adam', engine.params);
+    const optimizer = await ParamOptimizer.create('adam', engine.params);
     const examples = loadTangCorpus().train.map((poem) => ({ poem, weight: 1 }));
     const batches = epochBatches(examples, vocab, 3072, 7);
     const step = async (k: number) => {
       const r = await engine.run(batches[k]!, { grads: true, handGrad: opts.handGrad ?? true, dropout: opts.dropout });
-      normaliseAndClip(engine.grads, r.weightSum, 5);
-      optimizer.step(engine.grads, 1e-4);
+      optimizer.step(engine.grads, r.weightSum, 5, 1e-4);
     };
     await step(0); // warm-up: kernels, operator setup, the allocator's pool
     await step(1);
@@ -91,7 +91,7 @@ async function trainingThroughput(config: ModelConfig, params: ModelParams, voca
 }
 
 export async function benchCommand(args: string[]) {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, repeats: { type: 'string' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, repeats: { type: 'string' }, 'training-only': { type: 'boolean' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
   const dir = values.checkpoint ?? BASE_CHECKPOINT;
   const steps = count(values.steps, 'steps') ?? 10;
   const poems = count(values.poems, 'poems') ?? 100;
@@ -106,36 +106,39 @@ export async function benchCommand(args: string[]) {
   // Generation at both precisions (int8 is what the bot serves), and what each costs in perplexity on dev poems.
   const devSample = loadTangCorpus().dev.slice(0, count(values['ppl-poems'], 'ppl-poems') ?? 300);
   const generation: Record<Precision, { loadMs: number; p50: number; p99: number; servedPerplexity: number }> = {} as never;
-  let model: PoemModel | undefined;
-  for (const precision of ['float32', 'int8'] as const) {
-    const loadMs: number[] = [];
-    for (let k = 0; k < 5; k++) {
-      model?.dispose();
-      const t0 = performance.now();
-      model = await PoemModel.load(dir, { precision });
-      loadMs.push(performance.now() - t0);
+  let generatedRhymeRate = NaN, corpusRhymeRate = NaN;
+  if (!values['training-only']) {
+    let model: PoemModel | undefined;
+    for (const precision of ['float32', 'int8'] as const) {
+      const loadMs: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        model?.dispose();
+        const t0 = performance.now();
+        model = await PoemModel.load(dir, { precision });
+        loadMs.push(performance.now() - t0);
+      }
+      for (let k = 0; k < 5; k++) model!.generate({ start: '月', form: 'qijue', seed: k }); // warm-up
+      const latencies: number[] = [];
+      for (let k = 0; k < poems; k++) {
+        const t0 = performance.now();
+        model!.generate({ start: '月', form: 'qijue', seed: 1000 + k });
+        latencies.push(performance.now() - t0);
+      }
+      latencies.sort((a, b) => a - b);
+      const served = model!.servedPerplexity(devSample).perplexity;
+      generation[precision] = { loadMs: median(loadMs), p50: percentile(latencies, 50), p99: percentile(latencies, 99), servedPerplexity: served };
+      say(`generation (${precision}): one 七言绝句 p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; load ${median(loadMs).toFixed(0)} ms; perplexity as served on ${devSample.length} dev poems ${served.toFixed(2)}`);
     }
-    for (let k = 0; k < 5; k++) model!.generate({ start: '月', form: 'qijue', seed: k }); // warm-up
-    const latencies: number[] = [];
-    for (let k = 0; k < poems; k++) {
-      const t0 = performance.now();
-      model!.generate({ start: '月', form: 'qijue', seed: 1000 + k });
-      latencies.push(performance.now() - t0);
-    }
-    latencies.sort((a, b) => a - b);
-    const served = model!.servedPerplexity(devSample).perplexity;
-    generation[precision] = { loadMs: median(loadMs), p50: percentile(latencies, 50), p99: percentile(latencies, 99), servedPerplexity: served };
-    say(`generation (${precision}): one 七言绝句 p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; load ${median(loadMs).toFixed(0)} ms; perplexity as served on ${devSample.length} dev poems ${served.toFixed(2)}`);
+    // Rhyme rate of generated poems (free form choice, unseeded starts from the README's characters) beside
+    // the corpus's own, by the same measure (rhyme.ts).
+    const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
+    const generated = Array.from({ length: 200 }, (_, k) => model!.generate({ start: starts[k % starts.length], seed: 5000 + k }).lines);
+    generatedRhymeRate = generated.filter(poemRhymes).length / generated.length;
+    corpusRhymeRate = rhymeRate(loadTangCorpus().train.map((p) => p.lines));
+    say(`rhyme rate: generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
+    model!.dispose();
   }
-  // Rhyme rate of generated poems (free form choice, unseeded starts from the README's characters) beside
-  // the corpus's own, by the same measure (rhyme.ts).
-  const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
-  const generated = Array.from({ length: 200 }, (_, k) => model!.generate({ start: starts[k % starts.length], seed: 5000 + k }).lines);
-  const generatedRhymeRate = generated.filter(poemRhymes).length / generated.length;
-  const corpusRhymeRate = rhymeRate(loadTangCorpus().train.map((p) => p.lines));
-  say(`rhyme rate: generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
-  model!.dispose();
-  const served = generation.int8;
+  const served = generation.int8 ?? { p50: NaN, p99: NaN, loadMs: NaN, servedPerplexity: NaN };
 
   // Training throughput at the shipped size and at E256/H512, ours and PyTorch's alternately in each repeat,
   // with the shipped checkpoint's dropout in both; the ratio of each repeat, and their median.
@@ -179,7 +182,7 @@ export async function benchCommand(args: string[]) {
   // PyTorch's generation, load time and memory at the shipped size, for the same rows.
   let torchServing: Record<string, unknown> | undefined;
   let debian: Record<string, unknown> | undefined;
-  if (torch.python) {
+  if (torch.python && !values['training-only']) {
     torchServing = runTorch(torch.python, config, ['--steps', String(steps), '--dropout', String(dropout)]);
     if (existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) {
       debian = runTorch(DEBIAN_PYTHON, config, ['--steps', String(steps), '--dropout', String(dropout), '--train-only']); // a side note: Debian's python3-torch
@@ -197,10 +200,10 @@ export async function benchCommand(args: string[]) {
     quatrain_ms_p50: +served.p50.toFixed(2),
     quatrain_ms_p99: +served.p99.toFixed(2),
     load_ms: +served.loadMs.toFixed(1),
-    quatrain_ms_p50_float32: +generation.float32.p50.toFixed(2),
-    quatrain_ms_p99_float32: +generation.float32.p99.toFixed(2),
-    served_perplexity_int8: +generation.int8.servedPerplexity.toFixed(3),
-    served_perplexity_float32: +generation.float32.servedPerplexity.toFixed(3),
+    quatrain_ms_p50_float32: +(generation.float32?.p50 ?? NaN).toFixed(2),
+    quatrain_ms_p99_float32: +(generation.float32?.p99 ?? NaN).toFixed(2),
+    served_perplexity_int8: +served.servedPerplexity.toFixed(3),
+    served_perplexity_float32: +(generation.float32?.servedPerplexity ?? NaN).toFixed(3),
     served_perplexity_poems: devSample.length,
     peak_rss_mb: Math.round(peakRssMb),
     rhyme_rate_generated: +generatedRhymeRate.toFixed(3),

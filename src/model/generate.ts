@@ -5,7 +5,7 @@
  */
 import prand from 'pure-rand';
 import { z } from 'zod';
-import { initBackend, tf } from './backend.js';
+import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backend.js';
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import { FORM_SHAPE, FORMS, poemText, type Form, type Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
@@ -98,7 +98,7 @@ export class PoemModel {
   private constructor(
     readonly manifest: Manifest,
     readonly vocab: Vocab,
-    readonly backend: string,
+    readonly backendInfo: BackendInfo,
     readonly precision: Precision,
     /** layer 0's input projection x·Wx + b for every token: a step reads one row */
     private readonly inputTable: Float32Array,
@@ -119,7 +119,7 @@ export class PoemModel {
 
   static async load(dir = BASE_CHECKPOINT, options: { precision?: Precision } = {}): Promise<PoemModel> {
     const precision = Precision.parse(options.precision ?? 'int8');
-    const backend = await initBackend();
+    const backend = await initBackendInfo();
     const { manifest, vocab, params } = loadCheckpoint(dir);
     const c = manifest.config.model;
     const shapes = new Map(manifest.weights.tensors.map((t) => [t.name, t.shape]));
@@ -143,6 +143,11 @@ export class PoemModel {
 
   get version(): string {
     return this.manifest.version;
+  }
+
+  /** the backend and the TensorFlow behind it, e.g. "node (TensorFlow 2.21.0, 2 threads)" */
+  get backend(): string {
+    return describeBackend(this.backendInfo);
   }
 
   dispose(): void {

@@ -5,24 +5,7 @@
  * rounded to int16, a step reads a quarter of that. The product runs in a small WebAssembly SIMD kernel
  * (int8-matvec.wat), assembled from its text once per thread with wabt.
  */
-import { readFileSync } from 'node:fs';
-import wabtInit from 'wabt';
-
-const KERNEL_SOURCE = new URL('./int8-matvec.wat', import.meta.url);
-let kernel: Promise<WebAssembly.Module> | undefined;
-
-function compileKernel(): Promise<WebAssembly.Module> {
-  kernel ??= (async () => {
-    const wabt = await wabtInit();
-    const parsed = wabt.parseWat('int8-matvec.wat', readFileSync(KERNEL_SOURCE, 'utf8'), { simd: true });
-    try {
-      return await WebAssembly.compile(parsed.toBinary({}).buffer as Uint8Array<ArrayBuffer>);
-    } finally {
-      parsed.destroy();
-    }
-  })();
-  return kernel;
-}
+import { compileWat } from './wat.js';
 
 type Kernel = { memory: WebAssembly.Memory; matvec: (w: number, rowScale: number, x: number, out: number, K: number, N: number, xScale: number) => void };
 
@@ -42,7 +25,7 @@ export class Int8Matrix {
     const K = Math.ceil(rows / 16) * 16; // the kernel takes 16 weights at a time: pad with zeros
     const offsets = { w: 0, scale: K * cols, x: K * cols + 4 * cols, out: K * cols + 4 * cols + 2 * K };
     const bytes = offsets.out + 4 * cols;
-    const instance = await WebAssembly.instantiate(await compileKernel());
+    const instance = await WebAssembly.instantiate(await compileWat('int8-matvec.wat'));
     const kernel = instance.exports as unknown as Kernel;
     kernel.memory.grow(Math.ceil(bytes / 65536));
     const q = new Int8Array(kernel.memory.buffer, offsets.w, K * cols);

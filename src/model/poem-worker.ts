@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PoemInputError, PoemModel, type PoemRequest } from './generate.js';
 
 const model = await PoemModel.load(workerData.checkpoint as string);
-parentPort!.postMessage({ ready: true, manifest: model.manifest, backend: model.backend });
+parentPort!.postMessage({ ready: true, manifest: model.manifest, backend: model.backend, fallback: model.backendInfo.fallback });
 
 parentPort!.on('message', (m: { id: number; request: PoemRequest }) => {
   try {

@@ -15,7 +15,15 @@ export class PoemWriter {
 
   private idle?: () => void;
 
-  private constructor(private worker: Worker, readonly manifest: Manifest, readonly backend: string, readonly checkpoint: string) {
+  private constructor(
+    private worker: Worker,
+    readonly manifest: Manifest,
+    /** e.g. "node (TensorFlow 2.21.0, 2 threads)" */
+    readonly backend: string,
+    /** why native TensorFlow is not the backend, when auto passed it (null otherwise) */
+    readonly backendFallback: string | null,
+    readonly checkpoint: string,
+  ) {
     worker.on('message', (m: { id: number; poem?: GeneratedPoem; error?: string; inputError?: boolean }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -40,9 +48,9 @@ export class PoemWriter {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
       worker.once('error', onError).once('exit', onExit);
-      worker.once('message', (m: { manifest: Manifest; backend: string }) => {
+      worker.once('message', (m: { manifest: Manifest; backend: string; fallback: string | null }) => {
         worker.off('error', onError).off('exit', onExit);
-        resolve(new PoemWriter(worker, m.manifest, m.backend, checkpoint));
+        resolve(new PoemWriter(worker, m.manifest, m.backend, m.fallback, checkpoint));
       });
     });
   }
