@@ -18,7 +18,7 @@
  * run on WebAssembly and why, and exits 0. TANGSHI_NATIVE=off skips it all.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -116,6 +116,41 @@ for info in z.infolist():
   }
 }
 
+/**
+ * The binding keeps one process-wide std::set of attribute names and inserts into it on every op without a
+ * lock: two worker threads running ops at once crashed it (SIGSEGV in AssignOpAttr, about one run in four
+ * with two training workers). A mutex around the insert fixes it; the marker file says the built binding has
+ * it, and the trainer runs native data-parallel workers only then.
+ */
+const PATCH_MARKER = 'tangshi-thread-safe-binding';
+function patchBinding(pkgDir) {
+  const file = join(pkgDir, 'binding', 'tfjs_backend.cc');
+  let source = readFileSync(file, 'utf8');
+  if (source.includes('ATTR_NAME_SET_MUTEX')) return;
+  const declaration = 'static std::set<std::string> ATTR_NAME_SET;';
+  const insert = '  const char *attr_name =\n      ATTR_NAME_SET.insert(attr_name_string.c_str()).first->c_str();';
+  if (!source.includes(declaration) || !source.includes(insert)) throw new Error('the binding source is not the one the thread-safety patch was written for');
+  source = source
+    .replace('#include <algorithm>', '#include <algorithm>\n#include <mutex>')
+    .replace(declaration, `${declaration}\n// patched by tangshi-bot: worker threads insert at once\nstatic std::mutex ATTR_NAME_SET_MUTEX;`)
+    .replace(insert, '  const char *attr_name;\n  {\n    std::lock_guard<std::mutex> lock(ATTR_NAME_SET_MUTEX);\n    attr_name = ATTR_NAME_SET.insert(attr_name_string.c_str()).first->c_str();\n  }');
+  writeFileSync(file, source);
+}
+
+function buildFromSource(pkgDir) {
+  patchBinding(pkgDir);
+  const nodePreGyp = require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', { paths: [pkgDir] });
+  const env = { ...process.env };
+  // outside npm (a run by hand) node-pre-gyp needs to be told where npm's node-gyp and Node's headers are
+  env.npm_config_node_gyp ??= [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(existsSync);
+  if (!env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
+  if (!env.npm_config_node_gyp) delete env.npm_config_node_gyp;
+  rmSync(join(pkgDir, PATCH_MARKER), { force: true });
+  const r = run(process.execPath, [nodePreGyp, 'install', '--build-from-source'], { cwd: pkgDir, env, timeout: 600_000 });
+  if (!r.ok) throw new Error(`building the binding failed (${r.lastLine})`);
+  writeFileSync(join(pkgDir, PATCH_MARKER), 'the binding was built from binding/tfjs_backend.cc with the attribute-name lock\n');
+}
+
 /** Points the package's deps/ at a libtensorflow (symlinks: the cache is shared) and builds its binding. */
 function buildAgainst(pkgDir, source) {
   const deps = join(pkgDir, 'deps');
@@ -136,21 +171,25 @@ function buildAgainst(pkgDir, source) {
   };
   for (const [name, target] of Object.entries(links)) if (!existsSync(join(deps, 'lib', name))) symlinkSync(target, join(deps, 'lib', name));
   symlinkSync(source.include, join(deps, 'include'));
-  const nodePreGyp = require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', { paths: [pkgDir] });
-  const env = { ...process.env };
-  // outside npm (a run by hand) node-pre-gyp needs to be told where npm's node-gyp and Node's headers are
-  env.npm_config_node_gyp ??= [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(existsSync);
-  if (!env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
-  if (!env.npm_config_node_gyp) delete env.npm_config_node_gyp;
-  const r = run(process.execPath, [nodePreGyp, 'install', '--build-from-source'], { cwd: pkgDir, env, timeout: 600_000 });
-  if (!r.ok) throw new Error(`building the binding failed (${r.lastLine})`);
+  buildFromSource(pkgDir);
 }
 
-/** The package's own install: downloads libtensorflow 2.9.1 and a prebuilt binding (needs the internet). */
+/**
+ * The package's own install: downloads libtensorflow 2.9.1 and a prebuilt binding (needs the internet); the
+ * binding is then rebuilt from source with the thread-safety patch where a compiler is (else the prebuilt
+ * one stays, without the marker).
+ */
 function ownInstall(pkgDir) {
   const timeout = Number(process.env.TANGSHI_NATIVE_DOWNLOAD_TIMEOUT ?? 180) * 1000;
-  const r = run(process.execPath, ['scripts/install.js'], { cwd: pkgDir, timeout, env: { ...process.env, PATH: `${join(pkgDir, '..', '..', '.bin')}:${process.env.PATH}` } });
+  const env = { ...process.env, PATH: `${join(pkgDir, '..', '..', '.bin')}:${process.env.PATH}` };
+  rmSync(join(pkgDir, 'deps'), { recursive: true, force: true }); // else it skips the download and builds against whatever deps/ holds
+  const r = run(process.execPath, ['scripts/install.js'], { cwd: pkgDir, timeout, env });
   if (!r.ok) throw new Error(r.timedOut ? `its download did not finish in ${timeout / 1000} s` : `its download failed (${r.lastLine})`);
+  try {
+    buildFromSource(pkgDir);
+  } catch {
+    run(process.execPath, ['scripts/install.js'], { cwd: pkgDir, timeout, env }); // back to its prebuilt binding
+  }
 }
 
 function setUp({ pkg, wheel, dirEnv, gpu }) {
@@ -161,7 +200,7 @@ function setUp({ pkg, wheel, dirEnv, gpu }) {
     return { ok: false, why: `${pkg} is not installed (an optional dependency npm skipped)` };
   }
   const before = probe(pkg);
-  if (before.ok) return { ok: true, version: before.version, how: 'already built' };
+  if (before.ok && existsSync(join(pkgDir, PATCH_MARKER))) return { ok: true, version: before.version, how: 'already built' };
   const attempts = [];
   const sources = [
     ['named directory', () => {

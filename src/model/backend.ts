@@ -8,7 +8,9 @@
 // the full package: it registers the gradients, the cpu backend and the chained ops
 import * as tf from '@tensorflow/tfjs';
 import { isMainThread } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { nativeThreads, setNativeEnv } from './native-env.js';
 import { applyWasmFixes } from './wasm-fixes.js';
@@ -18,7 +20,14 @@ export type BackendChoice = z.infer<typeof BackendChoice>;
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
 /** What runs the model in this thread: the backend, the TensorFlow behind a native one, why auto passed others. */
-export type BackendInfo = { name: BackendName; tensorflow: string | null; threads: number; fallback: string | null };
+export type BackendInfo = {
+  name: BackendName;
+  tensorflow: string | null;
+  threads: number;
+  fallback: string | null;
+  /** whether several threads may run ops at once (a native binding needs the patch scripts/setup-native.mjs applies) */
+  threadSafe: boolean;
+};
 
 const require = createRequire(import.meta.url);
 const NATIVE_PACKAGES = { 'node-gpu': '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
@@ -30,6 +39,15 @@ function reasonOf(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && /Cannot find module '@tensorflow\/tfjs-node/.test(message)) return 'the package is not installed';
   return message.split('\n')[0]!.slice(0, 300);
+}
+
+/** The marker scripts/setup-native.mjs leaves when it built the binding with its attribute-name lock. */
+function nativeThreadSafe(pkg: string): boolean {
+  try {
+    return existsSync(join(dirname(require.resolve(`${pkg}/package.json`)), 'tangshi-thread-safe-binding'));
+  } catch {
+    return false;
+  }
 }
 
 async function tryNative(name: keyof typeof NATIVE_PACKAGES): Promise<string | null> {
@@ -74,7 +92,8 @@ async function choose(choice: BackendChoice): Promise<BackendInfo> {
       const fallback = passed.length > 0 && name !== 'node' ? passed.join('; ') : null;
       // node-gpu is skipped silently on machines without it; falling back past node is worth a line
       if (fallback) console.warn(`tangshi: TensorFlow.js runs on ${name}, not native TensorFlow: ${fallback}`);
-      return { name, tensorflow, threads: tensorflow ? nativeThreads() : 1, fallback };
+      const threadSafe = name in NATIVE_PACKAGES ? nativeThreadSafe(NATIVE_PACKAGES[name as keyof typeof NATIVE_PACKAGES]) : true;
+      return { name, tensorflow, threads: tensorflow ? nativeThreads() : 1, fallback, threadSafe };
     } catch (e) {
       if (choice !== 'auto') {
         const hint = name.startsWith('node') ? ' Build it with `node scripts/setup-native.mjs` (npm install runs it), or use TFJS_BACKEND=auto.' : '';

@@ -13,6 +13,8 @@ const { config, params: paramsBuffer, grads: gradsBuffer, backend } = workerData
 const params = paramViews(config, paramsBuffer);
 const grads = paramViews(config, gradsBuffer);
 const ready = initBackend(backend);
+// tell the engine when the backend is up: native TensorFlow must not start in two threads at once
+ready.then(() => parentPort!.postMessage({ ready: true }), (e) => parentPort!.postMessage({ ready: false, error: (e as Error).message }));
 
 parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number }) => {
   try {
