@@ -90,7 +90,7 @@ export function toTensors(c: ModelConfig, params: ModelParams): ParamTensors {
 }
 
 /** One LSTM layer's step loop. xProj: [T, B, 4H] = x·Wx + b. Returns h, c, tanh(c) and the gates of every step, stacked [T, B, H]. */
-function lstmForwardSteps(xProj: tf.Tensor3D, wh: tf.Tensor2D) {
+export function lstmForwardSteps(xProj: tf.Tensor3D, wh: tf.Tensor2D) {
   const [T, B, H4] = xProj.shape;
   const H = H4 / 4;
   let h = tf.zeros([B, H]) as tf.Tensor2D;
@@ -125,7 +125,7 @@ export const lstmLayerAutograd: LstmLayer = (x, wx, wh, b) => lstmForwardSteps(x
  * kernel (gate order i f g o, no peepholes, no clipping: the same LSTM; 46 vs 77 ms for a 34-step batch of
  * 90 at H = 256), which returns the same gates and cells the backward pass needs.
  */
-function lstmForward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D) {
+export function lstmForward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D) {
   const native = nativeBackend();
   if (!native) return lstmForwardSteps(xProjection(x, wx, b), wh);
   const [, B] = x.shape;
