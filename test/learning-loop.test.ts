@@ -4,7 +4,7 @@
  * path. Real parts throughout: the corpus, SQLite through Prisma, worker threads, node-cron; tiny models.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, truncateSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { pino } from 'pino';
@@ -17,8 +17,9 @@ import { poemFromText, ratedExamples } from '../src/jobs/finetune-data.js';
 import { hotSwapper, type ModelHolder } from '../src/jobs/hot-swap.js';
 import { scheduleTraining } from '../src/jobs/schedule.js';
 import { Trainer, type TrainerSettings } from '../src/jobs/trainer.js';
-import { activeVersion, failInterruptedRuns, loadServingModel, markActive, registerVersion, serveVersion } from '../src/jobs/versions.js';
+import { activeVersion, failInterruptedRuns, loadServingModel, markActive, pruneVersions, registerVersion, serveVersion } from '../src/jobs/versions.js';
 import { train } from '../src/model/train.js';
+import { loadCheckpoint } from '../src/model/checkpoint.js';
 import { corpusTrainData } from '../src/model/data.js';
 import { makeTinyCheckpoint, tempDir } from './helpers.js';
 
@@ -256,6 +257,31 @@ describe('faults', () => {
     expect(report.status).toBe('promoted');
     const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: report.id } });
     expect(run.status).toBe('promoted');
+  });
+});
+
+describe('version pruning', () => {
+  it('keeps the active version, rollback\'s target, the newest N and the base; deletes the rest, files and rows', async () => {
+    const { db, base, modelDir } = await setup();
+    const manifest = loadCheckpoint(base).manifest;
+    const versionsDir = join(modelDir, 'versions');
+    const names = Array.from({ length: 7 }, (_, k) => `v-prune-${k}`);
+    for (const [k, version] of names.entries()) {
+      const dir = join(versionsDir, version);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'weights.bin'), 'x');
+      await registerVersion(db, { ...manifest, version, createdAt: new Date(Date.UTC(2026, 0, 1 + k)).toISOString() }, dir);
+    }
+    await markActive(db, names[1]!); // an old version is serving (a rollback) …
+    await markActive(db, names[0]!); // … no: the oldest, and names[1] is rollback's default target now
+    const pruned = await pruneVersions(db, { keep: 2, versionsDir });
+    // newest two (6, 5), active (0), rollback target (1) and the shipped base stay
+    expect(pruned.sort()).toEqual([names[2], names[3], names[4]]);
+    const left = (await db.prisma.modelVersion.findMany()).map((v) => v.version);
+    expect(left.sort()).toEqual([manifest.version, names[0], names[1], names[5], names[6]].sort());
+    expect(readdirSync(versionsDir).sort()).toEqual([names[0], names[1], names[5], names[6]].sort());
+    expect(existsSync(base)).toBe(true);
+    expect(await pruneVersions(db, { keep: 2, versionsDir })).toEqual([]); // nothing more to do
   });
 });
 

@@ -42,6 +42,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
       ...finetuneBudget(config),
       lr: config.FINETUNE_LR,
       workers: config.FINETUNE_WORKERS,
+      keepVersions: config.MODEL_KEEP_VERSIONS,
       maxPplRise: config.PROMOTE_MAX_PPL_RISE,
       ratedMinAverage: config.RATED_MIN_AVERAGE,
       ratedMaxShare: config.RATED_MAX_SHARE,

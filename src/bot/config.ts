@@ -36,6 +36,8 @@ export const Config = z.object({
   FINETUNE_LR: z.coerce.number().positive().max(1).default(3e-4),
   /** Gradient worker threads of a fine-tune (default: all cores; 1 leaves a core to /poem). */
   FINETUNE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  /** Model versions kept under MODEL_DIR/versions besides the active one and rollback's target. */
+  MODEL_KEEP_VERSIONS: z.coerce.number().int().min(1).max(1000).default(5),
   /** A candidate is promoted when its dev perplexity ≤ the active one's + this. */
   PROMOTE_MAX_PPL_RISE: z.coerce.number().min(0).default(0),
   /** Poems with at least this average rating join the fine-tune's data. */

@@ -19,7 +19,7 @@ import { retryWhenBusy, type Database } from '../bot/db.js';
 import type { Log } from '../bot/log.js';
 import { ratedExamples } from './finetune-data.js';
 import type { FinetuneJob, FinetuneMessage, FinetuneResult } from './finetune-worker.js';
-import { registerVersion, serveVersion } from './versions.js';
+import { pruneVersions, registerVersion, serveVersion } from './versions.js';
 
 export type RunTrigger = 'schedule' | 'admin';
 export type RunPhase = 'preparing' | 'training' | 'evaluating' | 'promoting';
@@ -66,6 +66,8 @@ export type TrainerSettings = {
   maxPplRise: number;
   ratedMinAverage: number;
   ratedMaxShare: number;
+  /** versions kept besides the active one and rollback's target (MODEL_KEEP_VERSIONS); unset: all */
+  keepVersions?: number;
 };
 
 export type TrainerDeps = {
@@ -182,6 +184,10 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
       } else {
         report.status = 'rejected';
         report.decision = `Kept ${base.version}: the candidate's ${figures} is worse by more than the allowed ${settings.maxPplRise}.`;
+      }
+      if (settings.keepVersions !== undefined) {
+        const pruned = await pruneVersions(db, { keep: settings.keepVersions, versionsDir: resolve(this.deps.modelDir, 'versions') });
+        if (pruned.length > 0) log.info({ pruned }, 'old model versions deleted');
       }
     } catch (e) {
       report.status = 'failed';

@@ -4,7 +4,7 @@
  * are damaged or gone, the newest version that was ever active, then the shipped base, and says why.
  */
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import type { Manifest } from '../model/checkpoint.js';
 import { PoemWriter } from '../model/poem-writer.js';
 import { retryWhenBusy, type Database } from '../bot/db.js';
@@ -106,4 +106,23 @@ export async function serveVersion(db: Database, swapTo: (dir: string) => Promis
     await swapTo(current.checkpoint);
     throw e;
   }
+}
+
+/**
+ * Deletes the versions nobody can reach any more, files and rows: every run leaves a checkpoint (16 MB at
+ * E256/H512), so without this the disk fills. Kept: the active version, rollback's default target (the one
+ * active before), the newest `keep` of those in `versionsDir`, and anything outside `versionsDir` (the
+ * shipped base, a checkpoint an admin placed elsewhere). Returns the versions deleted.
+ */
+export async function pruneVersions(db: Database, opts: { keep: number; versionsDir: string }): Promise<string[]> {
+  const root = resolve(opts.versionsDir) + sep;
+  const all = (await db.prisma.modelVersion.findMany({ orderBy: [{ createdAt: 'desc' }, { version: 'desc' }] })).filter((v) => resolve(v.path).startsWith(root));
+  const previous = await previousVersion(db);
+  const kept = new Set([...all.slice(0, opts.keep).map((v) => v.version), ...(previous ? [previous.version] : [])]);
+  const doomed = all.filter((v) => !v.active && !kept.has(v.version));
+  for (const v of doomed) {
+    await retryWhenBusy(() => db.prisma.modelVersion.delete({ where: { version: v.version } }));
+    rmSync(v.path, { recursive: true, force: true });
+  }
+  return doomed.map((v) => v.version);
 }
