@@ -11,6 +11,7 @@ import { checkpointPerplexity } from '../src/model/train.js';
 import { inScript, toTraditional } from '../src/model/script.js';
 import { BOS, type Vocab } from '../src/model/vocab.js';
 import { makeTinyCheckpoint } from './helpers.js';
+import { REPEAT_ALLOWANCE } from '../src/model/generate.js';
 
 const HAN = /^\p{Script=Han}$/u;
 
@@ -70,6 +71,22 @@ function checkPoem(poem: GeneratedPoem, req: PoemRequest): void {
 
   // rhyme is forced by the decoder: every poem rhymes, without repeating a rhyme character
   expect(poemRhymes(poem.lines), poem.text).toBe(true);
+
+  // no stutter: characters the decoder chose repeat an earlier one only as a reduplication (青青, never
+  // 青青青), up to the form's allowance; the user's own characters are not counted
+  const forcedAt = (line: number, col: number) =>
+    (req.start !== undefined && line === 0 && col < [...req.start].length) || (req.acrostic !== undefined && col === 0);
+  const seen = new Set<string>();
+  let repeats = 0;
+  poem.lines.forEach((line, l) => {
+    const chars = [...line];
+    chars.forEach((ch, c) => {
+      const reduplication = c > 0 && chars[c - 1] === ch && (c < 2 || chars[c - 2] !== ch);
+      if (seen.has(ch) && !reduplication && !forcedAt(l, c)) repeats++;
+      seen.add(ch);
+    });
+  });
+  expect(repeats, poem.text).toBeLessThanOrEqual(REPEAT_ALLOWANCE[poem.form]);
   const ends = poem.lines.filter((_, i) => i % 2 === 1).map((line) => [...line].at(-1)!);
   expect(new Set(ends).size, `even-line ends ${ends.join('')}`).toBe(ends.length);
 }

@@ -16,6 +16,7 @@ import { describeBackend, initBackendInfo } from './backend.js';
 import { initParams, type ModelConfig, type ModelParams } from './model.js';
 import type { Vocab } from './vocab.js';
 import { poemRhymes, rhymeRate } from './rhyme.js';
+import { repeatShare } from './poetics.js';
 
 const TORCH_SCRIPT = new URL('../../bench/torch_lstm.py', import.meta.url).pathname;
 /** PyTorch as a user installs it today (`pip install torch`), in a git-ignored venv the bench creates once */
@@ -106,7 +107,7 @@ export async function benchCommand(args: string[]) {
   // Generation at both precisions (int8 is what the bot serves), and what each costs in perplexity on dev poems.
   const devSample = loadTangCorpus().dev.slice(0, count(values['ppl-poems'], 'ppl-poems') ?? 300);
   const generation: Record<Precision, { loadMs: number; p50: number; p99: number; servedPerplexity: number }> = {} as never;
-  let generatedRhymeRate = NaN, corpusRhymeRate = NaN;
+  let generatedRhymeRate = NaN, corpusRhymeRate = NaN, generatedRepeats = NaN, corpusRepeats = NaN;
   if (!values['training-only']) {
     let model: PoemModel | undefined;
     for (const precision of ['float32', 'int8'] as const) {
@@ -135,6 +136,9 @@ export async function benchCommand(args: string[]) {
     const generated = Array.from({ length: 200 }, (_, k) => model!.generate({ start: starts[k % starts.length], seed: 5000 + k }).lines);
     generatedRhymeRate = generated.filter(poemRhymes).length / generated.length;
     corpusRhymeRate = rhymeRate(loadTangCorpus().train.map((p) => p.lines));
+    generatedRepeats = repeatShare(generated);
+    corpusRepeats = repeatShare(loadTangCorpus().train.map((p) => p.lines));
+    say(`repeated characters (not reduplication): generated ${(100 * generatedRepeats).toFixed(2)}%, corpus ${(100 * corpusRepeats).toFixed(2)}%`);
     say(`rhyme rate: generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
     model!.dispose();
   }
@@ -208,6 +212,8 @@ export async function benchCommand(args: string[]) {
     peak_rss_mb: Math.round(peakRssMb),
     rhyme_rate_generated: +generatedRhymeRate.toFixed(3),
     rhyme_rate_corpus: +corpusRhymeRate.toFixed(3),
+    repeat_share_generated: +generatedRepeats.toFixed(4),
+    repeat_share_corpus: +corpusRepeats.toFixed(4),
     ...ablations,
     pytorch: torchServing ?? null,
     pytorch_note: torch.note ?? null,
