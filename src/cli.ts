@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpoint.js';
-import { loadPoemFile, loadTangCorpus } from './model/corpus.js';
+import { loadPoemFile, loadTangCorpus, PoemFileError } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
 import { count, num, parse, UsageError } from './cli-args.js';
@@ -156,8 +156,54 @@ async function exportCommand(args: string[]) {
   }
 }
 
+/**
+ * Scores any poems file by the measures of verse (poetics.ts): the chinese-poetry JSON format, or the JSON lines
+ * `tangshi poem --json` prints (either script).
+ */
+async function poeticsCommand(args: string[]) {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new UsageError('usage: tangshi poetics FILE [--json]  (a chinese-poetry JSON file, or the JSON lines of tangshi poem --json)');
+  const { scorePoems } = await import('./model/poetics.js');
+  const { clearTone } = await import('./model/tones.js');
+  const { poemRhymes } = await import('./model/rhyme.js');
+  const { toTraditional } = await import('./model/script.js');
+  let poems: string[][];
+  try {
+    poems = loadPoemFile(file).poems.map((p) => p.lines);
+  } catch (e) {
+    if ((e as Error).name !== 'PoemFileError') throw e;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new PoemFileError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    const rows = text.split('\n').filter((l) => l.trim()).map((l, i) => {
+      try {
+        const lines = (JSON.parse(l) as { lines?: unknown }).lines;
+        if (Array.isArray(lines) && lines.every((x) => typeof x === 'string')) return lines as string[];
+      } catch {}
+      throw new PoemFileError(`${file}: line ${i + 1} is neither the chinese-poetry format nor a JSON object with "lines" (tangshi poem --json)`);
+    });
+    poems = rows.map((lines) => lines.map((l) => toTraditional(l)));
+  }
+  if (poems.length === 0) throw new UsageError(`${file} holds no poem in one of the four regular forms`);
+  const corpusLines = new Set(loadTangCorpus().train.flatMap((p) => p.lines));
+  const score = scorePoems(poems, { toneOf: clearTone, rhymes: poemRhymes, corpusLines });
+  if (values.json) console.log(JSON.stringify(score));
+  else {
+    const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+    console.log(`${file}: ${score.poems} poems`);
+    console.log(`tone rules of regulated verse kept: ${pct(score.tone_rules_kept)} of poems whole, ${pct(score.tone_positions_kept)} of the positions checked`);
+    console.log(`rhyme: even lines in one 十三辙 group ${pct(score.rhyme_same_group)}, all on level tones ${pct(score.rhyme_level_tone)}`);
+    console.log(`repeated characters (reduplication aside) ${pct(score.repeated_characters)}; lines copied from the training corpus ${pct(score.copied_lines)}; distinct-2 ${score.distinct_2.toFixed(3)}`);
+  }
+}
+
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   export: exportCommand,
+  poetics: poeticsCommand,
   poem: poemCommand,
   train: trainCommand,
   eval: evalCommand,

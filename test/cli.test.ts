@@ -156,6 +156,21 @@ describe('tangshi eval', () => {
   });
 });
 
+describe('poetics', () => {
+  it('scores the JSON lines of tangshi poem --json, in either script', async () => {
+    const file = join(tempDir(), 'poems.jsonl');
+    // 登鸛雀樓 keeps every rule; 靜夜思 (an old-style quatrain) does not
+    writeFileSync(file, [{ lines: ['白日依山尽', '黄河入海流', '欲穷千里目', '更上一层楼'] }, { lines: ['床前明月光', '疑是地上霜', '舉頭望明月', '低頭思故鄉'] }].map((p) => JSON.stringify(p)).join('\n'));
+    const run = await tangshi(['poetics', file, '--json']);
+    expect(run.code).toBe(0);
+    const score = JSON.parse(run.stdout);
+    expect(score.poems).toBe(2);
+    expect(score.tone_rules_kept).toBe(0.5);
+    expect(score.repeated_characters).toBeCloseTo(3 / 40);
+    expect(score.copied_lines).toBeGreaterThan(0); // both are in the corpus
+  });
+});
+
 describe('bad input to eval and train: a message that names the problem, no stack trace', () => {
   const fileWith = (name: string, text: string) => {
     const file = join(tempDir(), name);
@@ -171,6 +186,9 @@ describe('bad input to eval and train: a message that names the problem, no stac
     ['eval with 0 workers', () => ['eval', '--checkpoint', checkpoint, '--workers', '0'], /--workers must be a whole number ≥ 1 \(got "0"\)/],
     ['bench with steps that are not a number', () => ['bench', '--checkpoint', checkpoint, '--skip-torch', '--steps', 'x'], /--steps must be a number \(got "x"\)/],
     ['train with a dropout of 0.95', () => ['train', '--dropout', '0.95', '--out', join(tempDir(), 'm')], /--dropout: Number must be less than or equal to 0\.9 \(got "0\.95"\)/],
+    ['poetics of a file that does not exist', () => ['poetics', '/nonexistent/poems.jsonl'], /cannot read \/nonexistent\/poems\.jsonl/],
+    ['poetics of lines that are not poems', () => ['poetics', fileWith('z.jsonl', '{"text":"no lines"}\n')], /z\.jsonl: line 1 is neither the chinese-poetry format nor a JSON object with "lines"/],
+    ['poetics without a file', () => ['poetics'], /usage: tangshi poetics FILE/],
   ];
   for (const [what, args, message] of cases) {
     it(what, async () => {

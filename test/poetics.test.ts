@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { repeatedCharacters, repeatShare } from '../src/model/poetics.js';
+import { checkTones, distinct2, repeatedCharacters, repeatShare, type Tonal } from '../src/model/poetics.js';
 
 describe('repeatedCharacters', () => {
   it('counts a character that comes back later in the poem', () => {
@@ -12,5 +12,31 @@ describe('repeatedCharacters', () => {
   it('gives the share over all characters', () => {
     expect(repeatShare([['青青河畔草', '鬱鬱園中柳'], ['春眠不覺曉', '處處聞啼鳥']])).toBe(0);
     expect(repeatShare([['日日日'], ['山水']])).toBeCloseTo(1 / 5);
+  });
+});
+
+describe('checkTones', () => {
+  const tone: Record<string, Tonal> = { 平: 'level', 仄: 'oblique' };
+  // lines written as their tones, so each rule can be broken on purpose
+  const check = (...lines: string[]) => checkTones(lines, (ch) => tone[ch] ?? null);
+  it('keeps the standard 五绝 and 七绝 templates', () => {
+    expect(check('仄仄平平仄', '平平仄仄平', '平平平仄仄', '仄仄仄平平').kept).toBe(true);
+    expect(check('平平仄仄平平仄', '仄仄平平仄仄平', '仄仄平平平仄仄', '平平仄仄仄平平').kept).toBe(true);
+  });
+  it('names what a line breaks', () => {
+    expect(check('仄仄平平仄', '平平仄仄仄', '平平平仄仄', '仄仄仄平平').broken).toEqual(['line 2: ends oblique, not on the rhyme\'s level tone']);
+    expect(check('仄仄平平仄', '平平仄仄平', '仄仄平平仄', '仄仄仄平平').broken).toContain('line 3: not joined (粘) to line 2 at 2');
+    expect(check('平平仄仄仄', '仄仄仄平平', '仄平平仄仄', '仄仄平平平').broken).toContain('line 4: 三平尾');
+    expect(check('平平平仄仄', '仄仄仄平平', '仄仄平平仄', '仄平仄仄平').broken).toEqual(['line 4: 孤平']);
+  });
+  it('lets a character of either or unknown tone fit any rule', () => {
+    expect(check('？？？？？', '？？？？？', '？？？？？', '？？？？？')).toMatchObject({ kept: true, positions: 12, positionsKept: 12 });
+  });
+});
+
+describe('distinct2', () => {
+  it('is the share of distinct bigrams', () => {
+    expect(distinct2([['春風春風']])).toBeCloseTo(2 / 3);
+    expect(distinct2([['山水'], ['山水']])).toBe(0.5);
   });
 });

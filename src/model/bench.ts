@@ -16,7 +16,8 @@ import { describeBackend, initBackendInfo } from './backend.js';
 import { initParams, type ModelConfig, type ModelParams } from './model.js';
 import type { Vocab } from './vocab.js';
 import { poemRhymes, rhymeRate } from './rhyme.js';
-import { repeatShare } from './poetics.js';
+import { repeatShare, toneRulesKept } from './poetics.js';
+import { clearTone } from './tones.js';
 
 const TORCH_SCRIPT = new URL('../../bench/torch_lstm.py', import.meta.url).pathname;
 /** PyTorch as a user installs it today (`pip install torch`), in a git-ignored venv the bench creates once */
@@ -108,6 +109,7 @@ export async function benchCommand(args: string[]) {
   const devSample = loadTangCorpus().dev.slice(0, count(values['ppl-poems'], 'ppl-poems') ?? 300);
   const generation: Record<Precision, { loadMs: number; p50: number; p99: number; servedPerplexity: number }> = {} as never;
   let generatedRhymeRate = NaN, corpusRhymeRate = NaN, generatedRepeats = NaN, corpusRepeats = NaN;
+  let toneRules: Record<'generated' | 'dev', { poems: number; positions: number }> | null = null;
   if (!values['training-only']) {
     let model: PoemModel | undefined;
     for (const precision of ['float32', 'int8'] as const) {
@@ -139,6 +141,8 @@ export async function benchCommand(args: string[]) {
     generatedRepeats = repeatShare(generated);
     corpusRepeats = repeatShare(loadTangCorpus().train.map((p) => p.lines));
     say(`repeated characters (not reduplication): generated ${(100 * generatedRepeats).toFixed(2)}%, corpus ${(100 * corpusRepeats).toFixed(2)}%`);
+    toneRules = { generated: toneRulesKept(generated, clearTone), dev: toneRulesKept(devSample.map((p) => p.lines), clearTone) };
+    say(`tone rules of regulated verse kept (whole poems / positions): generated ${toneRules.generated.poems.toFixed(3)} / ${toneRules.generated.positions.toFixed(3)}, dev poems ${toneRules.dev.poems.toFixed(3)} / ${toneRules.dev.positions.toFixed(3)}`);
     say(`rhyme rate: generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
     model!.dispose();
   }
@@ -214,6 +218,7 @@ export async function benchCommand(args: string[]) {
     rhyme_rate_corpus: +corpusRhymeRate.toFixed(3),
     repeat_share_generated: +generatedRepeats.toFixed(4),
     repeat_share_corpus: +corpusRepeats.toFixed(4),
+    tone_rules_kept: toneRules,
     ...ablations,
     pytorch: torchServing ?? null,
     pytorch_note: torch.note ?? null,

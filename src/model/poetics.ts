@@ -23,3 +23,118 @@ export function repeatShare(poems: string[][]): number {
   }
   return chars > 0 ? repeats / chars : 0;
 }
+
+/** 平 or 仄 at one position; null where the corpus reads the character both ways or not at all (it fits either). */
+export type Tonal = 'level' | 'oblique' | null;
+
+export type ToneCheck = {
+  /** every rule below holds */
+  kept: boolean;
+  /** positions checked, and how many keep their rule */
+  positions: number;
+  positionsKept: number;
+  /** what is broken, e.g. "line 3: 二四 same tone" */
+  broken: string[];
+};
+
+/**
+ * The tone rules of regulated verse (近体诗格律), as the standard templates state them with the freedoms poets
+ * took (一三五不论, within limits):
+ *  - in each line the 2nd and 4th characters differ in tone, and in a 七言 line the 6th matches the 2nd (二四六分明);
+ *  - 对: the second line of a couplet opposes the first at those positions; 粘: the first line of the next
+ *    couplet matches, at its 2nd character, the second line of the one before;
+ *  - even lines end level (the rhyme), odd lines after the first end oblique;
+ *  - no 三平尾 (a line ending on three level tones) and no 孤平 (in a line ending level, a level 2nd (五言) or
+ *    4th (七言) character alone between oblique ones).
+ * A character of either or unknown tone satisfies any rule it takes part in.
+ */
+export function checkTones(lines: string[], toneOf: (ch: string) => Tonal): ToneCheck {
+  const tones = lines.map((l) => [...l].map(toneOf));
+  const broken: string[] = [];
+  let positions = 0, positionsKept = 0;
+  const rule = (ok: boolean, what: string) => {
+    positions++;
+    if (ok) positionsKept++;
+    else broken.push(what);
+  };
+  const same = (a: Tonal, b: Tonal) => a === null || b === null || a === b;
+  const differ = (a: Tonal, b: Tonal) => a === null || b === null || a !== b;
+  const n = tones[0]?.length ?? 0;
+  const keys = n === 7 ? [1, 3, 5] : [1, 3]; // 0-based: the 2nd, 4th (and 6th) characters
+  tones.forEach((t, l) => {
+    const line = `line ${l + 1}`;
+    rule(differ(t[keys[0]!]!, t[keys[1]!]!), `${line}: 二四 same tone`);
+    if (n === 7) rule(same(t[1]!, t[5]!), `${line}: 二六 differ`);
+    if (l % 2 === 1) {
+      rule(t[n - 1] !== 'oblique', `${line}: ends oblique, not on the rhyme's level tone`);
+      for (const k of keys) rule(differ(tones[l - 1]![k]!, t[k]!), `${line}: not opposed to line ${l} at ${k + 1}`);
+    } else if (l > 0) {
+      rule(t[n - 1] !== 'level', `${line}: an unrhymed line ends level`);
+      rule(same(tones[l - 1]![1]!, t[1]!), `${line}: not joined (粘) to line ${l} at 2`);
+    }
+    if (t[n - 1] === 'level') {
+      rule(!(t[n - 3] === 'level' && t[n - 2] === 'level'), `${line}: 三平尾`);
+      const middle = n === 7 ? 3 : 1;
+      rule(!(t[middle] === 'level' && t[middle - 1] === 'oblique' && t[middle + 1] === 'oblique'), `${line}: 孤平`);
+    }
+  });
+  return { kept: broken.length === 0, positions, positionsKept, broken };
+}
+
+/** Tone rules over many poems: the share kept whole, and the share of checked positions kept. */
+export function toneRulesKept(poems: string[][], toneOf: (ch: string) => Tonal): { poems: number; positions: number } {
+  let kept = 0, positions = 0, positionsKept = 0;
+  for (const lines of poems) {
+    const c = checkTones(lines, toneOf);
+    if (c.kept) kept++;
+    positions += c.positions;
+    positionsKept += c.positionsKept;
+  }
+  return { poems: poems.length ? kept / poems.length : 0, positions: positions ? positionsKept / positions : 0 };
+}
+
+/** Share of character bigrams (within lines) that are distinct across all the poems: low when poems repeat each other. */
+export function distinct2(poems: string[][]): number {
+  const seen = new Set<string>();
+  let total = 0;
+  for (const lines of poems) {
+    for (const line of lines) {
+      const chars = [...line];
+      for (let i = 1; i < chars.length; i++, total++) seen.add(chars[i - 1]! + chars[i]!);
+    }
+  }
+  return total ? seen.size / total : 0;
+}
+
+export type PoeticsScore = {
+  poems: number;
+  tone_rules_kept: number;
+  tone_positions_kept: number;
+  rhyme_same_group: number;
+  rhyme_level_tone: number;
+  repeated_characters: number;
+  copied_lines: number | null;
+  distinct_2: number;
+};
+
+/**
+ * Every measure for a set of poems (traditional script): the tone rules (checkTones), rhyme (the even lines'
+ * last characters in one group, by `rhymes`; and all of them level), repeated characters, lines found
+ * verbatim in `corpusLines` (when given), distinct-2.
+ */
+export function scorePoems(poems: string[][], opts: { toneOf: (ch: string) => Tonal; rhymes: (lines: string[]) => boolean; corpusLines?: Set<string> }): PoeticsScore {
+  const tones = toneRulesKept(poems, opts.toneOf);
+  const evenEndsLevel = (lines: string[]) => lines.every((l, i) => i % 2 === 0 || opts.toneOf([...l].at(-1)!) !== 'oblique');
+  const allLines = poems.flat();
+  const share = (f: (x: string[]) => boolean) => (poems.length ? poems.filter(f).length / poems.length : 0);
+  return {
+    poems: poems.length,
+    tone_rules_kept: tones.poems,
+    tone_positions_kept: tones.positions,
+    rhyme_same_group: share(opts.rhymes),
+    rhyme_level_tone: share(evenEndsLevel),
+    repeated_characters: repeatShare(poems),
+    copied_lines: opts.corpusLines ? allLines.filter((l) => opts.corpusLines!.has(l)).length / Math.max(1, allLines.length) : null,
+    distinct_2: distinct2(poems),
+  };
+}

@@ -55,3 +55,9 @@ export function toneOf(ch: string, counts = toneCounts()): Tone | undefined {
   const share = c.level / (c.level + c.oblique);
   return share >= CLEAR_SHARE ? 'level' : share <= 1 - CLEAR_SHARE ? 'oblique' : 'both';
 }
+
+/** 平 or 仄 where the corpus is clear, null where it reads the character both ways or never labels it (the measures' view). */
+export function clearTone(ch: string): 'level' | 'oblique' | null {
+  const t = toneOf(ch);
+  return t === 'level' || t === 'oblique' ? t : null;
+}
