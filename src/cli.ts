@@ -95,7 +95,7 @@ async function poemCommand(args: string[]) {
     options: {
       acrostic: { type: 'string' }, form: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
       'top-p': { type: 'string' }, seed: { type: 'string' }, script: { type: 'string' }, checkpoint: { type: 'string' },
-      precision: { type: 'string' }, json: { type: 'boolean' },
+      precision: { type: 'string' }, json: { type: 'boolean' }, 'no-tones': { type: 'boolean' },
     },
   });
   if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
@@ -111,6 +111,7 @@ async function poemCommand(args: string[]) {
       topP: num(values['top-p'], 'top-p'),
       seed: num(values.seed, 'seed'),
       script: parse(ScriptArg, values.script, 'script'),
+      tones: !values['no-tones'],
     });
     console.log(values.json ? JSON.stringify(poem) : poem.lines.join('\n'));
   } catch (e) {

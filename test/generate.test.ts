@@ -12,6 +12,8 @@ import { inScript, toTraditional } from '../src/model/script.js';
 import { BOS, type Vocab } from '../src/model/vocab.js';
 import { makeTinyCheckpoint } from './helpers.js';
 import { REPEAT_ALLOWANCE } from '../src/model/generate.js';
+import { checkTones } from '../src/model/poetics.js';
+import { clearTone } from '../src/model/tones.js';
 
 const HAN = /^\p{Script=Han}$/u;
 
@@ -87,6 +89,12 @@ function checkPoem(poem: GeneratedPoem, req: PoemRequest): void {
     });
   });
   expect(repeats, poem.text).toBeLessThanOrEqual(REPEAT_ALLOWANCE[poem.form]);
+
+  // 格律: with no characters of the user's to fit around, every tone rule of regulated verse holds
+  if (req.tones !== false && req.start === undefined && req.acrostic === undefined && poem.script === 'traditional') {
+    const check = checkTones(poem.lines, clearTone);
+    expect(check.broken, poem.text).toEqual([]);
+  }
   const ends = poem.lines.filter((_, i) => i % 2 === 1).map((line) => [...line].at(-1)!);
   expect(new Set(ends).size, `even-line ends ${ends.join('')}`).toBe(ends.length);
 }
@@ -104,6 +112,7 @@ describe('PoemModel.generate', () => {
       temperature: fc.double({ min: 0.1, max: 2, noNaN: true }),
       topK: fc.integer({ min: 1, max: 100 }),
       topP: fc.double({ min: 0.05, max: 1, noNaN: true }),
+      tones: fc.option(fc.boolean(), { nil: undefined }),
     });
     const free = formOrNone.map((form): PoemRequest => ({ form }));
     const start = formOrNone.chain((form) =>

@@ -10,6 +10,8 @@ import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js'
 import { FORM_SHAPE, FORMS, poemText, type Form, type Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
 import { rhymeClasses, rhymeGroups } from './rhyme.js';
+import { toneTemplate, type Tonal } from './poetics.js';
+import { clearTone } from './tones.js';
 import { inScript, toTraditional, type Script } from './script.js';
 import { BOS, type Vocab } from './vocab.js';
 import { PoemInputError, PoemRequest, type GeneratedPoem } from './poem-request.js';
@@ -101,6 +103,10 @@ export class PoemModel {
   /** rhyme group → vocabulary ids that can end an even line in that group */
   private readonly rhymeMembers: Map<string, Int32Array>;
   private readonly rhymeStarters: Int32Array;
+  /** per vocabulary id: 1 level, 2 oblique, 0 either or unknown (tones.ts) */
+  private readonly toneOfId: Uint8Array;
+  /** content ids fit for a position that must be level / oblique */
+  private readonly fitFor: Record<'level' | 'oblique', Int32Array>;
 
   private constructor(
     readonly manifest: Manifest,
@@ -122,6 +128,22 @@ export class PoemModel {
     this.rhymeMembers = new Map([...classes].map(([group, idx]) => [group, Int32Array.from(idx, (k) => content[k]!)]));
     const starters = new Set([...this.rhymeMembers.values()].filter((ids) => ids.length >= MIN_RHYME_GROUP).flatMap((ids) => [...ids]));
     this.rhymeStarters = Int32Array.from([...starters].sort((a, b) => a - b));
+    this.toneOfId = new Uint8Array(vocab.size);
+    for (const id of content) this.toneOfId[id] = { level: 1, oblique: 2, none: 0 }[clearTone(vocab.tokens[id]!) ?? 'none'];
+    this.fitFor = { level: this.contentIds.filter((id) => this.toneOfId[id] !== 2), oblique: this.contentIds.filter((id) => this.toneOfId[id] !== 1) };
+  }
+
+  /** The tone template that the user's own characters break least (a tie drawn at random); none with tones off. */
+  private chooseTemplate(form: Form, forced: Map<number, number>, tones: boolean, rng: prand.RandomGenerator): Tonal[][] | undefined {
+    if (!tones) return undefined;
+    const { lineLength, lines } = FORM_SHAPE[form];
+    const candidates = ([0, 1] as const).map((k) => toneTemplate(k, lineLength, lines));
+    const conflicts = candidates.map((t) => [...forced].filter(([pos, id]) => {
+      const want = t[Math.floor(pos / lineLength)]![pos % lineLength];
+      return want && this.toneOfId[id] === (want === 'level' ? 2 : 1);
+    }).length);
+    if (conflicts[0] !== conflicts[1]) return candidates[conflicts[0]! < conflicts[1]! ? 0 : 1];
+    return candidates[prand.unsafeUniformIntDistribution(0, 1, rng)];
   }
 
   static async load(dir = BASE_CHECKPOINT, options: { precision?: Precision } = {}): Promise<PoemModel> {
@@ -180,6 +202,7 @@ export class PoemModel {
     const usedRhymes = new Set<number>();
     const used = new Set<number>();
     let repeatsLeft = REPEAT_ALLOWANCE[form];
+    const template = this.chooseTemplate(form, forced, req.tones, rng);
     {
       this.advance(state, BOS, false);
       let logits = this.advance(state, this.vocab.formToken(form), !forced.has(0));
@@ -189,9 +212,15 @@ export class PoemModel {
           let token = forced.get(pos);
           if (token === undefined) {
             const evenLineEnd = col === lineLength - 1 && line % 2 === 1;
-            let allowed: Int32Array = this.contentIds;
+            // 格律: the template's tone here, if it sets one (the user's characters were placed regardless)
+            const want = template?.[line]![col];
+            let allowed: Int32Array = want ? this.fitFor[want] : this.contentIds;
             if (evenLineEnd && !rhymeGroupsLeft) allowed = this.rhymeStarters;
             else if (evenLineEnd) allowed = Int32Array.from([...rhymeGroupsLeft!].flatMap((g) => [...(this.rhymeMembers.get(g) ?? [])]).filter((id) => !usedRhymes.has(id)));
+            if (evenLineEnd && want) {
+              const fit = allowed.filter((id) => this.toneOfId[id] !== (want === 'level' ? 2 : 1));
+              if (fit.length > 0) allowed = fit;
+            }
             // no stutter: a character already in the poem only as a reduplication (青青, never 青青青), unless
             // the form's allowance of repeats is not spent yet
             const previous = col > 0 ? chosen[chosen.length - 1] : undefined;

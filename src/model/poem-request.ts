@@ -15,6 +15,8 @@ export const PoemRequest = z.object({
   topP: z.number().gt(0).max(1).default(0.9),
   seed: z.number().int().optional(),
   script: z.enum(['simplified', 'traditional']).default('traditional'),
+  /** the tone rules of regulated verse (平仄) in decoding; off: any tones */
+  tones: z.boolean().default(true),
 });
 export type PoemRequest = z.input<typeof PoemRequest>;
 export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; checkpoint: string };

@@ -138,3 +138,31 @@ export function scorePoems(poems: string[][], opts: { toneOf: (ch: string) => To
     distinct_2: distinct2(poems),
   };
 }
+
+/**
+ * The standard line patterns of regulated verse, 五言 (P level, Z oblique): A 仄仄平平仄, B 平平仄仄平,
+ * C 平平平仄仄, D 仄仄仄平平; a 七言 line puts the opposite of its first two tones in front. A quatrain runs
+ * A B C D (仄起) or C D A B (平起), first line unrhymed; a 律诗 runs its quatrain twice.
+ */
+const LINE_PATTERNS: Record<'A' | 'B' | 'C' | 'D', string> = { A: 'ZZPPZ', B: 'PPZZP', C: 'PPPZZ', D: 'ZZZPP' };
+export const TONE_TEMPLATES = [['A', 'B', 'C', 'D'], ['C', 'D', 'A', 'B']] as const;
+
+/**
+ * The tone each position of a poem must take under a template, null where the poet is free (一三五不论):
+ * the 2nd, 4th, 6th and last characters of every line, and the two free positions that are not free — in
+ * pattern B the 1st (五言) / 3rd (七言) is level, or the line has 孤平; in pattern D the 3rd / 5th is oblique,
+ * or it ends on three level tones (三平尾).
+ */
+export function toneTemplate(template: 0 | 1, lineLength: 5 | 7, lines: 4 | 8): Tonal[][] {
+  const tone = (c: string): Tonal => (c === 'P' ? 'level' : 'oblique');
+  return Array.from({ length: lines }, (_, l) => {
+    const name = TONE_TEMPLATES[template][l % 4]!;
+    const five = LINE_PATTERNS[name];
+    const pattern = lineLength === 7 ? (five[0] === 'P' ? 'ZZ' : 'PP') + five : five;
+    const offset = lineLength - 5;
+    const fixed = new Set([1, 3, lineLength - 1, ...(lineLength === 7 ? [5] : [])]);
+    if (name === 'B') fixed.add(offset); // 1st / 3rd: no 孤平
+    if (name === 'D') fixed.add(offset + 2); // 3rd / 5th: no 三平尾
+    return [...pattern].map((c, i) => (fixed.has(i) ? tone(c) : null));
+  });
+}
