@@ -95,7 +95,7 @@ async function poemCommand(args: string[]) {
     options: {
       acrostic: { type: 'string' }, form: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
       'top-p': { type: 'string' }, seed: { type: 'string' }, script: { type: 'string' }, checkpoint: { type: 'string' },
-      precision: { type: 'string' }, json: { type: 'boolean' }, 'no-tones': { type: 'boolean' },
+      precision: { type: 'string' }, json: { type: 'boolean' }, 'no-tones': { type: 'boolean' }, rhyme: { type: 'string' },
     },
   });
   if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
@@ -112,6 +112,7 @@ async function poemCommand(args: string[]) {
       seed: num(values.seed, 'seed'),
       script: parse(ScriptArg, values.script, 'script'),
       tones: !values['no-tones'],
+      rhyme: parse(z.enum(['classical', 'modern'], { message: 'must be classical or modern' }), values.rhyme, 'rhyme'),
     });
     console.log(values.json ? JSON.stringify(poem) : poem.lines.join('\n'));
   } catch (e) {
@@ -168,6 +169,7 @@ async function poeticsCommand(args: string[]) {
   const { scorePoems } = await import('./model/poetics.js');
   const { clearTone } = await import('./model/tones.js');
   const { poemRhymes } = await import('./model/rhyme.js');
+  const { classicalRhymes } = await import('./model/classical-rhyme.js');
   const { toTraditional } = await import('./model/script.js');
   let poems: string[][];
   try {
@@ -191,13 +193,13 @@ async function poeticsCommand(args: string[]) {
   }
   if (poems.length === 0) throw new UsageError(`${file} holds no poem in one of the four regular forms`);
   const corpusLines = new Set(loadTangCorpus().train.flatMap((p) => p.lines));
-  const score = scorePoems(poems, { toneOf: clearTone, rhymes: poemRhymes, corpusLines });
+  const score = scorePoems(poems, { toneOf: clearTone, rhymes: { classical: (l) => classicalRhymes(l), modern: poemRhymes }, corpusLines });
   if (values.json) console.log(JSON.stringify(score));
   else {
     const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
     console.log(`${file}: ${score.poems} poems`);
     console.log(`tone rules of regulated verse kept: ${pct(score.tone_rules_kept)} of poems whole, ${pct(score.tone_positions_kept)} of the positions checked`);
-    console.log(`rhyme: even lines in one 十三辙 group ${pct(score.rhyme_same_group)}, all on level tones ${pct(score.rhyme_level_tone)}`);
+    console.log(`rhyme: even lines in one classical group ${pct(score.rhyme_classical)} (in one 十三辙 group ${pct(score.rhyme_modern)}), all on level tones ${pct(score.rhyme_level_tone)}`);
     console.log(`repeated characters (reduplication aside) ${pct(score.repeated_characters)}; lines copied from the training corpus ${pct(score.copied_lines)}; distinct-2 ${score.distinct_2.toFixed(3)}`);
   }
 }

@@ -15,7 +15,7 @@ import { ParamOptimizer } from './optimizer.js';
 import { describeBackend, initBackendInfo } from './backend.js';
 import { initParams, type ModelConfig, type ModelParams } from './model.js';
 import type { Vocab } from './vocab.js';
-import { poemRhymes, rhymeRate } from './rhyme.js';
+import { classicalRhymes } from './classical-rhyme.js';
 import { repeatShare, toneRulesKept } from './poetics.js';
 import { clearTone } from './tones.js';
 
@@ -136,14 +136,14 @@ export async function benchCommand(args: string[]) {
     // the corpus's own, by the same measure (rhyme.ts).
     const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
     const generated = Array.from({ length: 200 }, (_, k) => model!.generate({ start: starts[k % starts.length], seed: 5000 + k }).lines);
-    generatedRhymeRate = generated.filter(poemRhymes).length / generated.length;
-    corpusRhymeRate = rhymeRate(loadTangCorpus().train.map((p) => p.lines));
+    generatedRhymeRate = generated.filter((lines) => classicalRhymes(lines)).length / generated.length;
+    corpusRhymeRate = loadTangCorpus().train.filter((p) => classicalRhymes(p.lines)).length / loadTangCorpus().train.length;
     generatedRepeats = repeatShare(generated);
     corpusRepeats = repeatShare(loadTangCorpus().train.map((p) => p.lines));
     say(`repeated characters (not reduplication): generated ${(100 * generatedRepeats).toFixed(2)}%, corpus ${(100 * corpusRepeats).toFixed(2)}%`);
     toneRules = { generated: toneRulesKept(generated, clearTone), dev: toneRulesKept(devSample.map((p) => p.lines), clearTone) };
     say(`tone rules of regulated verse kept (whole poems / positions): generated ${toneRules.generated.poems.toFixed(3)} / ${toneRules.generated.positions.toFixed(3)}, dev poems ${toneRules.dev.poems.toFixed(3)} / ${toneRules.dev.positions.toFixed(3)}`);
-    say(`rhyme rate: generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
+    say(`rhyme rate (classical groups): generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
     model!.dispose();
   }
   const served = generation.int8 ?? { p50: NaN, p99: NaN, loadMs: NaN, servedPerplexity: NaN };

@@ -9,7 +9,9 @@ import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backen
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import { FORM_SHAPE, FORMS, poemText, type Form, type Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
+import { classicalRhymeGroups } from './classical-rhyme.js';
 import { rhymeClasses, rhymeGroups } from './rhyme.js';
+import type { RhymeSystem } from './poem-request.js';
 import { toneTemplate, type Tonal } from './poetics.js';
 import { clearTone } from './tones.js';
 import { inScript, toTraditional, type Script } from './script.js';
@@ -101,8 +103,7 @@ type MatVec = { apply(x: Float32Array): Float32Array; dispose?(): void };
 export class PoemModel {
   private readonly contentIds: Int32Array;
   /** rhyme group → vocabulary ids that can end an even line in that group */
-  private readonly rhymeMembers: Map<string, Int32Array>;
-  private readonly rhymeStarters: Int32Array;
+  private readonly rhyme: Record<RhymeSystem, { members: Map<string, Int32Array>; starters: Int32Array; groupsOf: (ch: string) => Set<string> }>;
   /** per vocabulary id: 1 level, 2 oblique, 0 either or unknown (tones.ts) */
   private readonly toneOfId: Uint8Array;
   /** content ids fit for a position that must be level / oblique */
@@ -124,10 +125,22 @@ export class PoemModel {
     const content: number[] = [];
     for (let id = vocab.firstChar; id < vocab.size; id++) content.push(id);
     this.contentIds = Int32Array.from(content);
-    const classes = rhymeClasses(content.map((id) => vocab.tokens[id]!));
-    this.rhymeMembers = new Map([...classes].map(([group, idx]) => [group, Int32Array.from(idx, (k) => content[k]!)]));
-    const starters = new Set([...this.rhymeMembers.values()].filter((ids) => ids.length >= MIN_RHYME_GROUP).flatMap((ids) => [...ids]));
-    this.rhymeStarters = Int32Array.from([...starters].sort((a, b) => a - b));
+    const chars = content.map((id) => vocab.tokens[id]!);
+    const classical = classicalRhymeGroups();
+    const system = (classes: Map<string, number[]>, groupsOf: (ch: string) => Set<string>) => {
+      const members = new Map([...classes].map(([group, idx]) => [group, Int32Array.from(idx, (k) => content[k]!)]));
+      const starters = new Set([...members.values()].filter((ids) => ids.length >= MIN_RHYME_GROUP).flatMap((ids) => [...ids]));
+      return { members, starters: Int32Array.from([...starters].sort((a, b) => a - b)), groupsOf };
+    };
+    const classicalClasses = new Map<string, number[]>();
+    chars.forEach((ch, k) => {
+      const group = classical.get(ch);
+      if (group) classicalClasses.set(group, [...(classicalClasses.get(group) ?? []), k]);
+    });
+    this.rhyme = {
+      classical: system(classicalClasses, (ch) => new Set(classical.has(ch) ? [classical.get(ch)!] : [])),
+      modern: system(rhymeClasses(chars), rhymeGroups),
+    };
     this.toneOfId = new Uint8Array(vocab.size);
     for (const id of content) this.toneOfId[id] = { level: 1, oblique: 2, none: 0 }[clearTone(vocab.tokens[id]!) ?? 'none'];
     this.fitFor = { level: this.contentIds.filter((id) => this.toneOfId[id] !== 2), oblique: this.contentIds.filter((id) => this.toneOfId[id] !== 1) };
@@ -215,8 +228,9 @@ export class PoemModel {
             // 格律: the template's tone here, if it sets one (the user's characters were placed regardless)
             const want = template?.[line]![col];
             let allowed: Int32Array = want ? this.fitFor[want] : this.contentIds;
-            if (evenLineEnd && !rhymeGroupsLeft) allowed = this.rhymeStarters;
-            else if (evenLineEnd) allowed = Int32Array.from([...rhymeGroupsLeft!].flatMap((g) => [...(this.rhymeMembers.get(g) ?? [])]).filter((id) => !usedRhymes.has(id)));
+            const rhyme = this.rhyme[req.rhyme];
+            if (evenLineEnd && !rhymeGroupsLeft) allowed = rhyme.starters;
+            else if (evenLineEnd) allowed = Int32Array.from([...rhymeGroupsLeft!].flatMap((g) => [...(rhyme.members.get(g) ?? [])]).filter((id) => !usedRhymes.has(id)));
             if (evenLineEnd && want) {
               const fit = allowed.filter((id) => this.toneOfId[id] !== (want === 'level' ? 2 : 1));
               if (fit.length > 0) allowed = fit;
@@ -232,7 +246,7 @@ export class PoemModel {
             token = sample(logits!, allowed, req, rng);
             if (used.has(token) && token !== reduplicable) repeatsLeft = Math.max(0, repeatsLeft - 1);
             if (evenLineEnd) {
-              const groups = rhymeGroups(this.vocab.tokens[token]!);
+              const groups = rhyme.groupsOf(this.vocab.tokens[token]!);
               rhymeGroupsLeft = new Set(rhymeGroupsLeft ? [...rhymeGroupsLeft].filter((g) => groups.has(g)) : groups);
               usedRhymes.add(token);
             }

@@ -17,7 +17,10 @@ export const PoemRequest = z.object({
   script: z.enum(['simplified', 'traditional']).default('traditional'),
   /** the tone rules of regulated verse (平仄) in decoding; off: any tones */
   tones: z.boolean().default(true),
+  /** which rhyme groups the even lines keep: the poets' own (classical-rhyme.ts) or 十三辙 on modern readings (rhyme.ts) */
+  rhyme: z.enum(['classical', 'modern']).default('classical'),
 });
+export type RhymeSystem = 'classical' | 'modern';
 export type PoemRequest = z.input<typeof PoemRequest>;
 export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; checkpoint: string };
 

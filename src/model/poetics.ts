@@ -110,7 +110,8 @@ export type PoeticsScore = {
   poems: number;
   tone_rules_kept: number;
   tone_positions_kept: number;
-  rhyme_same_group: number;
+  rhyme_classical: number;
+  rhyme_modern: number;
   rhyme_level_tone: number;
   repeated_characters: number;
   copied_lines: number | null;
@@ -119,10 +120,13 @@ export type PoeticsScore = {
 
 /**
  * Every measure for a set of poems (traditional script): the tone rules (checkTones), rhyme (the even lines'
- * last characters in one group, by `rhymes`; and all of them level), repeated characters, lines found
+ * last characters in one group, classical and 十三辙; and all of them level), repeated characters, lines found
  * verbatim in `corpusLines` (when given), distinct-2.
  */
-export function scorePoems(poems: string[][], opts: { toneOf: (ch: string) => Tonal; rhymes: (lines: string[]) => boolean; corpusLines?: Set<string> }): PoeticsScore {
+export function scorePoems(
+  poems: string[][],
+  opts: { toneOf: (ch: string) => Tonal; rhymes: { classical: (lines: string[]) => boolean; modern: (lines: string[]) => boolean }; corpusLines?: Set<string> },
+): PoeticsScore {
   const tones = toneRulesKept(poems, opts.toneOf);
   const evenEndsLevel = (lines: string[]) => lines.every((l, i) => i % 2 === 0 || opts.toneOf([...l].at(-1)!) !== 'oblique');
   const allLines = poems.flat();
@@ -131,7 +135,8 @@ export function scorePoems(poems: string[][], opts: { toneOf: (ch: string) => To
     poems: poems.length,
     tone_rules_kept: tones.poems,
     tone_positions_kept: tones.positions,
-    rhyme_same_group: share(opts.rhymes),
+    rhyme_classical: share(opts.rhymes.classical),
+    rhyme_modern: share(opts.rhymes.modern),
     rhyme_level_tone: share(evenEndsLevel),
     repeated_characters: repeatShare(poems),
     copied_lines: opts.corpusLines ? allLines.filter((l) => opts.corpusLines!.has(l)).length / Math.max(1, allLines.length) : null,
