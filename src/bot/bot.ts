@@ -8,7 +8,6 @@ import { hotSwapper } from '../jobs/hot-swap.js';
 import { scheduleTraining } from '../jobs/schedule.js';
 import { Trainer, type RunReport } from '../jobs/trainer.js';
 import { failInterruptedRuns, loadServingModel } from '../jobs/versions.js';
-import { setNativeEnv } from '../model/native-env.js';
 import { finetuneBudget, type Config } from './config.js';
 import type { BotContext } from './context.js';
 import { openDatabase } from './db.js';
@@ -23,7 +22,6 @@ export async function startBot(config: Config): Promise<RunningBot> {
     throw new Error('DISCORD_TOKEN is not set: put your bot token in .env (see .env.example). To try a poem without Discord, run: npx tangshi poem 月');
   }
   log.level = config.LOG_LEVEL;
-  setNativeEnv(); // before any worker loads native TensorFlow: it reads these from the process environment
   const db = await openDatabase(config.DATABASE_URL);
   const interrupted = await failInterruptedRuns(db, (id) => Trainer.runDir(config.MODEL_DIR, id));
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');

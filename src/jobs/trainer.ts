@@ -11,10 +11,10 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { PoemWriter } from '../model/poem-writer.js';
 import type { Progress } from '../model/train.js';
-import { TS_WORKER } from '../model/workers.js';
+import { startWorker } from '../model/workers.js';
 import { retryWhenBusy, type Database } from '../bot/db.js';
 import type { Log } from '../bot/log.js';
 import { ratedExamples } from './finetune-data.js';
@@ -223,7 +223,7 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
   private runWorker(run: NonNullable<Trainer['run']>, job: FinetuneJob): Promise<FinetuneResult> {
     if (run.stoppedBy) return Promise.reject(new Error(`stopped by ${run.stoppedBy}`));
     const module = this.deps.workerModule ?? new URL('./finetune-worker.ts', import.meta.url).href;
-    const worker = new Worker(TS_WORKER, { workerData: { module, job } });
+    const worker = startWorker(module, { job });
     run.worker = worker;
     const { state } = run;
     return new Promise<FinetuneResult>((resolveRun, rejectRun) => {

@@ -2,10 +2,10 @@
  * Writes poems on a worker thread, so the thread that talks to Discord never blocks on the model: a burst
  * of requests queues in the worker while acknowledgements and replies keep flowing.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Manifest } from './checkpoint.js';
 import { PoemInputError, type GeneratedPoem, type PoemRequest } from './poem-request.js';
-import { BASE_CHECKPOINT, TS_WORKER } from './workers.js';
+import { BASE_CHECKPOINT, startWorker } from './workers.js';
 
 type Pending = { resolve: (p: GeneratedPoem) => void; reject: (e: Error) => void };
 
@@ -43,7 +43,7 @@ export class PoemWriter {
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
   static start(checkpoint = BASE_CHECKPOINT): Promise<PoemWriter> {
-    const worker = new Worker(TS_WORKER, { workerData: { module: new URL('./poem-worker.ts', import.meta.url).href, checkpoint } });
+    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));

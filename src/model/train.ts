@@ -5,8 +5,8 @@
  * atomic checkpoints and dev perplexity. Resumes from any checkpoint.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { TS_WORKER } from './workers.js';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from './workers.js';
 import prand from 'pure-rand';
 import { z } from 'zod';
 import { initBackendInfo } from './backend.js';
@@ -169,7 +169,7 @@ class WorkerEngine implements GradEngine {
       for (let k = 0; k < count; k++) {
         const grads = allocate(config, true);
         engine.workerGrads.push(grads.views);
-        const worker = new Worker(TS_WORKER, { workerData: { module, config, params: paramsBuffer, grads: grads.buffer, backend } });
+        const worker = startWorker(module, { config, params: paramsBuffer, grads: grads.buffer, backend });
         engine.workers.push(worker);
         await new Promise<void>((resolve, reject) => {
           worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(`training worker: ${m.error}`))));
@@ -227,7 +227,7 @@ class WorkerEngine implements GradEngine {
 
 /**
  * Data-parallel workers: on wasm/cpu each runs one thread, and on native TensorFlow too they beat one thread
- * driving both cores (5,538 vs 4,634 tokens/s at the shipped size, 2 cores: each op's dispatch costs tens of µs,
+ * driving both cores (5,100–6,300 vs 4,634 tokens/s at the shipped size, 2 cores: each op's dispatch costs tens of µs,
  * and two threads dispatch at once). A GPU gets one.
  */
 export async function createEngine(config: ModelConfig, workers?: number, backendChoice?: string): Promise<GradEngine> {
