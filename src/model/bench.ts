@@ -137,9 +137,10 @@ export async function benchCommand(args: string[]) {
     const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
     const generated = Array.from({ length: 200 }, (_, k) => model!.generate({ start: starts[k % starts.length], seed: 5000 + k }).lines);
     generatedRhymeRate = generated.filter((lines) => classicalRhymes(lines)).length / generated.length;
-    corpusRhymeRate = loadTangCorpus().train.filter((p) => classicalRhymes(p.lines)).length / loadTangCorpus().train.length;
+    const train = loadTangCorpus().train;
+    corpusRhymeRate = train.filter((p) => classicalRhymes(p.lines)).length / train.length;
     generatedRepeats = repeatShare(generated);
-    corpusRepeats = repeatShare(loadTangCorpus().train.map((p) => p.lines));
+    corpusRepeats = repeatShare(train.map((p) => p.lines));
     say(`repeated characters (not reduplication): generated ${(100 * generatedRepeats).toFixed(2)}%, corpus ${(100 * corpusRepeats).toFixed(2)}%`);
     toneRules = { generated: toneRulesKept(generated, clearTone), dev: toneRulesKept(devSample.map((p) => p.lines), clearTone) };
     say(`tone rules of regulated verse kept (whole poems / positions): generated ${toneRules.generated.poems.toFixed(3)} / ${toneRules.generated.positions.toFixed(3)}, dev poems ${toneRules.dev.poems.toFixed(3)} / ${toneRules.dev.positions.toFixed(3)}`);

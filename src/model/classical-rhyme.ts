@@ -9,10 +9,8 @@
  * least MIN_SHARE of the rarer character's; looser thresholds chain groups (支 with 麻 and 魚). Computed from
  * the training split once per machine and cached beside the tone table.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { loadTangCorpus, type Poem } from './corpus.js';
+import { cachedTable } from './machine-cache.js';
 import { checkTones } from './poetics.js';
 import { clearTone } from './tones.js';
 
@@ -60,23 +58,7 @@ let cached: Map<string, string> | undefined;
 
 /** The groups of the training split (cached once per machine, TANGSHI_CACHE_DIR). */
 export function classicalRhymeGroups(): Map<string, string> {
-  if (cached) return cached;
-  const dir = process.env.TANGSHI_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tangshi-bot');
-  const file = join(dir, CACHE_NAME);
-  try {
-    cached = new Map(Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>));
-    return cached;
-  } catch {
-    // not cached yet
-  }
-  cached = deriveRhymeGroups(loadTangCorpus().train);
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${file}.${process.pid}`, JSON.stringify(Object.fromEntries(cached)));
-    renameSync(`${file}.${process.pid}`, file);
-  } catch {
-    // a read-only home: derived again next time
-  }
+  cached ??= cachedTable(CACHE_NAME, () => deriveRhymeGroups(loadTangCorpus().train));
   return cached;
 }
 

@@ -213,7 +213,7 @@ export class PoemModel {
     const chosen: number[] = [];
     let rhymeGroupsLeft: Set<string> | undefined;
     const usedRhymes = new Set<number>();
-    const used = new Set<number>();
+    const used = new Uint8Array(this.vocab.size); // 1: already in the poem
     let repeatsLeft = REPEAT_ALLOWANCE[form];
     const template = this.chooseTemplate(form, forced, req.tones, rng);
     {
@@ -239,12 +239,9 @@ export class PoemModel {
             // the form's allowance of repeats is not spent yet
             const previous = col > 0 ? chosen[chosen.length - 1] : undefined;
             const reduplicable = previous !== undefined && (col < 2 || chosen[chosen.length - 2] !== previous) ? previous : undefined;
-            if (repeatsLeft === 0 && used.size > 0) {
-              const fresh = allowed.filter((id) => !used.has(id) || id === reduplicable);
-              if (fresh.length > 0) allowed = fresh;
-            }
-            token = sample(logits!, allowed, req, rng);
-            if (used.has(token) && token !== reduplicable) repeatsLeft = Math.max(0, repeatsLeft - 1);
+            // (the sampler skips the banned ids in its one pass: no filtered copy of the vocabulary per step)
+            token = sample(logits!, allowed, req, rng, repeatsLeft === 0 ? { banned: used, except: reduplicable } : undefined);
+            if (used[token] && token !== reduplicable) repeatsLeft = Math.max(0, repeatsLeft - 1);
             if (evenLineEnd) {
               const groups = rhyme.groupsOf(this.vocab.tokens[token]!);
               rhymeGroupsLeft = new Set(rhymeGroupsLeft ? [...rhymeGroupsLeft].filter((g) => groups.has(g)) : groups);
@@ -252,7 +249,7 @@ export class PoemModel {
             }
           }
           chosen.push(token);
-          used.add(token);
+          used[token] = 1;
           // The next output needs logits only if the next position is free to choose.
           const nextFree = col < lineLength - 1 && !forced.has(pos + 1);
           logits = this.advance(state, token, nextFree);
@@ -372,6 +369,8 @@ export function sample(
   allowed: ArrayLike<number>,
   opts: { temperature: number; topK: number; topP: number },
   rng: prand.RandomGenerator,
+  /** ids to pass over (banned[id] = 1) but `except`; if that leaves none, none is passed over */
+  skip?: { banned: Uint8Array; except?: number },
 ): number {
   if (allowed.length === 0) throw new Error('sampler: no token is allowed here');
   // Keep the k best in a small sorted array: one pass over the allowed ids, no sort of the whole vocabulary.
@@ -383,7 +382,7 @@ export function sample(
   for (let a = 0; a < allowed.length; a++) {
     const id = allowed[a]!;
     const v = logits[id]!;
-    if (v <= floor) continue;
+    if (v <= floor || (skip?.banned[id] && id !== skip.except)) continue;
     let j = count < k ? count++ : k - 1;
     while (j > 0 && values[j - 1]! < v) {
       values[j] = values[j - 1]!;
@@ -394,10 +393,11 @@ export function sample(
     ids[j] = id;
     if (count === k) floor = values[k - 1]!;
   }
-  const weights = Array.from(values, (v) => Math.exp((v - values[0]!) / opts.temperature));
+  if (count === 0) return sample(logits, allowed, opts, rng); // every allowed id was banned
+  const weights = Array.from(values.subarray(0, count), (v) => Math.exp((v - values[0]!) / opts.temperature));
   const total = weights.reduce((a, b) => a + b, 0);
   let kept = 0, mass = 0;
-  while (kept < k && mass < opts.topP * total) mass += weights[kept++]!;
+  while (kept < count && mass < opts.topP * total) mass += weights[kept++]!;
   const r = (prand.unsafeUniformIntDistribution(0, 0x7fffffff, rng) / 0x80000000) * mass;
   let acc = 0;
   for (let j = 0; j < kept; j++) if ((acc += weights[j]!) > r) return ids[j]!;

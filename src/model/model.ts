@@ -141,7 +141,7 @@ export function lstmForward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b:
   const [i, cs, f, o, g, tanhCs, hs] = native.executeMultipleOutputs(
     'BlockLSTMV2',
     attrs,
-    [native.int64(x.shape[0]), x, zeros, zeros, tf.concat([wx, wh], 0), noPeephole, noPeephole, noPeephole, b],
+    [int64(x.shape[0]), x, zeros, zeros, tf.concat([wx, wh], 0), noPeephole, noPeephole, noPeephole, b],
     7,
   ) as tf.Tensor3D[];
   return { hs: hs!, cs: cs!, tanhCs: tanhCs!, gates: [i!, f!, g!, o!] };
@@ -207,15 +207,14 @@ export const lstmLayer = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf
 type NativeBackend = {
   executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], outputs: number): tf.Tensor[];
   binding: Record<string, number>;
-  /** an int64 scalar input (TF.js has no int64 tensors) */
-  int64(value: number): unknown;
 };
 function nativeBackend(): NativeBackend | undefined {
-  if (tf.getBackend() !== 'tensorflow') return undefined;
-  const backend = tf.backend() as unknown as NativeBackend;
-  // tfjs-node represents int64 scalars with its own class; it lives next to the backend that uses it
-  backend.int64 ??= (value: number) => new (nativeRequire('@tensorflow/tfjs-node/dist/int64_tensors.js').Int64Scalar)(value);
-  return backend;
+  return tf.getBackend() === 'tensorflow' ? (tf.backend() as unknown as NativeBackend) : undefined;
+}
+
+/** An int64 scalar input for a native op (TF.js has no int64 tensors; tfjs-node has its own class for them). */
+function int64(value: number): unknown {
+  return new (nativeRequire('@tensorflow/tfjs-node/dist/int64_tensors.js').Int64Scalar)(value);
 }
 
 /**

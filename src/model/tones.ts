@@ -5,10 +5,10 @@
  * (看 思 望 …) stay ambiguous. Entering-tone characters (月 白 石 國) come out 仄, as in Middle Chinese,
  * although Mandarin reads some of them level.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { cachedTable } from './machine-cache.js';
 
 export type Tone = 'level' | 'oblique' | 'both';
 export type ToneCounts = { level: number; oblique: number };
@@ -28,22 +28,7 @@ export function toneCounts(): Map<string, ToneCounts> {
   if (table) return table;
   const packageFile = createRequire(import.meta.url).resolve('chinese-poetry/package.json');
   const version = (JSON.parse(readFileSync(packageFile, 'utf8')) as { version: string }).version;
-  const cacheDir = process.env.TANGSHI_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tangshi-bot');
-  const cacheFile = join(cacheDir, `tones-chinese-poetry-${version}.json`);
-  try {
-    table = new Map(Object.entries(JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, ToneCounts>));
-    return table;
-  } catch {
-    // not cached yet (or unreadable): count, then cache
-  }
-  table = countTones(join(dirname(packageFile), 'dist'));
-  try {
-    mkdirSync(cacheDir, { recursive: true });
-    writeFileSync(`${cacheFile}.${process.pid}`, JSON.stringify(Object.fromEntries(table)));
-    renameSync(`${cacheFile}.${process.pid}`, cacheFile);
-  } catch {
-    // a read-only home: counted again next time
-  }
+  table = cachedTable(`tones-chinese-poetry-${version}.json`, () => countTones(join(dirname(packageFile), 'dist')));
   return table;
 }
 

@@ -172,9 +172,11 @@ class WorkerEngine implements GradEngine {
         const worker = startWorker(module, { config, params: paramsBuffer, grads: grads.buffer, backend });
         engine.workers.push(worker);
         await new Promise<void>((resolve, reject) => {
-          worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(`training worker: ${m.error}`))));
-          worker.once('error', reject);
-          worker.once('exit', (code) => reject(new Error(`training worker exited with code ${code} while starting`)));
+          const onMessage = (m: { ready: boolean; error?: string }) => (cleanup(), m.ready ? resolve() : reject(new Error(`training worker: ${m.error}`)));
+          const onError = (e: Error) => (cleanup(), reject(e));
+          const onExit = (code: number) => (cleanup(), reject(new Error(`training worker exited with code ${code} while starting`)));
+          const cleanup = () => worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+          worker.on('message', onMessage).on('error', onError).on('exit', onExit);
         });
       }
     } catch (e) {
