@@ -9,6 +9,7 @@ import { PermissionFlagsBits } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/bot/bot.js';
 import { readConfig } from '../src/bot/config.js';
+import { toTraditional } from '../src/model/script.js';
 import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer } from './support/discord-standin.js';
 
 const STRING = 3, NUMBER = 10, SUBCOMMAND = 1;
@@ -71,7 +72,7 @@ describe('the bot against a local Discord', () => {
     expect(new Set(lines.map((l) => [...l].length)).size).toBe(1); // every line the same length
     expect(answer.embeds[0]!.footer?.text).toContain(bot.ctx.model.version);
     expect(buttonIds(answer).map((id) => id.split(':')[2])).toEqual(['1', '2', '3', '4', '5']);
-    expect(answer.allowedMentions).toEqual({ parse: [] });
+    expect(answer.allowedMentions).toMatchObject({ parse: [] }); // the client's default: no one is pinged
   });
 
   it('stores ratings from two users, shows the average, and lets a user change theirs', async () => {
@@ -102,7 +103,7 @@ describe('the bot against a local Discord', () => {
     const text = answer.embeds[0]!.description!;
     expect(text).toMatch(/\*\*1\.\*\* ⭐ 4\.0 \(20\) · 海 · by <@100000000000000001>/);
     expect(text).toContain('3.5 (2) · 山');
-    expect(answer.allowedMentions).toEqual({ parse: [] });
+    expect(answer.allowedMentions).toMatchObject({ parse: [] }); // the client's default: no one is pinged
   });
 
   it('refuses /model status to a non-admin, even one whose client could send it', async () => {
@@ -135,7 +136,7 @@ describe('the bot against a local Discord', () => {
     expect(answer.ephemeral).toBe(true);
     expect(answer.content).toMatch(message);
     expect(answer.content).toMatch(/\/poem 月/);
-    expect(answer.allowedMentions).toEqual({ parse: [] });
+    expect(answer.allowedMentions).toMatchObject({ parse: [] }); // the client's default: no one is pinged
   });
 
   it('writes simplified characters for a zh-CN user and accepts simplified input', async () => {
@@ -162,6 +163,21 @@ describe('the bot against a local Discord', () => {
       expect(poemLines(a)[0]!.startsWith('湖')).toBe(true);
     }
     expect(discord.refusals).toEqual([]);
+  });
+});
+
+describe('acknowledging in time', () => {
+  it('answers a lone poem with one reply, and a burst with every poem inside the 3-second rule', async () => {
+    const lone = await poem([{ name: 'start', type: STRING, value: '山' }]);
+    expect(lone.deferred).toBe(false); // written in milliseconds: no acknowledgement first
+    const users = Array.from({ length: 90 }, (_, k) => ({ id: String(600000000000000000n + BigInt(k)), username: `reader${k}` }));
+    const burst = await Promise.all(users.map((user, k) => poem([{ name: 'start', type: STRING, value: '日紅山夜湖海月'[k % 7]! }], user)));
+    for (const [k, answer] of burst.entries()) {
+      expect(answer.latencyMs, `poem ${k}: first response`).toBeLessThan(3000);
+      expect(answer.ephemeral).toBe(false);
+      expect(poemLines(answer)[0]!.startsWith(toTraditional('日红山夜湖海月'[k % 7]!))).toBe(true);
+      expect(buttonIds(answer)).toHaveLength(5);
+    }
   });
 });
 

@@ -21,11 +21,13 @@ const HAN = /^\p{Script=Han}$/u;
 let model: PoemModel;
 let vocab: Vocab;
 let version: string;
+let checkpointDir: string;
 /** ordinary characters of the tiny model's vocabulary */
 let known: string[];
 
 beforeAll(async () => {
   const ck = makeTinyCheckpoint();
+  checkpointDir = ck.dir;
   model = await PoemModel.load(ck.dir);
   vocab = model.vocab;
   version = ck.manifest.version;
@@ -184,6 +186,50 @@ describe('PoemModel.generate', () => {
     expect(poems.size).toBeGreaterThan(1);
     const unseeded = new Set(Array.from({ length: 5 }, () => model.generate({ form: 'wujue' }).text));
     expect(unseeded.size).toBeGreaterThan(1);
+  });
+});
+
+describe('PoemModel.generateMany', () => {
+  // every kind of request at once: forms of both lengths, start texts, acrostics, tones off, modern rhyme, scripts
+  const requests: PoemRequest[] = [
+    { seed: 1 },
+    { seed: 2, form: 'qilv' },
+    { seed: 3, start: '月', form: 'wujue' },
+    { seed: 4, acrostic: '春夏秋冬' },
+    { seed: 5, form: 'wulv', tones: false },
+    { seed: 6, form: 'qijue', rhyme: 'modern', script: 'simplified' },
+    { seed: 7, start: '明月' },
+    { seed: 8, temperature: 1.5, topK: 5 },
+    { seed: 9, acrostic: '一二三四五六七八' },
+  ];
+
+  for (const precision of ['int8', 'float32'] as const) {
+    it(`writes each poem of a batch exactly as generate() writes it alone (${precision})`, async () => {
+      const m = precision === 'int8' ? model : await PoemModel.load(checkpointDir, { precision });
+      const alone = requests.map((r) => m.generate(r));
+      for (const size of [requests.length, 4, 1]) {
+        const together: GeneratedPoem[] = [];
+        for (let k = 0; k < requests.length; k += size) together.push(...m.generateMany(requests.slice(k, k + size)));
+        expect(together.map((p) => p.text), `batches of ${size}`).toEqual(alone.map((p) => p.text));
+      }
+      alone.forEach((poem, k) => requests[k]!.script === undefined && checkPoem(poem, requests[k]!));
+      expect(new Set(alone.map((p) => p.form)).size).toBeGreaterThan(1); // lengths differ: poems finish at different steps
+      if (m !== model) m.dispose();
+    });
+  }
+
+  it('drafts started at different times share steps and still come out as alone', () => {
+    const late = model.startPoem({ seed: 11, form: 'qilv' });
+    const early = model.startPoem({ seed: 10, form: 'wujue' });
+    for (let k = 0; k < 7; k++) model.step([early]);
+    while (!late.poem || !early.poem) model.step([early, late]);
+    expect(early.poem.text).toBe(model.generate({ seed: 10, form: 'wujue' }).text);
+    expect(late.poem.text).toBe(model.generate({ seed: 11, form: 'qilv' }).text);
+  });
+
+  it('rejects a batch with a bad request before writing any poem, naming the problem', () => {
+    expect(() => model.generateMany([{ seed: 1 }, { start: 'abc' }])).toThrow(PoemInputError);
+    expect(model.generateMany([])).toEqual([]);
   });
 });
 

@@ -82,4 +82,38 @@ describe('Int8Matrix', () => {
   it('refuses weights that do not match the shape', async () => {
     await expect(Int8Matrix.create(new Float32Array(10), 3, 4)).rejects.toThrow(/10 weights for a 3×4 matrix/);
   });
+
+  it('gives each input of a batch bit for bit its product alone, for any batch size, with the bias added', async () => {
+    const K = 70, N = 23; // K pads to 80; batches of 1–9 cover the four-at-a-time path and the rest
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const w = Float32Array.from({ length: K * N }, rand);
+    const bias = Float32Array.from({ length: N }, rand);
+    const m = await Int8Matrix.create(w, K, N, bias);
+    const unbiased = await Int8Matrix.create(w, K, N);
+    for (const B of [9, 1, 4, 5, 8, 2]) { // a large batch first: the memory then shrinks back to smaller ones
+      const xs = Array.from({ length: B }, (_, b) => (b === 2 ? new Float32Array(K) : Float32Array.from({ length: K }, rand)));
+      const together = m.applyMany(xs);
+      expect(together).toHaveLength(B);
+      xs.forEach((x, b) => {
+        expect([...together[b]!], `input ${b} of ${B}`).toEqual([...m.apply(x)]);
+        const plain = unbiased.apply(x);
+        for (let j = 0; j < N; j++) expect(together[b]![j]).toBeCloseTo(plain[j]! + bias[j]!, 5);
+      });
+    }
+  });
+
+  it('computes only the columns asked for, each exactly as in the full product', async () => {
+    const K = 32, N = 40;
+    const w = Float32Array.from({ length: K * N }, (_, i) => Math.sin(i));
+    const m = await Int8Matrix.create(w, K, N);
+    const xs = Array.from({ length: 6 }, (_, b) => Float32Array.from({ length: K }, (_, k) => Math.cos(k + b)));
+    const full = m.applyMany(xs);
+    const columns = Int32Array.from([39, 0, 17, 18, 5]);
+    const some = m.applyMany(xs, columns);
+    xs.forEach((_, b) => columns.forEach((j) => expect(some[b]![j]).toBe(full[b]![j])));
+    expect(m.applyMany(xs, new Int32Array(0))).toHaveLength(6); // nothing asked: nothing computed, no error
+    expect(() => m.applyMany(xs, Int32Array.from([3, 40]))).toThrow(/column 40 is outside 0…39/);
+    expect(m.applyMany([])).toEqual([]);
+  });
 });

@@ -72,7 +72,7 @@ describe('the learning loop from Discord', () => {
     const answer = await (await model('retrain')).response();
     expect(answer.ephemeral).toBe(false);
     expect(answer.content).toMatch(/Fine-tune #1\*\* started by <@200000000000000001>/);
-    expect(answer.allowedMentions).toEqual({ parse: [] });
+    expect(answer.allowedMentions).toMatchObject({ parse: [] }); // the client's default: no one is pinged
 
     // while it runs: a second request is told what is running; poems keep coming within the 3-second rule
     const busy = await (await model('retrain')).response();

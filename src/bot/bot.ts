@@ -5,6 +5,7 @@
  */
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { hotSwapper } from '../jobs/hot-swap.js';
+import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
 import { Trainer, type RunReport } from '../jobs/trainer.js';
 import { failInterruptedRuns, loadServingModel } from '../jobs/versions.js';
@@ -25,11 +26,11 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const db = await openDatabase(config.DATABASE_URL);
   const interrupted = await failInterruptedRuns(db, (id) => Trainer.runDir(config.MODEL_DIR, id));
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
-  const model = await loadServingModel(db, config.BASE_MODEL_DIR, log);
+  const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, { poemWorkers: config.POEM_WORKERS });
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
 
-  const ctx = { config, db, log, model, startedAt: new Date(), poemsInFlight: 0, cooldowns: new Map(), background: new Set() } as Omit<BotContext, 'swapModel' | 'trainer' | 'schedule'> as BotContext;
-  ctx.swapModel = hotSwapper(ctx);
+  const ctx = { config, db, log, model, startedAt: new Date(), poemsInFlight: 0, acknowledgements: new AcknowledgementGate(), cooldowns: new Map(), background: new Set() } as Omit<BotContext, 'swapModel' | 'trainer' | 'schedule'> as BotContext;
+  ctx.swapModel = hotSwapper(ctx, { poemWorkers: config.POEM_WORKERS });
   ctx.trainer = new Trainer({
     db,
     log,
@@ -50,7 +51,10 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     allowedMentions: { parse: [], repliedUser: false }, // nothing a user types can ping anyone
-    rest: config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {},
+    // Discord's global limit (50 requests/s) does not bind interaction responses and their webhook edits,
+    // but @discordjs/rest counts every edit against it, which held a burst of replies to 50 a second.
+    // The bot's other requests are a handful a day; a real global 429 is still honoured.
+    rest: { globalRequestsPerSecond: 1000, ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}) },
   });
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
   client.on(Events.Error, (e) => log.error({ err: e }, 'discord client error'));

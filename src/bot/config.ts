@@ -36,6 +36,8 @@ export const Config = z.object({
   FINETUNE_LR: z.coerce.number().positive().max(1).default(3e-4),
   /** Gradient worker threads of a fine-tune (default: all cores; 1 leaves a core to /poem). */
   FINETUNE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  /** Threads that write poems (default: one per core but one, at most two; see poem-writer.ts). */
+  POEM_WORKERS: z.coerce.number().int().min(1).max(16).optional(),
   /** Model versions kept under MODEL_DIR/versions besides the active one and rollback's target. */
   MODEL_KEEP_VERSIONS: z.coerce.number().int().min(1).max(1000).default(5),
   /** A candidate is promoted when its dev perplexity ≤ the active one's + this. */

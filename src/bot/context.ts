@@ -1,4 +1,5 @@
 /** What every command handler gets: settings, database, the active model, counters. */
+import type { AcknowledgementGate } from './acknowledgements.js';
 import type { Config } from './config.js';
 import type { Database } from './db.js';
 import type { Log } from './log.js';
@@ -19,8 +20,10 @@ export type BotContext = {
   /** Work that outlives its interaction (a retrain's progress edits); shutdown waits for it. */
   background: Set<Promise<unknown>>;
   startedAt: Date;
-  /** /poem requests being handled now: when another is in flight, the reply is deferred first. */
+  /** /poem requests being handled now: behind many, a new one is acknowledged at once. */
   poemsInFlight: number;
+  /** /poem replies wait here while acknowledgements are on their way (the 3-second rule comes first) */
+  acknowledgements: AcknowledgementGate;
   /** userId → time (ms) the user may ask for the next poem */
   cooldowns: Map<string, number>;
 };

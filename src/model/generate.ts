@@ -9,6 +9,7 @@ import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backen
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import { FORM_SHAPE, FORMS, poemText, type Form, type Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
+import { LstmCells } from './lstm-cell.js';
 import { classicalRhymeGroups } from './classical-rhyme.js';
 import { rhymeClasses, rhymeGroups } from './rhyme.js';
 import type { RhymeSystem } from './poem-request.js';
@@ -96,8 +97,30 @@ export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rn
 export const Precision = z.enum(['int8', 'float32']);
 export type Precision = z.infer<typeof Precision>;
 
-/** x·W for one fixed matrix W. */
-type MatVec = { apply(x: Float32Array): Float32Array; dispose?(): void };
+/** x·W for one fixed matrix W, for one x or several at once. */
+type MatVec = {
+  apply(x: Float32Array): Float32Array;
+  /** also given `columns`: only those outputs are needed */
+  applyMany(xs: Float32Array[], columns?: Int32Array): Float32Array[];
+  dispose?(): void;
+};
+
+/**
+ * Which next-token logits a step needs: none, all, or only those of the ids a position allows (the
+ * others are then left unspecified): a position held to a tone needs about half of the output layer.
+ */
+type WantLogits = boolean | Int32Array;
+
+/** An LSTM's (h, c) per layer for one sequence. */
+type LstmState = { h: Float32Array; c: Float32Array }[];
+
+/** A poem being written: the token it feeds next, and the poem once it is done (see PoemModel.step). */
+export type PoemDraft = {
+  state: LstmState;
+  next: { token: number; wantLogits: WantLogits };
+  steps: Generator<{ token: number; wantLogits: WantLogits }, GeneratedPoem, Float32Array | undefined>;
+  poem: GeneratedPoem | undefined;
+};
 
 /** A loaded checkpoint, ready to write poems: weights ready for products, decoding masks precomputed. */
 export class PoemModel {
@@ -119,8 +142,9 @@ export class PoemModel {
     /** per layer: h·Wh for layer 0, [x, h]·[Wx; Wh] for deeper layers */
     private readonly layerWeights: MatVec[],
     private readonly biases: Float32Array[],
+    /** h·W + b for the next-token logits */
     private readonly outWeight: MatVec,
-    private readonly outBias: Float32Array,
+    private readonly cells: LstmCells,
   ) {
     const content: number[] = [];
     for (let id = vocab.firstChar; id < vocab.size; id++) content.push(id);
@@ -170,17 +194,18 @@ export class PoemModel {
     const inputTable = table.dataSync() as Float32Array;
     table.dispose();
     const stacked = (l: number) => tf.tidy(() => (l === 0 ? get('lstm0.wh') : tf.concat([get(`lstm${l}.wx`), get(`lstm${l}.wh`)], 0)));
-    const matVec = async (w: tf.Tensor): Promise<MatVec> => {
-      if (precision === 'float32') return new FloatMatVec(w as tf.Tensor2D);
+    const matVec = async (w: tf.Tensor, bias?: Float32Array): Promise<MatVec> => {
+      if (precision === 'float32') return new FloatMatVec(w as tf.Tensor2D, bias);
       const [rows, cols] = w.shape as [number, number];
-      const m = await Int8Matrix.create(w.dataSync() as Float32Array, rows, cols);
+      const m = await Int8Matrix.create(w.dataSync() as Float32Array, rows, cols, bias);
       w.dispose();
       return m;
     };
     const layerWeights: MatVec[] = [];
     for (let l = 0; l < c.layers; l++) layerWeights.push(await matVec(stacked(l)));
     const biases = Array.from({ length: c.layers }, (_, l) => params.get(`lstm${l}.b`)!);
-    return new PoemModel(manifest, vocab, backend, precision, inputTable, layerWeights, biases, await matVec(get('out.w')), params.get('out.b')!);
+    const out = await matVec(get('out.w'), params.get('out.b')!);
+    return new PoemModel(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim));
   }
 
   get version(): string {
@@ -198,6 +223,29 @@ export class PoemModel {
 
   /** Writes one poem. Throws PoemInputError for bad input. */
   generate(request: PoemRequest): GeneratedPoem {
+    return this.generateMany([request])[0]!;
+  }
+
+  /**
+   * Writes several poems together, one step for all of them at a time (the products run as matrix ×
+   * matrix), each exactly what generate() gives for its request and seed. Throws PoemInputError for the
+   * first bad request before any poem is written.
+   */
+  generateMany(requests: PoemRequest[]): GeneratedPoem[] {
+    const drafts = requests.map((r) => this.startPoem(r));
+    let live = drafts;
+    while (live.length > 0) {
+      this.step(live);
+      live = live.filter((d) => !d.poem);
+    }
+    return drafts.map((d) => d.poem!);
+  }
+
+  /**
+   * Starts a poem: validates the request (throws PoemInputError) and returns its draft, which step()
+   * writes one token at a time until `poem` is set.
+   */
+  startPoem(request: PoemRequest): PoemDraft {
     const parsed = PoemRequest.safeParse(request);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -206,56 +254,92 @@ export class PoemModel {
     const req = parsed.data;
     // Mersenne Twister: its seeding spreads nearby seeds (xoroshiro128+ gave correlated first draws for seeds 0, 1, 2…)
     const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
-    const { form, forced } = resolvePrompt(this.vocab, req, rng);
+    const prompt = resolvePrompt(this.vocab, req, rng);
+    const { hiddenDim, layers } = this.manifest.config.model;
+    const state = Array.from({ length: layers }, () => ({ h: new Float32Array(hiddenDim), c: new Float32Array(hiddenDim) }));
+    const steps = this.writePoem(req, prompt, rng);
+    const first = steps.next(); // runs up to the first token to feed (BOS)
+    if (first.done) throw new Error('writePoem: a poem ended before its first token');
+    return { state, next: first.value, steps, poem: undefined };
+  }
+
+  /**
+   * Advances every unfinished draft by one token: the LSTM steps of all of them share each product, then
+   * each draft chooses its next token from its own logits.
+   */
+  step(drafts: PoemDraft[]): void {
+    const live = drafts.filter((d) => !d.poem);
+    const logits = this.advanceMany(live.map((d) => ({ state: d.state, token: d.next.token, wantLogits: d.next.wantLogits })));
+    live.forEach((d, k) => {
+      const r = d.steps.next(logits[k]);
+      if (r.done) d.poem = r.value;
+      else d.next = r.value;
+    });
+  }
+
+  /**
+   * One poem, as a sequence of tokens to feed: it yields each token (and whether the logits after it are
+   * needed) and is given those logits back. The sampler lives here: masks for the form, 格律, rhyme and
+   * repeats at each position.
+   */
+  private *writePoem(req: z.output<typeof PoemRequest>, { form, forced }: Prompt, rng: prand.RandomGenerator): PoemDraft['steps'] {
     const { lineLength, lines: lineCount } = FORM_SHAPE[form];
-    const c = this.manifest.config.model;
-    const state = Array.from({ length: c.layers }, () => ({ h: new Float32Array(c.hiddenDim), c: new Float32Array(c.hiddenDim) }));
     const chosen: number[] = [];
     let rhymeGroupsLeft: Set<string> | undefined;
     const usedRhymes = new Set<number>();
     const used = new Uint8Array(this.vocab.size); // 1: already in the poem
     let repeatsLeft = REPEAT_ALLOWANCE[form];
     const template = this.chooseTemplate(form, forced, req.tones, rng);
-    {
-      this.advance(state, BOS, false);
-      let logits = this.advance(state, this.vocab.formToken(form), !forced.has(0));
-      for (let line = 0; line < lineCount; line++) {
-        for (let col = 0; col < lineLength; col++) {
-          const pos = line * lineLength + col;
-          let token = forced.get(pos);
-          if (token === undefined) {
-            const evenLineEnd = col === lineLength - 1 && line % 2 === 1;
-            // 格律: the template's tone here, if it sets one (the user's characters were placed regardless)
-            const want = template?.[line]![col];
-            let allowed: Int32Array = want ? this.fitFor[want] : this.contentIds;
-            const rhyme = this.rhyme[req.rhyme];
-            if (evenLineEnd && !rhymeGroupsLeft) allowed = rhyme.starters;
-            else if (evenLineEnd) allowed = Int32Array.from([...rhymeGroupsLeft!].flatMap((g) => [...(rhyme.members.get(g) ?? [])]).filter((id) => !usedRhymes.has(id)));
-            if (evenLineEnd && want) {
-              const fit = allowed.filter((id) => this.toneOfId[id] !== (want === 'level' ? 2 : 1));
-              if (fit.length > 0) allowed = fit;
-            }
-            // no stutter: a character already in the poem only as a reduplication (青青, never 青青青), unless
-            // the form's allowance of repeats is not spent yet
-            const previous = col > 0 ? chosen[chosen.length - 1] : undefined;
-            const reduplicable = previous !== undefined && (col < 2 || chosen[chosen.length - 2] !== previous) ? previous : undefined;
-            // (the sampler skips the banned ids in its one pass: no filtered copy of the vocabulary per step)
-            token = sample(logits!, allowed, req, rng, repeatsLeft === 0 ? { banned: used, except: reduplicable } : undefined);
-            if (used[token] && token !== reduplicable) repeatsLeft = Math.max(0, repeatsLeft - 1);
-            if (evenLineEnd) {
-              const groups = rhyme.groupsOf(this.vocab.tokens[token]!);
-              rhymeGroupsLeft = new Set(rhymeGroupsLeft ? [...rhymeGroupsLeft].filter((g) => groups.has(g)) : groups);
-              usedRhymes.add(token);
-            }
+    const rhyme = this.rhyme[req.rhyme];
+    /** the ids position `pos` may take, or undefined where the user's character stands */
+    const allowedAt = (pos: number): Int32Array | undefined => {
+      if (pos >= lineCount * lineLength || forced.has(pos)) return undefined;
+      const line = Math.floor(pos / lineLength), col = pos % lineLength;
+      // 格律: the template's tone here, if it sets one (the user's characters were placed regardless)
+      const want = template?.[line]![col];
+      if (!(col === lineLength - 1 && line % 2 === 1)) return want ? this.fitFor[want] : this.contentIds;
+      // an even line's end rhymes: a group with enough characters to start, then the groups left, no rhyme twice
+      let allowed = rhymeGroupsLeft
+        ? Int32Array.from([...rhymeGroupsLeft].flatMap((g) => [...(rhyme.members.get(g) ?? [])]).filter((id) => !usedRhymes.has(id)))
+        : rhyme.starters;
+      if (want) {
+        const fit = allowed.filter((id) => this.toneOfId[id] !== (want === 'level' ? 2 : 1));
+        if (fit.length > 0) allowed = fit;
+      }
+      return allowed;
+    };
+    yield { token: BOS, wantLogits: false };
+    let allowed = allowedAt(0);
+    let logits = yield { token: this.vocab.formToken(form), wantLogits: allowed ?? false };
+    for (let line = 0; line < lineCount; line++) {
+      for (let col = 0; col < lineLength; col++) {
+        const pos = line * lineLength + col;
+        let token = forced.get(pos);
+        if (token === undefined) {
+          // no stutter: a character already in the poem only as a reduplication (青青, never 青青青), unless
+          // the form's allowance of repeats is not spent yet
+          const previous = col > 0 ? chosen[chosen.length - 1] : undefined;
+          const reduplicable = previous !== undefined && (col < 2 || chosen[chosen.length - 2] !== previous) ? previous : undefined;
+          // (the sampler skips the banned ids in its one pass: no filtered copy of the vocabulary per step)
+          token = sample(logits!, allowed!, req, rng, repeatsLeft === 0 ? { banned: used, except: reduplicable } : undefined);
+          if (used[token] && token !== reduplicable) repeatsLeft = Math.max(0, repeatsLeft - 1);
+          if (col === lineLength - 1 && line % 2 === 1) {
+            const groups = rhyme.groupsOf(this.vocab.tokens[token]!);
+            rhymeGroupsLeft = new Set(rhymeGroupsLeft ? [...rhymeGroupsLeft].filter((g) => groups.has(g)) : groups);
+            usedRhymes.add(token);
           }
-          chosen.push(token);
-          used[token] = 1;
-          // The next output needs logits only if the next position is free to choose.
-          const nextFree = col < lineLength - 1 && !forced.has(pos + 1);
-          logits = this.advance(state, token, nextFree);
         }
-        const punctuation = line % 2 === 0 ? this.vocab.comma : this.vocab.period;
-        logits = this.advance(state, punctuation, !forced.has((line + 1) * lineLength) && line + 1 < lineCount);
+        chosen.push(token);
+        used[token] = 1;
+        // The logits after this token are needed only where the next position is free to choose, and only
+        // for the ids it allows (a line's next position: the punctuation comes first).
+        allowed = col < lineLength - 1 ? allowedAt(pos + 1) : undefined;
+        logits = yield { token, wantLogits: allowed ?? false };
+      }
+      // the last punctuation needs no feeding: nothing follows it
+      if (line + 1 < lineCount) {
+        allowed = allowedAt((line + 1) * lineLength);
+        logits = yield { token: line % 2 === 0 ? this.vocab.comma : this.vocab.period, wantLogits: allowed ?? false };
       }
     }
     const lines = Array.from({ length: lineCount }, (_, l) => this.vocab.decode(chosen.slice(l * lineLength, (l + 1) * lineLength)));
@@ -264,32 +348,38 @@ export class PoemModel {
     return { text: poemText(shown), lines: shown, form, script, checkpoint: this.version };
   }
 
+  /** Feeds one token through the LSTM, updating `state`; returns next-token logits when asked. */
+  advance(state: LstmState, token: number, wantLogits: WantLogits): Float32Array | undefined {
+    return this.advanceMany([{ state, token, wantLogits }])[0];
+  }
+
   /**
-   * Feeds one token through the LSTM, updating `state`; returns next-token logits when asked. The matrix
-   * products run on the backend; the cell's elementwise math runs here on 4H numbers, which is cheaper
-   * than a dozen tiny tensor ops per step (the same equations as lstmForwardSteps in model.ts).
+   * Feeds one token each through the LSTM for several sequences, updating their states, with one product
+   * per layer for all of them; returns each one's next-token logits when asked (views valid until the next
+   * call). The cell's elementwise math runs in a SIMD kernel (lstm-cell.ts) on 4H numbers a sequence,
+   * which is cheaper than a dozen tiny tensor ops per step (the same equations as lstmForwardSteps in model.ts).
    */
-  advance(state: { h: Float32Array; c: Float32Array }[], token: number, wantLogits: boolean): Float32Array | undefined {
+  advanceMany(items: { state: LstmState; token: number; wantLogits: WantLogits }[]): (Float32Array | undefined)[] {
     const H = this.manifest.config.model.hiddenDim;
-    let x: Float32Array | undefined;
-    for (let l = 0; l < state.length; l++) {
-      const s = state[l]!;
-      const z = this.layerWeights[l]!.apply(l === 0 ? s.h : concat(x!, s.h));
-      const bias = l === 0 ? this.inputTable.subarray(token * 4 * H, (token + 1) * 4 * H) : this.biases[l]!;
-      for (let j = 0; j < H; j++) {
-        const i = sigmoid(z[j]! + bias[j]!);
-        const f = sigmoid(z[H + j]! + bias[H + j]!);
-        const g = tanh(z[2 * H + j]! + bias[2 * H + j]!);
-        const o = sigmoid(z[3 * H + j]! + bias[3 * H + j]!);
-        s.c[j] = f * s.c[j]! + i * g;
-        s.h[j] = o * tanh(s.c[j]!);
-      }
-      x = s.h;
+    const layers = this.layerWeights.length;
+    let below: Float32Array[] = [];
+    for (let l = 0; l < layers; l++) {
+      const inputs = items.map(({ state }, k) => (l === 0 ? state[0]!.h : concat(below[k]!, state[l]!.h)));
+      const products = this.layerWeights[l]!.applyMany(inputs);
+      // layer 0's bias row holds the token's input projection (x·Wx + b, precomputed)
+      const bias = l === 0 ? items.map(({ token }) => this.inputTable.subarray(token * 4 * H, (token + 1) * 4 * H)) : this.biases[l]!;
+      this.cells.step(products, bias, items.map(({ state }) => state[l]!));
+      below = items.map(({ state }) => state[l]!.h);
     }
-    if (!wantLogits) return undefined;
-    const logits = this.outWeight.apply(x!);
-    for (let v = 0; v < logits.length; v++) logits[v]! += this.outBias[v]!;
-    return logits;
+    // one product per set of ids wanted (the tone masks are shared by every poem at such a position)
+    const out: (Float32Array | undefined)[] = new Array(items.length);
+    const askedFor = new Map<WantLogits, number[]>();
+    items.forEach(({ wantLogits }, k) => wantLogits && askedFor.set(wantLogits, [...(askedFor.get(wantLogits) ?? []), k]));
+    for (const [want, ks] of askedFor) {
+      const logits = this.outWeight.applyMany(ks.map((k) => below[k]!), want === true ? undefined : (want as Int32Array));
+      ks.forEach((k, a) => (out[k] = logits[a]));
+    }
+    return out;
   }
 
   /**
@@ -317,27 +407,6 @@ export class PoemModel {
   }
 }
 
-/**
- * tanh as Eigen computes it for float32 (a 13/6 rational minimax fit, clamped): within 3e-7 of Math.tanh
- * everywhere and four times faster here, which matters at 2,560 calls per step.
- */
-function tanh(x: number): number {
-  const c = 7.90531110763549805; // beyond ±c, tanh rounds to ±1 in float32
-  x = x > c ? c : x < -c ? -c : x;
-  const x2 = x * x;
-  let p = x2 * -2.76076847742355e-16 + 2.00018790482477e-13;
-  p = x2 * p - 8.60467152213735e-11;
-  p = x2 * p + 5.12229709037114e-8;
-  p = x2 * p + 1.48572235717979e-5;
-  p = x2 * p + 6.37261928875436e-4;
-  p = x2 * p + 4.89352455891786e-3;
-  let q = x2 * 1.19825839466702e-6 + 1.18534705686654e-4;
-  q = x2 * q + 2.268434632439e-3;
-  q = x2 * q + 4.89352518554385e-3;
-  return (x * p) / q;
-}
-const sigmoid = (v: number) => 0.5 + 0.5 * tanh(0.5 * v);
-
 function concat(a: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(a.length + b.length);
   out.set(a);
@@ -345,9 +414,9 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
-/** v·W on the TensorFlow.js backend, in float32. */
+/** v·W (+ b) on the TensorFlow.js backend, in float32. */
 class FloatMatVec implements MatVec {
-  constructor(private readonly w: tf.Tensor2D) {}
+  constructor(private readonly w: tf.Tensor2D, private readonly bias?: Float32Array) {}
 
   apply(v: Float32Array): Float32Array {
     const input = tf.tensor2d(v, [1, v.length]);
@@ -355,7 +424,13 @@ class FloatMatVec implements MatVec {
     const values = product.dataSync() as Float32Array; // (not returned through tf.tidy: it walks typed arrays element by element)
     input.dispose();
     product.dispose();
+    if (this.bias) for (let j = 0; j < values.length; j++) values[j]! += this.bias[j]!;
     return values;
+  }
+
+  /** one product per input, so each is exactly what apply() gives (a batched float product rounds differently) */
+  applyMany(xs: Float32Array[]): Float32Array[] {
+    return xs.map((x) => this.apply(x));
   }
 
   dispose(): void {

@@ -1,35 +1,52 @@
 /**
- * Int8 matrix–vector products for writing poems. A generation step reads every weight once, so it is
- * bound by memory traffic, not arithmetic: with float32 weights (8.4 MB for the shipped model) one
- * 七言绝句 reads about 250 MB. Stored as int8 with one scale per output, and with the input vector
- * rounded to int16, a step reads a quarter of that. The product runs in a small WebAssembly SIMD kernel
- * (int8-matvec.wat), assembled from its text once per thread with wabt.
+ * Int8 matrix products for writing poems. A generation step reads every weight once, so it is bound by
+ * memory traffic, not arithmetic: with float32 weights (8.4 MB for the shipped model) one 七言绝句 reads
+ * about 250 MB. Stored as int8 with one scale per output, and with each input vector rounded to int16
+ * with its own scale, a step reads a quarter of that. Many poems written together share the step: the
+ * kernel (int8-matvec.wat, assembled from its text once per thread with wabt) takes B inputs at once and
+ * loads each weight once for every four of them, and each product is bit for bit what it is alone.
  */
 import { compileWat } from './wat.js';
 
-type Kernel = { memory: WebAssembly.Memory; matvec: (w: number, rowScale: number, x: number, out: number, K: number, N: number, xScale: number) => void };
+type Kernel = {
+  memory: WebAssembly.Memory;
+  matmul: (w: number, rowScale: number, bias: number, x: number, xScale: number, out: number, K: number, N: number, B: number, columns: number, count: number) => void;
+  quantize: (input: number, x: number, xScale: number, K: number, B: number) => void;
+};
 
-/** A K×N matrix W (row-major, as TensorFlow.js stores a dense layer's kernel) for products x·W. */
+/** A K×N matrix W (row-major, as TensorFlow.js stores a dense layer's kernel) and a bias b for products x·W + b. */
 export class Int8Matrix {
-  private readonly x: Int16Array; // the input, rounded to int16 (zero beyond K)
-  private readonly out: Float32Array;
+  /** how many inputs the memory after the weights holds now; it grows with the largest batch seen */
+  private capacity = 0;
+  private readonly inputsAt: number;
 
-  private constructor(private readonly kernel: Kernel, readonly rows: number, readonly cols: number, private readonly paddedRows: number, private readonly offsets: { w: number; scale: number; x: number; out: number }) {
-    this.x = new Int16Array(kernel.memory.buffer, offsets.x, paddedRows);
-    this.out = new Float32Array(kernel.memory.buffer, offsets.out, cols);
+  private constructor(private readonly kernel: Kernel, readonly rows: number, readonly cols: number, private readonly paddedRows: number) {
+    this.inputsAt = this.columnsAt + 8 * cols; // after the weights, their scales, the bias, all columns and a column list
+  }
+
+  private get scalesAt(): number {
+    return this.paddedRows * this.cols;
+  }
+  private get biasAt(): number {
+    return this.scalesAt + 4 * this.cols;
+  }
+  /** 0, 1, …, N − 1: the columns of a full product */
+  private get columnsAt(): number {
+    return this.biasAt + 4 * this.cols;
   }
 
   /** Quantises W: each output column j gets scale max_k |W[k][j]| / 127. Each matrix has its own kernel instance and memory. */
-  static async create(weights: Float32Array, rows: number, cols: number): Promise<Int8Matrix> {
+  static async create(weights: Float32Array, rows: number, cols: number, bias?: Float32Array): Promise<Int8Matrix> {
     if (weights.length !== rows * cols) throw new Error(`Int8Matrix: ${weights.length} weights for a ${rows}×${cols} matrix`);
     const K = Math.ceil(rows / 16) * 16; // the kernel takes 16 weights at a time: pad with zeros
-    const offsets = { w: 0, scale: K * cols, x: K * cols + 4 * cols, out: K * cols + 4 * cols + 2 * K };
-    const bytes = offsets.out + 4 * cols;
     const instance = await WebAssembly.instantiate(await compileWat('int8-matvec.wat'));
     const kernel = instance.exports as unknown as Kernel;
-    kernel.memory.grow(Math.ceil(bytes / 65536));
-    const q = new Int8Array(kernel.memory.buffer, offsets.w, K * cols);
-    const scale = new Float32Array(kernel.memory.buffer, offsets.scale, cols);
+    const matrix = new Int8Matrix(kernel, rows, cols, K);
+    matrix.reserve(1);
+    const q = new Int8Array(kernel.memory.buffer, 0, K * cols);
+    const scale = new Float32Array(kernel.memory.buffer, matrix.scalesAt, cols);
+    if (bias) new Float32Array(kernel.memory.buffer, matrix.biasAt, cols).set(bias);
+    new Int32Array(kernel.memory.buffer, matrix.columnsAt, cols).set(Int32Array.from({ length: cols }, (_, j) => j));
     for (let j = 0; j < cols; j++) {
       let max = 0;
       for (let k = 0; k < rows; k++) max = Math.max(max, Math.abs(weights[k * cols + j]!));
@@ -37,17 +54,53 @@ export class Int8Matrix {
       if (max === 0) continue;
       for (let k = 0; k < rows; k++) q[j * K + k] = Math.round(weights[k * cols + j]! / scale[j]!);
     }
-    return new Int8Matrix(kernel, rows, cols, K, offsets);
+    return matrix;
   }
 
-  /** x·W for a vector x of length `rows`; returns a new array of length `cols`. */
+  /** x·W + b for a vector x of length `rows`; returns a new array of length `cols`. */
   apply(x: Float32Array): Float32Array {
-    let max = 0;
-    for (let k = 0; k < this.rows; k++) max = Math.max(max, Math.abs(x[k]!));
-    const xScale = max / 32767;
-    for (let k = 0; k < this.rows; k++) this.x[k] = max === 0 ? 0 : Math.round(x[k]! / xScale);
-    const o = this.offsets;
-    this.kernel.matvec(o.w, o.scale, o.x, o.out, this.paddedRows, this.cols, xScale);
-    return this.out.slice();
+    return this.applyMany([x])[0]!;
+  }
+
+  /**
+   * x·W + b for each x in `inputs` (all of length `rows`), in one pass over the weights; new arrays. Given
+   * `columns`, only those outputs are computed (the rest of each array is unspecified).
+   */
+  applyMany(inputs: Float32Array[], columns?: Int32Array): Float32Array[] {
+    const B = inputs.length, K = this.paddedRows, N = this.cols;
+    if (B === 0) return [];
+    const at = this.reserve(B);
+    const buffer = this.kernel.memory.buffer;
+    const floats = new Float32Array(buffer, at.input, B * K);
+    inputs.forEach((input, b) => floats.set(input.length === this.rows ? input : input.subarray(0, this.rows), b * K));
+    this.kernel.quantize(at.input, at.x, at.xScale, K, B);
+    let listAt = this.columnsAt, count = N;
+    if (columns) {
+      for (let c = 0; c < columns.length; c++) if (!(columns[c]! >= 0 && columns[c]! < N)) throw new Error(`Int8Matrix: column ${columns[c]} is outside 0…${N - 1}`);
+      listAt = this.columnsAt + 4 * N;
+      new Int32Array(buffer, listAt, columns.length).set(columns);
+      count = columns.length;
+    }
+    if (count > 0) this.kernel.matmul(0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt, count);
+    const out = new Float32Array(buffer, at.out, B * N);
+    return inputs.map((_, b) => out.slice(b * N, (b + 1) * N));
+  }
+
+  /** Where B inputs (as floats, then int16), their scales and their products lie, growing the memory when needed. */
+  private reserve(B: number): { input: number; x: number; xScale: number; out: number } {
+    const K = this.paddedRows, N = this.cols;
+    const layout = (n: number) => {
+      const input = this.inputsAt, x = input + 4 * K * n, xScale = x + 2 * K * n, out = xScale + 4 * n;
+      return { input, x, xScale, out, end: out + 4 * N * n };
+    };
+    if (B > this.capacity) {
+      const capacity = Math.max(B, 2 * this.capacity);
+      const bytes = layout(capacity).end;
+      const memory = this.kernel.memory;
+      if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+      new Uint8Array(memory.buffer, this.inputsAt).fill(0); // the padding of every input row must read 0
+      this.capacity = capacity;
+    }
+    return layout(this.capacity); // fixed while the capacity holds: the input rows' padding stays 0
   }
 }

@@ -1,15 +1,55 @@
-/** Worker thread that owns a PoemModel and writes poems on request (see PoemWriter). */
+/**
+ * Worker thread that owns a PoemModel and writes poems on request (see PoemWriter). Requests that arrive
+ * while others are being written join them at the next step (continuous batching): a burst is written
+ * many poems per step, each exactly what it would be alone, and a lone request waits for no one.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
-import { PoemInputError, PoemModel, type PoemRequest } from './generate.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from './generate.js';
+
+/** poems written together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
+const MAX_BATCH = 64;
 
 const model = await PoemModel.load(workerData.checkpoint as string);
 parentPort!.postMessage({ ready: true, manifest: model.manifest, backend: model.backend, fallback: model.backendInfo.fallback });
 
-parentPort!.on('message', (m: { id: number; request: PoemRequest }) => {
-  try {
-    parentPort!.postMessage({ id: m.id, poem: model.generate(m.request) });
-  } catch (e) {
-    const inputError = e instanceof PoemInputError;
-    parentPort!.postMessage({ id: m.id, error: inputError ? (e as Error).message : ((e as Error).stack ?? String(e)), inputError });
+const waiting: { id: number; request: PoemRequest }[] = [];
+const writing: { id: number; draft: PoemDraft }[] = [];
+let running = false;
+
+const fail = (id: number, e: unknown) => {
+  const inputError = e instanceof PoemInputError;
+  parentPort!.postMessage({ id, error: inputError ? (e as Error).message : ((e as Error).stack ?? String(e)), inputError });
+};
+
+async function write(): Promise<void> {
+  running = true;
+  while (waiting.length > 0 || writing.length > 0) {
+    while (waiting.length > 0 && writing.length < MAX_BATCH) {
+      const { id, request } = waiting.shift()!;
+      try {
+        writing.push({ id, draft: model.startPoem(request) });
+      } catch (e) {
+        fail(id, e);
+      }
+    }
+    try {
+      model.step(writing.map((w) => w.draft));
+    } catch (e) {
+      for (const { id } of writing.splice(0)) fail(id, e);
+    }
+    for (let k = writing.length - 1; k >= 0; k--) {
+      const { id, draft } = writing[k]!;
+      if (!draft.poem) continue;
+      parentPort!.postMessage({ id, poem: draft.poem });
+      writing.splice(k, 1);
+    }
+    await nextTurn(); // let requests that arrived meanwhile join
   }
+  running = false;
+}
+
+parentPort!.on('message', (m: { id: number; request: PoemRequest }) => {
+  waiting.push(m);
+  if (!running) void write();
 });

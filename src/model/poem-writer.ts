@@ -1,29 +1,31 @@
 /**
- * Writes poems on a worker thread, so the thread that talks to Discord never blocks on the model: a burst
- * of requests queues in the worker while acknowledgements and replies keep flowing.
+ * Writes poems on worker threads, so the thread that talks to Discord never blocks on the model: a burst
+ * of requests queues in the workers while acknowledgements and replies keep flowing. Each worker writes
+ * the poems it is given together, a step for all at a time (poem-worker.ts); a request goes to the worker
+ * with the fewest poems in hand, so one poem alone waits for no one and a burst uses every worker.
  */
+import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Manifest } from './checkpoint.js';
 import { PoemInputError, type GeneratedPoem, type PoemRequest } from './poem-request.js';
 import { BASE_CHECKPOINT, startWorker } from './workers.js';
 
 type Pending = { resolve: (p: GeneratedPoem) => void; reject: (e: Error) => void };
+type Ready = { manifest: Manifest; backend: string; fallback: string | null };
 
-export class PoemWriter {
+/**
+ * Poem threads by default: one per core but one, which is left to the thread that answers Discord (at
+ * most two). On two cores a second poem thread made bursts slower: the main thread then lacked the core
+ * it needs to acknowledge a burst within 3 s (bench/bot-latency.ts).
+ */
+export const defaultPoemWorkers = () => Math.max(1, Math.min(2, availableParallelism() - 1));
+
+class PoemThread {
   private nextId = 0;
-  private pending = new Map<number, Pending>();
-
+  readonly pending = new Map<number, Pending>();
   private idle?: () => void;
 
-  private constructor(
-    private worker: Worker,
-    readonly manifest: Manifest,
-    /** e.g. "node (TensorFlow 2.21.0, 2 threads)" */
-    readonly backend: string,
-    /** why native TensorFlow is not the backend, when auto passed it (null otherwise) */
-    readonly backendFallback: string | null,
-    readonly checkpoint: string,
-  ) {
+  constructor(readonly worker: Worker) {
     worker.on('message', (m: { id: number; poem?: GeneratedPoem; error?: string; inputError?: boolean }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -42,24 +44,19 @@ export class PoemWriter {
   }
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
-  static start(checkpoint = BASE_CHECKPOINT): Promise<PoemWriter> {
+  static start(checkpoint: string): Promise<{ thread: PoemThread; ready: Ready }> {
     const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
       worker.once('error', onError).once('exit', onExit);
-      worker.once('message', (m: { manifest: Manifest; backend: string; fallback: string | null }) => {
+      worker.once('message', (ready: Ready) => {
         worker.off('error', onError).off('exit', onExit);
-        resolve(new PoemWriter(worker, m.manifest, m.backend, m.fallback, checkpoint));
+        resolve({ thread: new PoemThread(worker), ready });
       });
     });
   }
 
-  get version(): string {
-    return this.manifest.version;
-  }
-
-  /** Writes one poem; rejects with PoemInputError for bad input. */
   generate(request: PoemRequest): Promise<GeneratedPoem> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -68,14 +65,64 @@ export class PoemWriter {
     });
   }
 
-  /** Poems being written now. */
-  get busy(): number {
-    return this.pending.size;
-  }
-
-  /** Lets the poems in flight finish (a hot swap closes the old model this way), then stops the worker. */
   async close(): Promise<void> {
     if (this.pending.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.worker.terminate();
+  }
+}
+
+export class PoemWriter {
+  private constructor(
+    private readonly threads: PoemThread[],
+    readonly manifest: Manifest,
+    /** e.g. "node (TensorFlow 2.21.0, 2 threads)" */
+    readonly backend: string,
+    /** why native TensorFlow is not the backend, when auto passed it (null otherwise) */
+    readonly backendFallback: string | null,
+    readonly checkpoint: string,
+  ) {}
+
+  /** Starts `workers` poem threads, each loading the checkpoint (verified, as loadCheckpoint does). */
+  static async start(checkpoint = BASE_CHECKPOINT, options: { workers?: number } = {}): Promise<PoemWriter> {
+    const count = Math.max(1, options.workers ?? defaultPoemWorkers());
+    const started = await Promise.allSettled(Array.from({ length: count }, () => PoemThread.start(checkpoint)));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []));
+    if (failed) {
+      await Promise.all(threads.map((t) => t.worker.terminate()));
+      throw failed.reason;
+    }
+    const { ready } = (started[0] as PromiseFulfilledResult<{ ready: Ready }>).value;
+    return new PoemWriter(threads, ready.manifest, ready.backend, ready.fallback, checkpoint);
+  }
+
+  get version(): string {
+    return this.manifest.version;
+  }
+
+  /** How many threads write poems. */
+  get workers(): number {
+    return this.threads.length;
+  }
+
+  /** Writes one poem; rejects with PoemInputError for bad input. */
+  generate(request: PoemRequest): Promise<GeneratedPoem> {
+    const least = this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    return least.generate(request);
+  }
+
+  /** Writes one poem on every thread: the first poem pays one-time costs (kernel set-up, caches). */
+  async warm(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.generate({ seed: 1 })));
+  }
+
+  /** Poems being written now. */
+  get busy(): number {
+    return this.threads.reduce((n, t) => n + t.pending.size, 0);
+  }
+
+  /** Lets the poems in flight finish (a hot swap closes the old model this way), then stops the workers. */
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.close()));
   }
 }

@@ -7,6 +7,11 @@ import type { BotContext } from '../context.js';
 import { recordPoem, setPoemMessage } from '../db.js';
 import { poemEmbed, promptLabel, ratingButtons } from '../poem-message.js';
 
+/** A poem not ready this long after its interaction gets an acknowledgement first (Discord allows 3 s). */
+export const ACK_AFTER_MS = 1000;
+/** With more poems than this in flight, a new one is acknowledged at once (about one batch of the writer). */
+export const ACK_AT_ONCE_BEHIND = 64;
+
 export const data = new SlashCommandBuilder()
   .setName('poem')
   .setDescription('Write a Tang-style poem')
@@ -44,11 +49,24 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
   const script = (interaction.options.getString('script') as Script | null) ?? scriptForLocale(interaction.locale);
   const model = ctx.model; // the reference is read once: a hot swap mid-request does not affect this poem
   ctx.poemsInFlight++;
+  // Acknowledge (defer) only if the poem is not ready ACK_AFTER_MS after the interaction was made (or
+  // received, whichever is earlier by our clock): a lone poem takes milliseconds and gets one reply, not
+  // two calls. Behind a long queue (a burst), acknowledge at once: the acknowledgements must not pile up
+  // against the 3-second rule all at the same moment.
+  let deferral: Promise<unknown> | undefined;
+  const ackAt = ctx.poemsInFlight > ACK_AT_ONCE_BEHIND ? 0 : Math.min(now, interaction.createdTimestamp) + ACK_AFTER_MS;
+  const acknowledge = () => (deferral = ctx.acknowledgements.track(interaction.deferReply()).catch((e: unknown) => e));
+  // (at once means now, not on a timer: under a burst, timers run only after every waiting I/O event)
+  let ackTimer: NodeJS.Timeout | undefined;
+  if (ackAt <= Date.now()) acknowledge();
+  else ackTimer = setTimeout(acknowledge, ackAt - Date.now());
+  const acknowledged = async () => {
+    clearTimeout(ackTimer);
+    const failed = await deferral;
+    if (failed instanceof Error) throw failed;
+    return deferral !== undefined;
+  };
   try {
-    // One poem takes tens of ms on the model's worker thread; when others are queued there too (or this
-    // request waited), acknowledge first so the 3-second rule holds however long the queue is.
-    const deferred = ctx.poemsInFlight > 1 || now - interaction.createdTimestamp > 1000;
-    if (deferred) await interaction.deferReply();
     const promptKind = start ? 'start' : acrostic ? 'acrostic' : 'none';
     let written;
     try {
@@ -59,6 +77,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
         temperature: interaction.options.getNumber('temperature') ?? undefined,
         script,
       });
+      await ctx.acknowledgements.clear(); // storing and showing the poem can wait; acknowledgements cannot
       const stored = await recordPoem(ctx.db, {
         guildId: interaction.guildId ?? 'dm',
         channelId: interaction.channelId,
@@ -72,25 +91,27 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
       });
       written = { poem, stored };
     } catch (e) {
+      const deferred = await acknowledged();
       if (!(e instanceof PoemInputError)) throw e;
       ctx.cooldowns.delete(interaction.user.id); // bad input does not cost the user a turn
-      const message = { content: `${e.message} For example: \`/poem 月\` or \`/poem acrostic:春夏秋冬\`.`, allowedMentions: { parse: [] } };
+      const message = { content: `${e.message} For example: \`/poem 月\` or \`/poem acrostic:春夏秋冬\`.` };
       if (deferred) {
         await interaction.deleteReply();
         await interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
       } else await interaction.reply({ ...message, flags: MessageFlags.Ephemeral });
       return;
     }
+    const deferred = await acknowledged();
     const { poem, stored } = written;
     const reply = {
       embeds: [poemEmbed({ lines: poem.lines, form: poem.form, checkpoint: poem.checkpoint, prompt: promptLabel(promptKind, start ?? acrostic ?? '') })],
       components: [ratingButtons(stored.id)],
-      allowedMentions: { parse: [] },
     };
     const message = deferred ? await interaction.editReply(reply) : (await interaction.reply({ ...reply, withResponse: true })).resource?.message;
     if (message) await setPoemMessage(ctx.db, stored.id, message.id);
     ctx.log.info({ poemId: stored.id, form: poem.form, user: interaction.user.id, ms: Date.now() - now }, 'poem served');
   } finally {
+    clearTimeout(ackTimer);
     ctx.poemsInFlight--;
   }
 }
