@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/bot/bot.js';
 import { readConfig } from '../src/bot/config.js';
 import { toTraditional } from '../src/model/script.js';
+import { checkTones } from '../src/model/poetics.js';
+import { clearTone } from '../src/model/tones.js';
+import { poemRhymes } from '../src/model/rhyme.js';
 import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer } from './support/discord-standin.js';
 
 const STRING = 3, NUMBER = 10, SUBCOMMAND = 1;
@@ -163,6 +166,23 @@ describe('the bot against a local Discord', () => {
       expect(poemLines(a)[0]!.startsWith('湖')).toBe(true);
     }
     expect(discord.refusals).toEqual([]);
+  });
+});
+
+describe('the rules of verse in /poem', () => {
+  const BOOLEAN = 5;
+  it('keeps the tone rules by default, and writes free tones and modern rhyme when asked', async () => {
+    const kept = await poem([{ name: 'start', type: STRING, value: '春' }, { name: 'form', type: STRING, value: 'wulv' }]);
+    expect(checkTones(poemLines(kept), clearTone).kept).toBe(true);
+    // with the rules off, some of 8 seeds' poems break them (the model alone keeps them in far fewer than all)
+    const free = await Promise.all(
+      Array.from({ length: 8 }, (_, k) =>
+        poem([{ name: 'form', type: STRING, value: 'wulv' }, { name: 'tones', type: BOOLEAN, value: false as never }, { name: 'rhyme', type: STRING, value: 'modern' }], { id: String(700000000000000000n + BigInt(k)), username: `free${k}` }),
+      ),
+    );
+    for (const answer of free) expect(poemLines(answer)).toHaveLength(8);
+    expect(free.some((answer) => !checkTones(poemLines(answer), clearTone).kept)).toBe(true);
+    expect(free.every((answer) => poemRhymes(poemLines(answer)))).toBe(true); // 十三辙, as asked
   });
 });
 

@@ -93,7 +93,7 @@ async function trainingThroughput(config: ModelConfig, params: ModelParams, voca
 }
 
 export async function benchCommand(args: string[]) {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, repeats: { type: 'string' }, 'training-only': { type: 'boolean' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, repeats: { type: 'string' }, 'training-only': { type: 'boolean' }, 'generation-only': { type: 'boolean' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
   const dir = values.checkpoint ?? BASE_CHECKPOINT;
   const steps = count(values.steps, 'steps') ?? 10;
   const poems = count(values.poems, 'poems') ?? 100;
@@ -110,6 +110,7 @@ export async function benchCommand(args: string[]) {
   const generation: Record<Precision, { loadMs: number; p50: number; p99: number; servedPerplexity: number }> = {} as never;
   let generatedRhymeRate = NaN, corpusRhymeRate = NaN, generatedRepeats = NaN, corpusRepeats = NaN;
   let toneRules: Record<'generated' | 'dev', { poems: number; positions: number }> | null = null;
+  let burstRate = { alone: NaN, batched: NaN };
   if (!values['training-only']) {
     let model: PoemModel | undefined;
     for (const precision of ['float32', 'int8'] as const) {
@@ -136,6 +137,19 @@ export async function benchCommand(args: string[]) {
     // the corpus's own, by the same measure (rhyme.ts).
     const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
     const generated = Array.from({ length: 200 }, (_, k) => model!.generate({ start: starts[k % starts.length], seed: 5000 + k }).lines);
+    // A burst: the same 200 requests one at a time, then together in batches of 64 (as the poem worker
+    // writes them); the poems must be the same.
+    const burst = starts.flatMap((start) => Array.from({ length: 200 / 7 + 1 }, (_, k) => ({ start, seed: 7000 + k }))).slice(0, 200);
+    let t0 = performance.now();
+    const alone = burst.map((r) => model!.generate(r).text);
+    const aloneMs = performance.now() - t0;
+    t0 = performance.now();
+    const together: string[] = [];
+    for (let k = 0; k < burst.length; k += 64) together.push(...model!.generateMany(burst.slice(k, k + 64)).map((p) => p.text));
+    const togetherMs = performance.now() - t0;
+    if (together.some((text, k) => text !== alone[k])) throw new Error('bench: a poem written in a batch differs from the same poem written alone');
+    burstRate = { alone: (burst.length / aloneMs) * 1000, batched: (burst.length / togetherMs) * 1000 };
+    say(`a burst of 200 poems (free forms): one at a time ${burstRate.alone.toFixed(0)} poems/s, in batches of 64 ${burstRate.batched.toFixed(0)} poems/s (${(burstRate.batched / burstRate.alone).toFixed(2)}×), the same poems`);
     generatedRhymeRate = generated.filter((lines) => classicalRhymes(lines)).length / generated.length;
     const train = loadTangCorpus().train;
     corpusRhymeRate = train.filter((p) => classicalRhymes(p.lines)).length / train.length;
@@ -158,7 +172,7 @@ export async function benchCommand(args: string[]) {
     { name: 'E256-H512', config: { ...config, embedDim: 256, hiddenDim: 512 }, params: initParams({ ...config, embedDim: 256, hiddenDim: 512 }, 1) },
   ];
   const training = [];
-  for (const size of sizes) {
+  for (const size of values['generation-only'] ? [] : sizes) {
     const flops = trainingFlopsPerToken(size.config);
     const ours: number[] = [];
     const theirs: number[] = [];
@@ -209,6 +223,8 @@ export async function benchCommand(args: string[]) {
     quatrain_ms_p50: +served.p50.toFixed(2),
     quatrain_ms_p99: +served.p99.toFixed(2),
     load_ms: +served.loadMs.toFixed(1),
+    burst_poems_per_s_alone: Math.round(burstRate.alone),
+    burst_poems_per_s_batched: Math.round(burstRate.batched),
     quatrain_ms_p50_float32: +(generation.float32?.p50 ?? NaN).toFixed(2),
     quatrain_ms_p99_float32: +(generation.float32?.p99 ?? NaN).toFixed(2),
     served_perplexity_int8: +served.servedPerplexity.toFixed(3),

@@ -1,4 +1,4 @@
-/** /poem [start] [acrostic] [form] [temperature] [script]: a poem with rating buttons under it. */
+/** /poem [start] [acrostic] [form] [temperature] [script] [tones] [rhyme]: a poem with rating buttons under it. */
 import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { FORMS, FORM_SHAPE } from '../../model/corpus.js';
 import { PoemInputError } from '../../model/poem-request.js';
@@ -24,6 +24,13 @@ export const data = new SlashCommandBuilder()
   .addNumberOption((o) => o.setName('temperature').setDescription('Boldness, 0.1 (safe) to 2 (wild); default 0.8').setMinValue(0.1).setMaxValue(2))
   .addStringOption((o) =>
     o.setName('script').setDescription('Script of the poem').addChoices({ name: '简体', value: 'simplified' }, { name: '繁體', value: 'traditional' }),
+  )
+  .addBooleanOption((o) => o.setName('tones').setDescription('Keep the tone rules of regulated verse (平仄); default on'))
+  .addStringOption((o) =>
+    o
+      .setName('rhyme')
+      .setDescription('Rhyme by the Tang poets\' groups (default) or by modern Mandarin (十三辙)')
+      .addChoices({ name: 'classical (the Tang poets\' groups)', value: 'classical' }, { name: 'modern (十三辙)', value: 'modern' }),
   );
 
 /** zh-CN → simplified; zh-TW and zh-HK → traditional; anything else → traditional (the corpus's own script). */
@@ -76,6 +83,8 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
         form: (interaction.options.getString('form') as (typeof FORMS)[number] | null) ?? undefined,
         temperature: interaction.options.getNumber('temperature') ?? undefined,
         script,
+        tones: interaction.options.getBoolean('tones') ?? undefined,
+        rhyme: (interaction.options.getString('rhyme') as 'classical' | 'modern' | null) ?? undefined,
       });
       await ctx.acknowledgements.clear(); // storing and showing the poem can wait; acknowledgements cannot
       const stored = await recordPoem(ctx.db, {
