@@ -7,11 +7,12 @@ import { FORM_SHAPE, FORMS, loadTangCorpus, type Form } from '../src/model/corpu
 import { PoemInputError, PoemModel, PoemRequest, resolvePrompt, sample, type GeneratedPoem } from '../src/model/generate.js';
 import { forward, toTensors } from '../src/model/model.js';
 import { poemRhymes } from '../src/model/rhyme.js';
-import { classicalRhymes } from '../src/model/classical-rhyme.js';
+import { classicalRhymeGroups, classicalRhymes } from '../src/model/classical-rhyme.js';
 import { checkpointPerplexity } from '../src/model/train.js';
 import { inScript, toTraditional } from '../src/model/script.js';
 import { BOS, type Vocab } from '../src/model/vocab.js';
 import { makeTinyCheckpoint } from './helpers.js';
+import { CorpusLines } from '../src/model/corpus-lines.js';
 import { REPEAT_ALLOWANCE } from '../src/model/generate.js';
 import { checkTones } from '../src/model/poetics.js';
 import { clearTone } from '../src/model/tones.js';
@@ -186,6 +187,43 @@ describe('PoemModel.generate', () => {
     expect(poems.size).toBeGreaterThan(1);
     const unseeded = new Set(Array.from({ length: 5 }, () => model.generate({ form: 'wujue' }).text));
     expect(unseeded.size).toBeGreaterThan(1);
+  });
+});
+
+describe('a rhyming first line (首句入韵)', () => {
+  it('comes as often as the poets wrote it: most 七言 poems, few 五言 ones, and the tone rules still hold', () => {
+    const groups = classicalRhymeGroups();
+    for (const form of FORMS) {
+      const poems = Array.from({ length: 40 }, (_, seed) => model.generate({ form, seed }));
+      const rhymed = poems.filter(({ lines }) => {
+        const [a, b] = [[...lines[0]!].at(-1)!, [...lines[1]!].at(-1)!];
+        return clearTone(a) !== 'oblique' && groups.get(a) !== undefined && groups.get(a) === groups.get(b);
+      }).length;
+      if (FORM_SHAPE[form].lineLength === 7) expect(rhymed, form).toBeGreaterThan(20);
+      else expect(rhymed, form).toBeLessThan(16);
+      expect(rhymed, form).toBeGreaterThan(0);
+      for (const poem of poems) expect(checkTones(poem.lines, clearTone).kept, poem.text).toBe(true);
+    }
+  });
+});
+
+describe('no copied lines', () => {
+  it('never ends a line so that it copies a line of the corpus, and the poems change only where they would', async () => {
+    // the "corpus" is made of the lines this model writes when nothing forbids them: with it, none may come back
+    const free = await PoemModel.load(checkpointDir, { corpusLines: CorpusLines.load([]) });
+    const requests: PoemRequest[] = Array.from({ length: 30 }, (_, k) => ({ seed: 100 + k, form: FORMS[k % 4], temperature: 0.3 }));
+    const before = requests.map((r) => free.generate(r));
+    const written = before.flatMap((p) => p.lines);
+    const guarded = await PoemModel.load(checkpointDir, { corpusLines: CorpusLines.load(written.slice(0, 60)) });
+    const after = requests.map((r) => guarded.generate(r));
+    const banned = new Set(written.slice(0, 60));
+    for (const poem of after) for (const line of poem.lines) expect(banned.has(line), line).toBe(false);
+    // poems whose lines were not in the table are unchanged: the rule acts only at a copied line's end
+    const untouched = before.filter((p) => !p.lines.some((l) => banned.has(l)));
+    expect(untouched.length).toBeGreaterThan(0);
+    for (const poem of untouched) expect(after[before.indexOf(poem)]!.text).toBe(poem.text);
+    free.dispose();
+    guarded.dispose();
   });
 });
 

@@ -10,6 +10,7 @@ import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js'
 import { FORM_SHAPE, FORMS, poemText, type Form, type Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
 import { LstmCells } from './lstm-cell.js';
+import { CorpusLines } from './corpus-lines.js';
 import { classicalRhymeGroups } from './classical-rhyme.js';
 import { rhymeClasses, rhymeGroups } from './rhyme.js';
 import type { RhymeSystem } from './poem-request.js';
@@ -30,6 +31,12 @@ const FORM_SHARE: Record<Form, number> = { wujue: 3962, qijue: 10384, wulv: 1411
  * are never held to it.
  */
 export const REPEAT_ALLOWANCE: Record<Form, number> = { wujue: 0, qijue: 1, wulv: 0, qilv: 1 };
+/**
+ * How often the first line rhymes too (首句入韵), by form: the share of the training split's regular poems
+ * that rhyme (classical groups) whose first line ends in the group of the second: 11.9% (五绝), 70.4% (七绝),
+ * 18.7% (五律), 73.4% (七律).
+ */
+export const FIRST_LINE_RHYMES: Record<Form, number> = { wujue: 0.119, qijue: 0.704, wulv: 0.187, qilv: 0.734 };
 // A rhyme group needs this many characters in the vocabulary to be started on line 2.
 const MIN_RHYME_GROUP = 20;
 const HAN = /^\p{Script=Han}$/u;
@@ -145,6 +152,8 @@ export class PoemModel {
     /** h·W + b for the next-token logits */
     private readonly outWeight: MatVec,
     private readonly cells: LstmCells,
+    /** the training split's lines: no poem copies one */
+    private readonly corpusLines: CorpusLines,
   ) {
     const content: number[] = [];
     for (let id = vocab.firstChar; id < vocab.size; id++) content.push(id);
@@ -171,10 +180,10 @@ export class PoemModel {
   }
 
   /** The tone template that the user's own characters break least (a tie drawn at random); none with tones off. */
-  private chooseTemplate(form: Form, forced: Map<number, number>, tones: boolean, rng: prand.RandomGenerator): Tonal[][] | undefined {
+  private chooseTemplate(form: Form, forced: Map<number, number>, tones: boolean, firstLineRhymes: boolean, rng: prand.RandomGenerator): Tonal[][] | undefined {
     if (!tones) return undefined;
     const { lineLength, lines } = FORM_SHAPE[form];
-    const candidates = ([0, 1] as const).map((k) => toneTemplate(k, lineLength, lines));
+    const candidates = ([0, 1] as const).map((k) => toneTemplate(k, lineLength, lines, firstLineRhymes));
     const conflicts = candidates.map((t) => [...forced].filter(([pos, id]) => {
       const want = t[Math.floor(pos / lineLength)]![pos % lineLength];
       return want && this.toneOfId[id] === (want === 'level' ? 2 : 1);
@@ -183,7 +192,7 @@ export class PoemModel {
     return candidates[prand.unsafeUniformIntDistribution(0, 1, rng)];
   }
 
-  static async load(dir = BASE_CHECKPOINT, options: { precision?: Precision } = {}): Promise<PoemModel> {
+  static async load(dir = BASE_CHECKPOINT, options: { precision?: Precision; corpusLines?: CorpusLines } = {}): Promise<PoemModel> {
     const precision = Precision.parse(options.precision ?? 'int8');
     const backend = await initBackendInfo();
     const { manifest, vocab, params } = loadCheckpoint(dir);
@@ -205,7 +214,8 @@ export class PoemModel {
     for (let l = 0; l < c.layers; l++) layerWeights.push(await matVec(stacked(l)));
     const biases = Array.from({ length: c.layers }, (_, l) => params.get(`lstm${l}.b`)!);
     const out = await matVec(get('out.w'), params.get('out.b')!);
-    return new PoemModel(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim));
+    const corpusLines = options.corpusLines ?? CorpusLines.load();
+    return new PoemModel(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim), corpusLines);
   }
 
   get version(): string {
@@ -289,16 +299,19 @@ export class PoemModel {
     const usedRhymes = new Set<number>();
     const used = new Uint8Array(this.vocab.size); // 1: already in the poem
     let repeatsLeft = REPEAT_ALLOWANCE[form];
-    const template = this.chooseTemplate(form, forced, req.tones, rng);
+    // 首句入韵 as often as the Tang poets did it in this form; never where the user's character ends line 1
+    const firstLineRhymes = prand.unsafeUniformIntDistribution(0, 999, rng) < 1000 * FIRST_LINE_RHYMES[form] && !forced.has(lineLength - 1);
+    const template = this.chooseTemplate(form, forced, req.tones, firstLineRhymes, rng);
     const rhyme = this.rhyme[req.rhyme];
+    const rhymesAt = (line: number) => line % 2 === 1 || (line === 0 && firstLineRhymes);
     /** the ids position `pos` may take, or undefined where the user's character stands */
     const allowedAt = (pos: number): Int32Array | undefined => {
       if (pos >= lineCount * lineLength || forced.has(pos)) return undefined;
       const line = Math.floor(pos / lineLength), col = pos % lineLength;
       // 格律: the template's tone here, if it sets one (the user's characters were placed regardless)
       const want = template?.[line]![col];
-      if (!(col === lineLength - 1 && line % 2 === 1)) return want ? this.fitFor[want] : this.contentIds;
-      // an even line's end rhymes: a group with enough characters to start, then the groups left, no rhyme twice
+      if (!(col === lineLength - 1 && rhymesAt(line))) return want ? this.fitFor[want] : this.contentIds;
+      // a rhyming line's end: a group with enough characters to start, then the groups left, no rhyme twice
       let allowed = rhymeGroupsLeft
         ? Int32Array.from([...rhymeGroupsLeft].flatMap((g) => [...(rhyme.members.get(g) ?? [])]).filter((id) => !usedRhymes.has(id)))
         : rhyme.starters;
@@ -321,9 +334,19 @@ export class PoemModel {
           const previous = col > 0 ? chosen[chosen.length - 1] : undefined;
           const reduplicable = previous !== undefined && (col < 2 || chosen[chosen.length - 2] !== previous) ? previous : undefined;
           // (the sampler skips the banned ids in its one pass: no filtered copy of the vocabulary per step)
-          token = sample(logits!, allowed!, req, rng, repeatsLeft === 0 ? { banned: used, except: reduplicable } : undefined);
+          let skip = repeatsLeft === 0 ? { banned: used, except: reduplicable } : undefined;
+          // no copying: a line's last character never completes a line of the training corpus
+          if (col === lineLength - 1) {
+            const copies = this.corpusLines.completions(this.vocab.decode(chosen.slice(line * lineLength))).flatMap((ch) => (this.vocab.has(ch) ? [this.vocab.id(ch)] : []));
+            if (copies.length > 0) {
+              const banned = skip ? used.slice() : new Uint8Array(this.vocab.size);
+              for (const id of copies) banned[id] = 1;
+              skip = { banned, except: skip && reduplicable !== undefined && !copies.includes(reduplicable) ? reduplicable : undefined };
+            }
+          }
+          token = sample(logits!, allowed!, req, rng, skip);
           if (used[token] && token !== reduplicable) repeatsLeft = Math.max(0, repeatsLeft - 1);
-          if (col === lineLength - 1 && line % 2 === 1) {
+          if (col === lineLength - 1 && rhymesAt(line)) {
             const groups = rhyme.groupsOf(this.vocab.tokens[token]!);
             rhymeGroupsLeft = new Set(rhymeGroupsLeft ? [...rhymeGroupsLeft].filter((g) => groups.has(g)) : groups);
             usedRhymes.add(token);

@@ -28,3 +28,23 @@ export function cachedTable<V>(name: string, compute: () => Map<string, V>): Map
   }
   return table;
 }
+
+/** A table of 32-bit numbers from `name` in the cache, or `compute()`d and written there, as cachedTable does. */
+export function cachedNumbers(name: string, compute: () => Uint32Array): Uint32Array {
+  const file = join(cacheDir(), name);
+  try {
+    const bytes = readFileSync(file);
+    if (bytes.byteLength % 4 === 0) return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)); // (a copy: aligned)
+  } catch {
+    // not cached yet, or unreadable
+  }
+  const numbers = compute();
+  try {
+    mkdirSync(cacheDir(), { recursive: true });
+    writeFileSync(`${file}.${process.pid}`, numbers);
+    renameSync(`${file}.${process.pid}`, file);
+  } catch {
+    // computed again next time
+  }
+  return numbers;
+}

@@ -147,10 +147,13 @@ export function scorePoems(
 /**
  * The standard line patterns of regulated verse, 五言 (P level, Z oblique): A 仄仄平平仄, B 平平仄仄平,
  * C 平平平仄仄, D 仄仄仄平平; a 七言 line puts the opposite of its first two tones in front. A quatrain runs
- * A B C D (仄起) or C D A B (平起), first line unrhymed; a 律诗 runs its quatrain twice.
+ * A B C D (仄起) or C D A B (平起) with the first line unrhymed; when the first line rhymes (首句入韵, as in
+ * most 七言 poems) it ends level: D B C D or B D A B. A 律诗 runs its quatrain twice.
  */
 const LINE_PATTERNS: Record<'A' | 'B' | 'C' | 'D', string> = { A: 'ZZPPZ', B: 'PPZZP', C: 'PPPZZ', D: 'ZZZPP' };
 export const TONE_TEMPLATES = [['A', 'B', 'C', 'D'], ['C', 'D', 'A', 'B']] as const;
+/** the rhyming first line that keeps an unrhymed one's opening tones */
+const RHYMING_FIRST_LINE = { A: 'D', C: 'B' } as const;
 
 /**
  * The tone each position of a poem must take under a template, null where the poet is free (一三五不论):
@@ -158,10 +161,11 @@ export const TONE_TEMPLATES = [['A', 'B', 'C', 'D'], ['C', 'D', 'A', 'B']] as co
  * pattern B the 1st (五言) / 3rd (七言) is level, or the line has 孤平; in pattern D the 3rd / 5th is oblique,
  * or it ends on three level tones (三平尾).
  */
-export function toneTemplate(template: 0 | 1, lineLength: 5 | 7, lines: 4 | 8): Tonal[][] {
+export function toneTemplate(template: 0 | 1, lineLength: 5 | 7, lines: 4 | 8, firstLineRhymes = false): Tonal[][] {
   const tone = (c: string): Tonal => (c === 'P' ? 'level' : 'oblique');
   return Array.from({ length: lines }, (_, l) => {
-    const name = TONE_TEMPLATES[template][l % 4]!;
+    const unrhymed = TONE_TEMPLATES[template][l % 4]!;
+    const name = l === 0 && firstLineRhymes ? RHYMING_FIRST_LINE[unrhymed as 'A' | 'C'] : unrhymed;
     const five = LINE_PATTERNS[name];
     const pattern = lineLength === 7 ? (five[0] === 'P' ? 'ZZ' : 'PP') + five : five;
     const offset = lineLength - 5;
