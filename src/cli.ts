@@ -1,4 +1,4 @@
-/** `tangshi poem | train | eval | bench`: the bot's offline twin. */
+/** `tangshi poem | train | eval | bench | couplet …`: the bot's offline twin. */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -211,6 +211,9 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   train: trainCommand,
   eval: evalCommand,
   bench: async (args) => (await import('./model/bench.js')).benchCommand(args),
+  couplet: async (args) => (await import('./couplet/cli.js')).coupletCommand(args),
+  'couplet-train': async (args) => (await import('./couplet/cli.js')).coupletTrainCommand(args),
+  'couplet-eval': async (args) => (await import('./couplet/cli.js')).coupletEvalCommand(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -10,6 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/bot/bot.js';
 import { readConfig } from '../src/bot/config.js';
 import { toTraditional } from '../src/model/script.js';
+import { saveCouplet } from '../src/couplet/checkpoint.js';
+import { initParams } from '../src/couplet/model.js';
+import { loadCouplets } from '../src/couplet/pairs.js';
+import { Vocab } from '../src/model/vocab.js';
+import { keyPositions } from '../src/couplet/decode.js';
 import { checkTones } from '../src/model/poetics.js';
 import { clearTone } from '../src/model/tones.js';
 import { poemRhymes } from '../src/model/rhyme.js';
@@ -27,7 +32,13 @@ let bot: RunningBot;
 beforeAll(async () => {
   discord = await startDiscordStandIn();
   const dir = mkdtempSync(join(tmpdir(), 'tangshi-e2e-'));
+  // an untrained couplet model: /couplet's rules make its answers couplets all the same
+  const pairs = loadCouplets().train.slice(0, 4000);
+  const vocab = Vocab.build(pairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' as const })), 1);
+  const coupletConfig = { vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attention: true };
+  saveCouplet(join(dir, 'couplet'), { config: coupletConfig, vocab, params: initParams(coupletConfig, 3), training: {}, split: {}, metrics: {} });
   const config = readConfig({
+    COUPLET_MODEL_DIR: join(dir, 'couplet'),
     DISCORD_TOKEN: discord.token,
     DISCORD_API_URL: discord.apiUrl,
     DISCORD_GUILD_ID: discord.guildId,
@@ -60,7 +71,7 @@ function poemLines(answer: InteractionAnswer): string[] {
 describe('the bot against a local Discord', () => {
   it('registers /poem, /top and /model in the guild, /model for Manage Server only', () => {
     const names = discord.commands(discord.guildId).map((c) => c.name).sort();
-    expect(names).toEqual(['model', 'poem', 'top']);
+    expect(names).toEqual(['couplet', 'model', 'poem', 'top']);
     const model = discord.commands(discord.guildId).find((c) => c.name === 'model')!;
     expect(BigInt(model.default_member_permissions!)).toBe(ADMIN);
   });
@@ -184,6 +195,60 @@ describe('the rules of verse in /poem', () => {
     expect(free.some((answer) => !checkTones(poemLines(answer), clearTone).kept)).toBe(true);
     expect(free.every((answer) => poemRhymes(poemLines(answer)))).toBe(true); // 十三辙, as asked
   });
+});
+
+describe('/couplet', () => {
+  const couplet = (options: { name: string; type: number; value: string | number }[], user = du, locale = 'en-US') =>
+    discord.slashCommand({ name: 'couplet', options, user, locale }).then((i) => i.response());
+
+  it('answers an upper line with a lower line of its length, opposed tones, no reused character, and rating buttons', async () => {
+    const answer = await couplet([{ name: 'upper', type: STRING, value: '白日依山尽' }]);
+    expect(answer.ephemeral).toBe(false);
+    const [upper, lower] = poemLines(answer);
+    expect(upper).toBe('白日依山盡'); // typed simplified, shown in the corpus's script for an en-US user
+    expect([...lower!]).toHaveLength(5);
+    for (const k of keyPositions(5)) {
+      const [a, b] = [clearTone([...upper!][k]!), clearTone([...lower!][k]!)];
+      if (a) expect(b).not.toBe(a);
+    }
+    expect([...lower!].some((ch) => upper!.includes(ch))).toBe(false);
+    expect(answer.embeds[0]!.title).toBe('对联 · 五言');
+    expect(buttonIds(answer)).toHaveLength(5);
+    expect(answer.allowedMentions).toMatchObject({ parse: [] });
+
+    // rated, it is listed by /top kind:couplet, and not among the poems
+    const rated = await (await discord.clickButton({ message: answer.messageId, customId: buttonIds(answer)[4]!, user: li })).response();
+    expect(JSON.stringify(rated.embeds[0]!.fields)).toContain('5.0 (1 rating)');
+    expect(rated.embeds[0]!.title).toBe('对联 · 五言');
+    const row = await bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId } });
+    expect(row).toMatchObject({ kind: 'couplet', form: 'couplet5', promptText: '白日依山盡' });
+    const top = await discord.slashCommand({ name: 'top', options: [{ name: 'kind', type: STRING, value: 'couplet' }], user: wang }).then((i) => i.response());
+    expect(top.embeds[0]!.title).toMatch(/couplets/);
+    expect(top.embeds[0]!.description).toContain(`${upper}，${lower}。`);
+    const poems = await discord.slashCommand({ name: 'top', options: [{ name: 'period', type: STRING, value: 'all' }], user: wang }).then((i) => i.response());
+    expect(poems.embeds[0]!.description ?? '').not.toContain(`${upper}，${lower}。`);
+  });
+
+  it('answers a zh-CN user in simplified characters', async () => {
+    const answer = await couplet([{ name: 'upper', type: STRING, value: '两岸猿声啼不住' }], li, 'zh-CN');
+    const [upper, lower] = poemLines(answer);
+    expect(upper).toBe('两岸猿声啼不住');
+    expect([...lower!]).toHaveLength(7);
+  });
+
+  for (const [value, message] of [
+    ['白日依山', /5 or 7 characters.*has 4/],
+    ['abcde', /only Chinese characters/],
+    ['@everyone', /only Chinese characters/],
+  ] as const) {
+    it(`refuses ${value} with a private message that says what to type`, async () => {
+      const answer = await couplet([{ name: 'upper', type: STRING, value }]);
+      expect(answer.ephemeral).toBe(true);
+      expect(answer.content).toMatch(message);
+      expect(answer.content).toMatch(/\/couplet 白日依山尽/);
+      expect(answer.allowedMentions).toMatchObject({ parse: [] });
+    });
+  }
 });
 
 describe('acknowledging in time', () => {

@@ -271,6 +271,17 @@ describe('topPoems and counts', () => {
   it('counts poems and ratings', async () => {
     expect(await counts(db)).toEqual({ poems: 9, ratings: 2 + 1 + 3 + 3 + 1 + 3 + 4 + 5 });
   });
+
+  it('keeps couplets apart: /top lists poems or couplets, and a couplet must have a couplet form', async () => {
+    const couplet = await recordPoem(db, poemInput({ kind: 'couplet', form: 'couplet5', promptText: '白日依山盡', text: '白日依山盡，黃河入海流。' }));
+    await ratePoem(db, { poemId: couplet.id, userId: 'r0', stars: 5 });
+    await db.prisma.poem.update({ where: { id: couplet.id }, data: { createdAt: hoursAgo(1) } });
+    expect((await topPoems(db, { period: 'day', now, kind: 'couplet' })).map((p) => p.text)).toEqual(['白日依山盡，黃河入海流。']);
+    expect(names(await topPoems(db, { period: 'day', now }))).toEqual(['a', 'b', 'c', 'd', 'e']); // poems by default, no couplet
+    await expect(recordPoem(db, poemInput({ kind: 'couplet', form: 'wujue' }))).rejects.toThrow(/"wujue" is not a form of a couplet/);
+    await expect(recordPoem(db, poemInput({ form: 'couplet7' }))).rejects.toThrow(/"couplet7" is not a form of a poem/);
+    await db.prisma.poem.delete({ where: { id: couplet.id } });
+  });
 });
 
 const REBUILD_POEM_SQL = `-- RedefineTables
@@ -278,6 +289,7 @@ PRAGMA defer_foreign_keys=ON;
 PRAGMA foreign_keys=OFF;
 CREATE TABLE "new_Poem" (
     "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "kind" TEXT NOT NULL DEFAULT 'poem',
     "guildId" TEXT NOT NULL DEFAULT 'dm',
     "channelId" TEXT NOT NULL,
     "userId" TEXT NOT NULL,
@@ -290,12 +302,13 @@ CREATE TABLE "new_Poem" (
     "messageId" TEXT,
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
-INSERT INTO "new_Poem" ("channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "messageId", "promptKind", "promptText", "script", "text", "userId") SELECT "channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "messageId", "promptKind", "promptText", "script", "text", "userId" FROM "Poem";
+INSERT INTO "new_Poem" ("channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "kind", "messageId", "promptKind", "promptText", "script", "text", "userId") SELECT "channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "kind", "messageId", "promptKind", "promptText", "script", "text", "userId" FROM "Poem";
 DROP TABLE "Poem";
 ALTER TABLE "new_Poem" RENAME TO "Poem";
 CREATE UNIQUE INDEX "Poem_messageId_key" ON "Poem"("messageId");
 CREATE INDEX "Poem_createdAt_idx" ON "Poem"("createdAt");
 CREATE INDEX "Poem_guildId_createdAt_idx" ON "Poem"("guildId", "createdAt");
+CREATE INDEX "Poem_kind_createdAt_idx" ON "Poem"("kind", "createdAt");
 PRAGMA foreign_keys=ON;
 PRAGMA defer_foreign_keys=OFF;
 `;

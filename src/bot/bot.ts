@@ -26,11 +26,11 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const db = await openDatabase(config.DATABASE_URL);
   const interrupted = await failInterruptedRuns(db, (id) => Trainer.runDir(config.MODEL_DIR, id));
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
-  const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, { poemWorkers: config.POEM_WORKERS });
+  const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
 
   const ctx = { config, db, log, model, startedAt: new Date(), poemsInFlight: 0, acknowledgements: new AcknowledgementGate(), cooldowns: new Map(), background: new Set() } as Omit<BotContext, 'swapModel' | 'trainer' | 'schedule'> as BotContext;
-  ctx.swapModel = hotSwapper(ctx, { poemWorkers: config.POEM_WORKERS });
+  ctx.swapModel = hotSwapper(ctx, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
   ctx.trainer = new Trainer({
     db,
     log,

@@ -1,6 +1,6 @@
 /** The bot's settings, read from the environment (and .env) and validated once at start. */
 import cron from 'node-cron';
-import { BASE_CHECKPOINT } from '../model/workers.js';
+import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/workers.js';
 import { z } from 'zod';
 
 const idList = z
@@ -22,6 +22,8 @@ export const Config = z.object({
   // The learning loop (src/jobs/)
   /** The checkpoint used when no fine-tuned version is active (or every one is damaged). */
   BASE_MODEL_DIR: z.string().default(BASE_CHECKPOINT),
+  /** The couplet model /couplet answers with; without one, /couplet says it is not installed. */
+  COUPLET_MODEL_DIR: z.string().default(COUPLET_CHECKPOINT),
   /** When the nightly fine-tune starts (cron syntax, seconds optional); "off" disables the schedule. */
   TRAIN_CRON: z
     .string()

@@ -188,9 +188,10 @@ export const PoemInput = z
     guildId: DiscordId,
     channelId: DiscordId,
     userId: DiscordId,
+    kind: z.enum(['poem', 'couplet']).default('poem'),
     promptKind: z.enum(['start', 'acrostic', 'none']),
     promptText: z.string().max(64).default(''),
-    form: z.enum(['wujue', 'qijue', 'wulv', 'qilv']),
+    form: z.enum(['wujue', 'qijue', 'wulv', 'qilv', 'couplet5', 'couplet7']),
     script: z.enum(['simplified', 'traditional']),
     text: z.string().min(1, 'must not be empty').max(2000),
     checkpointVersion: z.string().min(1, 'must not be empty').max(200),
@@ -203,6 +204,9 @@ export const PoemInput = z
     if (p.promptKind !== 'none' && p.promptText === '') {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['promptText'], message: `must not be empty when promptKind is "${p.promptKind}"` });
     }
+    if ((p.kind === 'couplet') !== p.form.startsWith('couplet')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['form'], message: `"${p.form}" is not a form of a ${p.kind}` });
+    }
   });
 export type PoemInput = z.input<typeof PoemInput>;
 
@@ -211,6 +215,7 @@ export type RatingInput = z.input<typeof RatingInput>;
 
 export const TopQuery = z.object({
   period: z.enum(['day', 'week', 'all']),
+  kind: z.enum(['poem', 'couplet']).default('poem'),
   guildId: DiscordId.optional(),
   limit: z.number().int().min(1).max(100).default(10),
   now: z.date().default(() => new Date()),
@@ -283,8 +288,8 @@ const PERIOD_MS = { day: 24 * 3600 * 1000, week: 7 * 24 * 3600 * 1000 } as const
  * time; `all` has no window. Poems nobody rated are not listed. `guildId` keeps one server's poems.
  */
 export async function topPoems(db: Database, query: TopQuery): Promise<TopPoem[]> {
-  const { period, guildId, limit, now } = parse(TopQuery, query, 'topPoems');
-  const poem: Prisma.PoemWhereInput = {};
+  const { period, kind, guildId, limit, now } = parse(TopQuery, query, 'topPoems');
+  const poem: Prisma.PoemWhereInput = { kind };
   if (period !== 'all') poem.createdAt = { gt: new Date(now.getTime() - PERIOD_MS[period]), lte: now };
   if (guildId !== undefined) poem.guildId = guildId;
   const groups = await db.prisma.rating.groupBy({

@@ -24,11 +24,15 @@ export function promptLabel(kind: string, text: string): string {
   return kind === 'acrostic' ? `藏头 ${text}` : text;
 }
 
-export type PoemView = { lines: string[]; form: Form; checkpoint: string; prompt: string; rating?: { average: number; count: number } };
+/** What a stored poem's form is called: a poem's form, or a couplet (上联 given, 下联 written) of 5 or 7 characters. */
+export type ShownForm = Form | 'couplet5' | 'couplet7';
+const COUPLET_TITLES = { couplet5: '对联 · 五言', couplet7: '对联 · 七言' } as const;
+
+export type PoemView = { lines: string[]; form: ShownForm; checkpoint: string; prompt: string; rating?: { average: number; count: number } };
 
 export function poemEmbed(view: PoemView) {
   const embed = new EmbedBuilder()
-    .setTitle(FORM_SHAPE[view.form].name)
+    .setTitle(view.form === 'couplet5' || view.form === 'couplet7' ? COUPLET_TITLES[view.form] : FORM_SHAPE[view.form].name)
     .setDescription(view.lines.join('\n'))
     .setFooter({ text: `model ${view.checkpoint}${view.prompt ? ` · ${view.prompt}` : ''}` })
     .setColor(0x8b1e1e);

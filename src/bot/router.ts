@@ -5,12 +5,13 @@
  */
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import { handleRating } from './buttons/rate.js';
+import * as couplet from './commands/couplet.js';
 import * as model from './commands/model.js';
 import * as poem from './commands/poem.js';
 import * as top from './commands/top.js';
 import type { BotContext } from './context.js';
 
-export const commands = [poem, top, model];
+export const commands = [poem, couplet, top, model];
 const byName = new Map(commands.map((c) => [c.data.name, c]));
 
 export class Router {

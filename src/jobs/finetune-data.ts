@@ -27,7 +27,7 @@ export function poemFromText(text: string, script: Script): Poem | undefined {
 export async function ratedExamples(db: Database, o: RatedOptions): Promise<Example[]> {
   const groups = await db.prisma.rating.groupBy({ by: ['poemId'], _avg: { stars: true }, having: { stars: { _avg: { gte: o.minAverage } } } });
   const averages = new Map(groups.map((g) => [g.poemId, g._avg.stars ?? 0]));
-  const poems = await db.prisma.poem.findMany({ where: { id: { in: [...averages.keys()] } }, select: { id: true, text: true, script: true } });
+  const poems = await db.prisma.poem.findMany({ where: { id: { in: [...averages.keys()] }, kind: 'poem' }, select: { id: true, text: true, script: true } }); // couplets are not poems to learn from
   const seen = new Set<string>();
   const examples: Example[] = [];
   for (const { id, text, script } of poems) {

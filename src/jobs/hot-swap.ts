@@ -8,11 +8,11 @@ import { PoemWriter } from '../model/poem-writer.js';
 export type ModelHolder = { model: PoemWriter };
 
 /** Makes a swapper for `holder`: swaps run one at a time, in the order asked. */
-export function hotSwapper(holder: ModelHolder, options: { poemWorkers?: number } = {}): (dir: string) => Promise<PoemWriter> {
+export function hotSwapper(holder: ModelHolder, options: { poemWorkers?: number; couplet?: string } = {}): (dir: string) => Promise<PoemWriter> {
   let queue: Promise<unknown> = Promise.resolve();
   return (dir) => {
     const swap = queue.then(async () => {
-      const next = await PoemWriter.start(dir, { workers: options.poemWorkers }); // verifies every file's sha256 and the shapes
+      const next = await PoemWriter.start(dir, { workers: options.poemWorkers, couplet: options.couplet }); // verifies every file's sha256 and the shapes
       try {
         await next.warm(); // the first poem on each thread pays one-time costs (kernel set-up, caches)
       } catch (e) {

@@ -72,7 +72,7 @@ export async function failInterruptedRuns(db: Database, runDir: (id: number) => 
  * Loads the model to serve: the active version; if it cannot be loaded (damaged, missing), the newest
  * version that was ever active; then the shipped base. Marks what it loaded as active.
  */
-export async function loadServingModel(db: Database, baseDir: string, log: Log, options: { poemWorkers?: number } = {}): Promise<PoemWriter> {
+export async function loadServingModel(db: Database, baseDir: string, log: Log, options: { poemWorkers?: number; couplet?: string } = {}): Promise<PoemWriter> {
   const active = await activeVersion(db);
   const previous = await db.prisma.modelVersion.findMany({ where: { active: false, activatedAt: { not: null } }, orderBy: { activatedAt: 'desc' } });
   const choices = [...(active ? [active] : []), ...previous].map((v) => ({ version: v.version, path: v.path }));
@@ -80,7 +80,7 @@ export async function loadServingModel(db: Database, baseDir: string, log: Log, 
   for (const [i, choice] of choices.entries()) {
     let writer: PoemWriter;
     try {
-      writer = await PoemWriter.start(choice.path, { workers: options.poemWorkers });
+      writer = await PoemWriter.start(choice.path, { workers: options.poemWorkers, couplet: options.couplet });
     } catch (e) {
       const next = choices[i + 1];
       if (!next) throw e;

@@ -57,7 +57,7 @@ export class CheckpointError extends Error {
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 // float16 storage halves the shipped file; the error (≤ 2^-11 relative) does not move perplexity measurably.
-function toFloat16(values: Float32Array): Uint16Array {
+export function toFloat16(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
   const f32 = new Float32Array(1);
   const u32 = new Uint32Array(f32.buffer);
@@ -74,7 +74,7 @@ function toFloat16(values: Float32Array): Uint16Array {
   return out;
 }
 
-function fromFloat16(half: Uint16Array): Float32Array {
+export function fromFloat16(half: Uint16Array): Float32Array {
   const out = new Float32Array(half.length);
   for (let i = 0; i < half.length; i++) {
     const h = half[i]!;

@@ -1,17 +1,23 @@
 /**
- * Worker thread that owns a PoemModel and writes poems on request (see PoemWriter). Requests that arrive
- * while others are being written join them at the next step (continuous batching): a burst is written
- * many poems per step, each exactly what it would be alone, and a lone request waits for no one.
+ * Worker thread that owns a PoemModel (and the couplet model, when there is one) and writes poems on
+ * request (see PoemWriter). Requests that arrive while others are being written join them at the next step
+ * (continuous batching): a burst is written many poems per step, each exactly what it would be alone, and a
+ * lone request waits for no one. A couplet (a few products) is answered as soon as it arrives.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoupletModel, type CoupletRequest } from '../couplet/decode.js';
 import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from './generate.js';
 
 /** poems written together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
 const MAX_BATCH = 64;
 
 const model = await PoemModel.load(workerData.checkpoint as string);
-parentPort!.postMessage({ ready: true, manifest: model.manifest, backend: model.backend, fallback: model.backendInfo.fallback });
+const coupletDir = workerData.couplet as string | undefined;
+const couplets = coupletDir && existsSync(join(coupletDir, 'manifest.json')) ? await CoupletModel.load(coupletDir) : undefined;
+parentPort!.postMessage({ ready: true, manifest: model.manifest, backend: model.backend, fallback: model.backendInfo.fallback, coupletVersion: couplets?.version ?? null });
 
 const waiting: { id: number; request: PoemRequest }[] = [];
 const writing: { id: number; draft: PoemDraft }[] = [];
@@ -49,7 +55,16 @@ async function write(): Promise<void> {
   running = false;
 }
 
-parentPort!.on('message', (m: { id: number; request: PoemRequest }) => {
+parentPort!.on('message', (m: { id: number; request: PoemRequest } | { id: number; couplet: CoupletRequest }) => {
+  if ('couplet' in m) {
+    try {
+      if (!couplets) throw new Error(`no couplet model at ${coupletDir}`);
+      parentPort!.postMessage({ id: m.id, couplet: couplets.answer(m.couplet) });
+    } catch (e) {
+      fail(m.id, e);
+    }
+    return;
+  }
   waiting.push(m);
   if (!running) void write();
 });

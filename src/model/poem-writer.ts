@@ -8,10 +8,11 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Manifest } from './checkpoint.js';
 import { PoemInputError, type GeneratedPoem, type PoemRequest } from './poem-request.js';
-import { BASE_CHECKPOINT, startWorker } from './workers.js';
+import { BASE_CHECKPOINT, COUPLET_CHECKPOINT, startWorker } from './workers.js';
+import type { CoupletAnswer, CoupletRequest } from '../couplet/decode.js';
 
-type Pending = { resolve: (p: GeneratedPoem) => void; reject: (e: Error) => void };
-type Ready = { manifest: Manifest; backend: string; fallback: string | null };
+type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };
+type Ready = { manifest: Manifest; backend: string; fallback: string | null; coupletVersion: string | null };
 
 /**
  * Poem threads by default: one per core but one, which is left to the thread that answers Discord (at
@@ -26,12 +27,12 @@ class PoemThread {
   private idle?: () => void;
 
   constructor(readonly worker: Worker) {
-    worker.on('message', (m: { id: number; poem?: GeneratedPoem; error?: string; inputError?: boolean }) => {
+    worker.on('message', (m: { id: number; poem?: GeneratedPoem; couplet?: CoupletAnswer; error?: string; inputError?: boolean }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       if (this.pending.size === 0) this.idle?.();
-      if (m.poem) p.resolve(m.poem);
+      if (m.poem || m.couplet) p.resolve((m.poem ?? m.couplet) as never);
       else p.reject(m.inputError ? new PoemInputError(m.error) : new Error(`poem worker: ${m.error}`));
     });
     const failAll = (e: Error) => {
@@ -44,8 +45,8 @@ class PoemThread {
   }
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
-  static start(checkpoint: string): Promise<{ thread: PoemThread; ready: Ready }> {
-    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint });
+  static start(checkpoint: string, couplet: string): Promise<{ thread: PoemThread; ready: Ready }> {
+    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
@@ -57,11 +58,11 @@ class PoemThread {
     });
   }
 
-  generate(request: PoemRequest): Promise<GeneratedPoem> {
+  ask<T>(message: { request: PoemRequest } | { couplet: CoupletRequest }): Promise<T> {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, request });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (answer: never) => void, reject });
+      this.worker.postMessage({ id, ...message });
     });
   }
 
@@ -80,12 +81,14 @@ export class PoemWriter {
     /** why native TensorFlow is not the backend, when auto passed it (null otherwise) */
     readonly backendFallback: string | null,
     readonly checkpoint: string,
+    /** the couplet model's version, or null when there is none (see COUPLET_CHECKPOINT) */
+    readonly coupletVersion: string | null,
   ) {}
 
-  /** Starts `workers` poem threads, each loading the checkpoint (verified, as loadCheckpoint does). */
-  static async start(checkpoint = BASE_CHECKPOINT, options: { workers?: number } = {}): Promise<PoemWriter> {
+  /** Starts `workers` poem threads, each loading the checkpoint (verified, as loadCheckpoint does) and the couplet model if there is one. */
+  static async start(checkpoint = BASE_CHECKPOINT, options: { workers?: number; couplet?: string } = {}): Promise<PoemWriter> {
     const count = Math.max(1, options.workers ?? defaultPoemWorkers());
-    const started = await Promise.allSettled(Array.from({ length: count }, () => PoemThread.start(checkpoint)));
+    const started = await Promise.allSettled(Array.from({ length: count }, () => PoemThread.start(checkpoint, options.couplet ?? COUPLET_CHECKPOINT)));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []));
     if (failed) {
@@ -93,7 +96,7 @@ export class PoemWriter {
       throw failed.reason;
     }
     const { ready } = (started[0] as PromiseFulfilledResult<{ ready: Ready }>).value;
-    return new PoemWriter(threads, ready.manifest, ready.backend, ready.fallback, checkpoint);
+    return new PoemWriter(threads, ready.manifest, ready.backend, ready.fallback, checkpoint, ready.coupletVersion);
   }
 
   get version(): string {
@@ -107,13 +110,21 @@ export class PoemWriter {
 
   /** Writes one poem; rejects with PoemInputError for bad input. */
   generate(request: PoemRequest): Promise<GeneratedPoem> {
-    const least = this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    return least.generate(request);
+    return this.leastBusy().ask({ request });
+  }
+
+  /** Answers an upper line with a lower line; rejects with PoemInputError for bad input. */
+  couplet(request: CoupletRequest): Promise<CoupletAnswer> {
+    return this.leastBusy().ask({ couplet: request });
+  }
+
+  private leastBusy(): PoemThread {
+    return this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
   }
 
   /** Writes one poem on every thread: the first poem pays one-time costs (kernel set-up, caches). */
   async warm(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.generate({ seed: 1 })));
+    await Promise.all(this.threads.map((t) => t.ask({ request: { seed: 1 } })));
   }
 
   /** Poems being written now. */

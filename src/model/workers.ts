@@ -7,6 +7,7 @@ import { setNativeEnv } from './native-env.js';
 export const TS_WORKER = new URL('../ts-worker.mjs', import.meta.url);
 /** The checkpoint shipped in the repository. */
 export const BASE_CHECKPOINT = fileURLToPath(new URL('../../models/base', import.meta.url));
+export const COUPLET_CHECKPOINT = fileURLToPath(new URL('../../models/couplet', import.meta.url));
 
 /**
  * Starts a worker thread running the TypeScript module `module` (a URL) with `data` beside it. Native

@@ -1,9 +1,8 @@
 /** A click on 1–5 ⭐ under a poem: store (or change) that user's rating and show the new average. */
 import { MessageFlags, type ButtonInteraction } from 'discord.js';
-import type { Form } from '../../model/corpus.js';
 import type { BotContext } from '../context.js';
 import { poemById, ratePoem } from '../db.js';
-import { RatingButtonId, poemEmbed, promptLabel } from '../poem-message.js';
+import { RatingButtonId, poemEmbed, promptLabel, type ShownForm } from '../poem-message.js';
 
 export async function handleRating(interaction: ButtonInteraction, ctx: BotContext): Promise<void> {
   const parsed = RatingButtonId.safeParse(interaction.customId);
@@ -26,9 +25,9 @@ export async function handleRating(interaction: ButtonInteraction, ctx: BotConte
     embeds: [
       poemEmbed({
         lines: poem.text.split(/[，。]/).filter(Boolean),
-        form: poem.form as Form,
+        form: poem.form as ShownForm,
         checkpoint: poem.checkpointVersion,
-        prompt: promptLabel(poem.promptKind, poem.promptText),
+        prompt: poem.kind === 'couplet' ? '上联 given' : promptLabel(poem.promptKind, poem.promptText),
         rating: summary,
       }),
     ],

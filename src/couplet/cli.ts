@@ -1,0 +1,106 @@
+/**
+ * `tangshi couplet TEXT` (answer an upper line), `tangshi couplet-train` and `tangshi couplet-eval`
+ * (BLEU-4 and the rules of a couplet on the test split, beside the two baselines).
+ */
+import { parseArgs } from 'node:util';
+import { count, num, parse, UsageError } from '../cli-args.js';
+import { initBackend } from '../model/backend.js';
+import { BASE_CHECKPOINT } from '../model/checkpoint.js';
+import { PoemModel } from '../model/generate.js';
+import { PoemInputError } from '../model/poem-request.js';
+import { toTraditional } from '../model/script.js';
+import { z } from 'zod';
+import { COUPLET_CHECKPOINT, CoupletModel } from './decode.js';
+import { loadCouplets } from './pairs.js';
+import { retrievalBaseline, scoreCouplets, type CoupletScore } from './score.js';
+import { trainCouplets } from './train.js';
+
+const ScriptArg = z.enum(['simplified', 'traditional'], { message: 'must be simplified or traditional' });
+
+export async function coupletCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { checkpoint: { type: 'string' }, temperature: { type: 'string' }, seed: { type: 'string' }, script: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' } },
+  });
+  if (positionals.length !== 1) throw new UsageError('give one upper line of 5 or 7 characters, e.g. tangshi couplet 白日依山盡');
+  const model = await CoupletModel.load(values.checkpoint ?? COUPLET_CHECKPOINT);
+  try {
+    const answer = model.answer({ upper: positionals[0]!, temperature: num(values.temperature, 'temperature'), seed: num(values.seed, 'seed'), script: parse(ScriptArg, values.script, 'script'), rules: !values['no-rules'] });
+    console.log(values.json ? JSON.stringify(answer) : `${answer.upper}\n${answer.lower}`);
+  } catch (e) {
+    if (e instanceof PoemInputError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+export async function coupletTrainCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      out: { type: 'string' }, embed: { type: 'string' }, hidden: { type: 'string' }, 'no-attention': { type: 'boolean' }, 'teacher-forcing': { type: 'string' },
+      lr: { type: 'string' }, batch: { type: 'string' }, 'max-minutes': { type: 'string' }, 'max-steps': { type: 'string' }, 'eval-every': { type: 'string' }, seed: { type: 'string' },
+    },
+  });
+  const teacherForcing = num(values['teacher-forcing'], 'teacher-forcing') ?? 1;
+  if (teacherForcing < 0 || teacherForcing > 1) throw new UsageError(`--teacher-forcing: must be between 0 and 1 (got ${teacherForcing})`);
+  console.error(`backend ${await initBackend()}`);
+  const result = await trainCouplets({
+    out: values.out ?? 'data/models/couplet',
+    embedDim: count(values.embed, 'embed') ?? 128,
+    hiddenDim: count(values.hidden, 'hidden') ?? 256,
+    attention: !values['no-attention'],
+    teacherForcing,
+    lr: num(values.lr, 'lr') ?? 0.002,
+    batchSize: count(values.batch, 'batch') ?? 256,
+    maxMinutes: num(values['max-minutes'], 'max-minutes') ?? 10,
+    maxSteps: count(values['max-steps'], 'max-steps'),
+    evalEvery: count(values['eval-every'], 'eval-every') ?? 50,
+    seed: num(values.seed, 'seed') ?? 1,
+    log: (line) => console.error(line),
+  });
+  console.log(`saved ${values.out ?? 'data/models/couplet'} (${result.manifest!.version}), dev loss ${result.devLoss.toFixed(3)}`);
+}
+
+/** Scores of the model and both baselines on the test split (the lower lines greedy: top-1 at each position). */
+export async function evaluateCouplets(dir: string, options: { limit?: number; baselines?: boolean } = {}): Promise<Record<string, CoupletScore>> {
+  const { train, test: all } = loadCouplets();
+  const test = all.slice(0, options.limit ?? all.length);
+  const model = await CoupletModel.load(dir);
+  const known = test.filter((p) => {
+    try {
+      model.parseUpper(p.upper);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const scores: Record<string, CoupletScore> = {
+    model: scoreCouplets(known, known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1 }).lower)),
+    model_without_rules: scoreCouplets(known, known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1, rules: false }).lower)),
+  };
+  if (options.baselines !== false) {
+    const retrieve = retrievalBaseline(train);
+    scores.retrieval = scoreCouplets(known, known.map((p) => retrieve(p.upper)));
+    const poet = await PoemModel.load(BASE_CHECKPOINT);
+    scores.poem_model = scoreCouplets(
+      known,
+      known.map((p) => {
+        try {
+          return poet.generate({ start: toTraditional(p.upper), form: [...p.upper].length === 5 ? 'wulv' : 'qilv', topK: 1, seed: 1 }).lines[1]!;
+        } catch {
+          return ''; // a character the poem model does not know: no answer
+        }
+      }),
+    );
+    poet.dispose();
+  }
+  return scores;
+}
+
+export async function coupletEvalCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { checkpoint: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'no-baselines': { type: 'boolean' } } });
+  const scores = await evaluateCouplets(values.checkpoint ?? COUPLET_CHECKPOINT, { limit: count(values.limit, 'limit'), baselines: !values['no-baselines'] });
+  if (values.json) console.log(JSON.stringify(scores));
+  else for (const [name, s] of Object.entries(scores)) console.log(`${name}: BLEU-4 ${(100 * s.bleu4).toFixed(2)} on ${s.pairs} test pairs; tones opposed at the key positions ${(100 * s.tone_opposition).toFixed(1)}%, on the last ${(100 * s.last_tone_opposed).toFixed(1)}%; no reused character ${(100 * s.no_reuse).toFixed(1)}%`);
+}
