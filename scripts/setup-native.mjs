@@ -210,7 +210,10 @@ function setUp({ pkg, wheel, dirEnv, gpu }) {
       buildAgainst(pkgDir, found);
       return `${dirEnv}=${process.env[dirEnv]}`;
     }],
-    ['its own download', () => (ownInstall(pkgDir), 'libtensorflow downloaded by its install script')],
+    ['its own download', () => {
+      ownInstall(pkgDir);
+      return 'libtensorflow downloaded by its install script';
+    }],
     [`the ${wheel} wheel`, () => {
       const found = libFromWheel(wheel);
       buildAgainst(pkgDir, found);

@@ -1,5 +1,5 @@
 /** Command-line values, checked: a bad one is a UsageError whose message names the flag (tangshi prints it and exits 2). */
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export class UsageError extends Error {}
 

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import { readFileSync, rmSync } from 'node:fs';
 import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpoint.js';
-import { loadPoemFile, loadTangCorpus, PoemFileError } from './model/corpus.js';
+import { loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
 import { count, num, parse, UsageError } from './cli-args.js';
@@ -20,7 +20,10 @@ function progressBar() {
   return {
     update(p: Progress) {
       const payload = { step: p.step, epoch: p.epoch.toFixed(2), loss: p.loss.toFixed(3), tps: Math.round(p.tokensPerSecond) };
-      if (!started) (bar.start(1000, 0, payload), (started = true));
+      if (!started) {
+        bar.start(1000, 0, payload);
+        started = true;
+      }
       bar.update(Math.round(p.fraction * 1000), payload);
     },
     stop: () => started && bar.stop(),
@@ -78,7 +81,14 @@ async function trainCommand(args: string[]) {
   const manifest = await train(
     options,
     corpusTrainData([], { stanzas: values.stanzas }),
-    { onProgress: bar.update, onLog: (m) => (bar.stop(), console.error(m)), signal: controller.signal },
+    {
+      onProgress: bar.update,
+      onLog: (m) => {
+        bar.stop();
+        console.error(m);
+      },
+      signal: controller.signal,
+    },
   );
   bar.stop();
   console.log(`saved ${out} (${manifest.version}), dev perplexity ${manifest.metrics.devPerplexity?.toFixed(2) ?? 'not measured'}`);
@@ -126,7 +136,8 @@ async function poemCommand(args: string[]) {
 async function evalCommand(args: string[]) {
   const { values } = parseArgs({ args, options: { checkpoint: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' } } });
   const ck = loadCheckpoint(values.checkpoint ?? BASE_CHECKPOINT);
-  let poems, skipped = 0;
+  let poems: Poem[];
+  let skipped = 0;
   if (values.file) ({ poems, skipped } = loadPoemFile(values.file));
   else poems = loadTangCorpus().dev;
   if (poems.length === 0) throw new UsageError(`${values.file} holds no poem in one of the four regular forms`);
@@ -210,7 +221,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   poem: poemCommand,
   train: trainCommand,
   eval: evalCommand,
-  bench: async (args) => (await import('./model/bench.js')).benchCommand(args),
+  bench: async (args) => (await import('./bench.js')).benchCommand(args),
   couplet: async (args) => (await import('./couplet/cli.js')).coupletCommand(args),
   'couplet-train': async (args) => (await import('./couplet/cli.js')).coupletTrainCommand(args),
   'couplet-eval': async (args) => (await import('./couplet/cli.js')).coupletEvalCommand(args),

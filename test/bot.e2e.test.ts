@@ -20,7 +20,7 @@ import { clearTone } from '../src/model/tones.js';
 import { poemRhymes } from '../src/model/rhyme.js';
 import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer } from './support/discord-standin.js';
 
-const STRING = 3, NUMBER = 10, SUBCOMMAND = 1;
+const STRING = 3, _NUMBER = 10, SUBCOMMAND = 1;
 const du = { id: '100000000000000001', username: 'du_fu' };
 const li = { id: '100000000000000002', username: 'li_bai' };
 const wang = { id: '100000000000000003', username: 'wang_wei' };
@@ -134,7 +134,7 @@ describe('the bot against a local Discord', () => {
     expect(answer.ephemeral).toBe(true);
     const fields = Object.fromEntries(answer.embeds[0]!.fields!.map((f) => [f.name, f.value]));
     expect(fields['Active version']).toBe(bot.ctx.model.version);
-    expect(fields['Backend']).toBe('wasm');
+    expect(fields.Backend).toBe('wasm');
     expect(Number(fields['Poems served'])).toBeGreaterThanOrEqual(3);
     expect(Number(fields['Ratings stored'])).toBeGreaterThanOrEqual(22);
   });

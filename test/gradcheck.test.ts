@@ -5,10 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../src/model/backend.js';
 import { initParams, lossAndGrads, toTensors, type Batch, type ModelConfig } from '../src/model/model.js';
+import { lcg } from './helpers.js';
 
 function randomBatch(V: number, T: number, B: number, seed: number): Batch {
-  let s = seed;
-  const next = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
+  const next = lcg(seed);
   const n = T * B;
   return {
     inputs: Int32Array.from({ length: n }, () => Math.floor(next() * V)),

@@ -29,3 +29,12 @@ export function makeTinyCheckpoint(opts: { hidden?: number; embed?: number; laye
   });
   return { dir, manifest, vocab };
 }
+
+/** A small deterministic generator of numbers in [0, 1) (a linear congruential one: tests need repeatable inputs, not quality). */
+export function lcg(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
+}

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Int8Matrix } from '../src/model/int8-matvec.js';
+import { lcg } from './helpers.js';
 
 /** x·W in float64, W row-major K×N. */
 function exact(x: Float32Array, w: Float32Array, K: number, N: number): Float64Array {
@@ -45,8 +46,8 @@ describe('Int8Matrix', () => {
         fc.integer({ min: 1, max: 40 }),
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         async (K, N, seed) => {
-          let s = seed;
-          const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+          const uniform = lcg(seed);
+          const rand = () => uniform() * 2 - 1;
           const w = Float32Array.from({ length: K * N }, rand);
           const x = Float32Array.from({ length: K }, rand);
           const got = (await Int8Matrix.create(w, K, N)).apply(x);
@@ -85,8 +86,8 @@ describe('Int8Matrix', () => {
 
   it('gives each input of a batch bit for bit its product alone, for any batch size, with the bias added', async () => {
     const K = 70, N = 23; // K pads to 80; batches of 1–9 cover the four-at-a-time path and the rest
-    let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const uniform = lcg(7);
+    const rand = () => uniform() * 2 - 1;
     const w = Float32Array.from({ length: K * N }, rand);
     const bias = Float32Array.from({ length: N }, rand);
     const m = await Int8Matrix.create(w, K, N, bias);

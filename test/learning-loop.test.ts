@@ -12,7 +12,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, recordPoem, ratePoem, type Database } from '../src/bot/db.js';
 import { loadTangCorpus, poemText } from '../src/model/corpus.js';
 import { inScript } from '../src/model/script.js';
-import { PoemWriter } from '../src/model/poem-writer.js';
 import { poemFromText, ratedExamples } from '../src/jobs/finetune-data.js';
 import { hotSwapper, type ModelHolder } from '../src/jobs/hot-swap.js';
 import { scheduleTraining } from '../src/jobs/schedule.js';
@@ -249,7 +248,10 @@ describe('faults', () => {
     const other = new Sqlite(join(s.dir, 'bot.db'));
     other.exec('BEGIN IMMEDIATE'); // holds the write lock
     const release = setTimeout(() => other.exec('COMMIT'), 1500);
-    cleanups.push(async () => (clearTimeout(release), other.close()));
+    cleanups.push(async () => {
+      clearTimeout(release);
+      await other.close();
+    });
     const started = await s.trainer.start('admin', ADMIN_ID);
     if (!started.started) throw new Error('did not start');
     const report = await started.done;

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParamOptimizer, type Optimizer } from '../src/model/optimizer.js';
+import { lcg } from './helpers.js';
 
 type Arrays = Map<string, Float32Array>;
 const copy = (m: Arrays): Arrays => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)]));
@@ -41,8 +42,8 @@ function reference(kind: Optimizer, params: Arrays, gradSteps: Arrays[], weightS
 }
 
 const arrays = (sizes: number[], seed: number, scale: number): Arrays => {
-  let s = seed;
-  const next = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), (s / 2 ** 31 - 0.5) * scale);
+  const uniform = lcg(seed);
+  const next = () => (uniform() - 0.5) * scale;
   return new Map(sizes.map((n, k) => [`w${k}`, Float32Array.from({ length: n }, next)]));
 };
 

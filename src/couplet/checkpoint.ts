@@ -50,7 +50,7 @@ export function saveCouplet(dir: string, input: Omit<CoupletManifest, 'format' |
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
   for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (existsSync(target)) rmSync(target, { recursive: true });
   renameSync(tmp, target);
   return manifest;

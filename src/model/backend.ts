@@ -79,7 +79,10 @@ const loaders: Record<BackendName, () => Promise<string | null>> = {
   'node-gpu': () => tryNative('node-gpu'),
   node: () => tryNative('node'),
   wasm: tryWasm,
-  cpu: async () => (await tf.setBackend('cpu'), null),
+  cpu: async () => {
+    await tf.setBackend('cpu');
+    return null;
+  },
 };
 
 async function choose(choice: BackendChoice): Promise<BackendInfo> {

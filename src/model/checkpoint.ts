@@ -154,7 +154,7 @@ export function saveCheckpoint(dir: string, input: SaveInput): Manifest {
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(tmp);
   for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (existsSync(target)) {
     const old = `${tmp}.old`;
     renameSync(target, old);

@@ -39,7 +39,7 @@ const LINE_BREAK = /[，。？！；：]/;
  */
 export function cleanLines(paragraphs: string[]): string[] | undefined {
   let text = paragraphs.join('');
-  let previous;
+  let previous: string;
   do {
     previous = text;
     text = text.replace(BRACKETED, ''); // repeated for nested brackets

@@ -16,7 +16,7 @@ import { rhymeClasses, rhymeGroups } from './rhyme.js';
 import type { RhymeSystem } from './poem-request.js';
 import { toneTemplate, type Tonal } from './poetics.js';
 import { clearTone } from './tones.js';
-import { inScript, toTraditional, type Script } from './script.js';
+import { inScript, toTraditional, } from './script.js';
 import { BOS, type Vocab } from './vocab.js';
 import { PoemInputError, PoemRequest, type GeneratedPoem } from './poem-request.js';
 
@@ -88,7 +88,10 @@ export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rn
   if (!form) {
     const total = allowed.reduce((n, f) => n + FORM_SHARE[f], 0);
     let pick = prand.unsafeUniformIntDistribution(0, total - 1, rng);
-    form = allowed.find((f) => (pick -= FORM_SHARE[f]) < 0)!;
+    form = allowed.find((f) => {
+      pick -= FORM_SHARE[f];
+      return pick < 0;
+    })!;
   }
   const forced = new Map<number, number>();
   const lineLength = FORM_SHAPE[form].lineLength;
@@ -309,7 +312,7 @@ export class PoemModel {
       if (pos >= lineCount * lineLength || forced.has(pos)) return undefined;
       const line = Math.floor(pos / lineLength), col = pos % lineLength;
       // 格律: the template's tone here, if it sets one (the user's characters were placed regardless)
-      const want = template?.[line]![col];
+      const want = template?.[line]?.[col];
       if (!(col === lineLength - 1 && rhymesAt(line))) return want ? this.fitFor[want] : this.contentIds;
       // a rhyming line's end: a group with enough characters to start, then the groups left, no rhyme twice
       let allowed = rhymeGroupsLeft
@@ -498,7 +501,10 @@ export function sample(
   while (kept < count && mass < opts.topP * total) mass += weights[kept++]!;
   const r = (prand.unsafeUniformIntDistribution(0, 0x7fffffff, rng) / 0x80000000) * mass;
   let acc = 0;
-  for (let j = 0; j < kept; j++) if ((acc += weights[j]!) > r) return ids[j]!;
+  for (let j = 0; j < kept; j++) {
+    acc += weights[j]!;
+    if (acc > r) return ids[j]!;
+  }
   return ids[kept - 1]!;
 }
 

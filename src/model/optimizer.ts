@@ -42,7 +42,11 @@ export class ParamOptimizer {
     const slotNames = SLOTS[kind];
     let offset = 16; // byte 0 stays unused
     const places: Place[] = [];
-    const take = (size: number) => ((offset += Math.ceil(size / 4) * 16), offset - Math.ceil(size / 4) * 16);
+    const take = (size: number) => {
+      const at = offset;
+      offset += Math.ceil(size / 4) * 16;
+      return at;
+    };
     for (const [name, p] of params) places.push({ name, size: p.length, p: take(p.length), g: take(p.length), slots: slotNames.map(() => take(p.length)) });
     kernel.memory.grow(Math.ceil(offset / 65536)); // once: growing later would detach the slots' views
     const views = new Map<string, Float32Array>();

@@ -49,12 +49,12 @@ const FULL_FINAL: Record<string, string> = { iu: 'iou', ui: 'uei', un: 'uen', ue
 /** The final of one toneless pinyin syllable (`shan` → `an`, `yu` → `ü`, `jun` → `ün`, `gui` → `uei`). */
 function finalOf(syllable: string): string {
   let s = syllable.toLowerCase().replace(/v/g, 'ü');
-  if (s.startsWith('y')) s = s.startsWith('yu') ? 'ü' + s.slice(2) : s.startsWith('yi') ? s.slice(1) : 'i' + s.slice(1);
-  else if (s.startsWith('w')) s = s.startsWith('wu') ? s.slice(1) : 'u' + s.slice(1);
+  if (s.startsWith('y')) s = s.startsWith('yu') ? `ü${s.slice(2)}` : s.startsWith('yi') ? s.slice(1) : `i${s.slice(1)}`;
+  else if (s.startsWith('w')) s = s.startsWith('wu') ? s.slice(1) : `u${s.slice(1)}`;
   else {
     const initial = INITIAL.exec(s)?.[0] ?? '';
     s = s.slice(initial.length);
-    if (/^[jqx]$/.test(initial) && s.startsWith('u')) s = 'ü' + s.slice(1);
+    if (/^[jqx]$/.test(initial) && s.startsWith('u')) s = `ü${s.slice(1)}`;
   }
   return FULL_FINAL[s] ?? s;
 }
@@ -70,7 +70,8 @@ function readings(ch: string): string[] {
 }
 
 function toSimplified(ch: string): string {
-  const convert = (converter ??= OpenCC.Converter({ from: 't', to: 'cn' }));
+  const convert = converter ?? OpenCC.Converter({ from: 't', to: 'cn' });
+  converter = convert;
   return convert(ch);
 }
 

@@ -155,7 +155,7 @@ class WorkerEngine implements GradEngine {
   private workerGrads: ModelParams[] = [];
   private workers: Worker[] = [];
 
-  private constructor(private config: ModelConfig) {
+  private constructor(config: ModelConfig) {
     this.params = allocate(config, true).views;
     this.grads = allocate(config, false).views;
   }
@@ -172,9 +172,14 @@ class WorkerEngine implements GradEngine {
         const worker = startWorker(module, { config, params: paramsBuffer, grads: grads.buffer, backend });
         engine.workers.push(worker);
         await new Promise<void>((resolve, reject) => {
-          const onMessage = (m: { ready: boolean; error?: string }) => (cleanup(), m.ready ? resolve() : reject(new Error(`training worker: ${m.error}`)));
-          const onError = (e: Error) => (cleanup(), reject(e));
-          const onExit = (code: number) => (cleanup(), reject(new Error(`training worker exited with code ${code} while starting`)));
+          const settle = (error?: Error) => {
+            cleanup();
+            if (error) reject(error);
+            else resolve();
+          };
+          const onMessage = (m: { ready: boolean; error?: string }) => settle(m.ready ? undefined : new Error(`training worker: ${m.error}`));
+          const onError = (e: Error) => settle(e);
+          const onExit = (code: number) => settle(new Error(`training worker exited with code ${code} while starting`));
           const cleanup = () => worker.off('message', onMessage).off('error', onError).off('exit', onExit);
           worker.on('message', onMessage).on('error', onError).on('exit', onExit);
         });
@@ -193,8 +198,12 @@ class WorkerEngine implements GradEngine {
         if (m.error) reject(new Error(`training worker: ${m.error}`));
         else resolve(m);
       };
-      const onError = (e: Error) => (cleanup(), reject(e));
-      const onExit = (code: number) => (cleanup(), reject(new Error(`training worker exited with code ${code}`)));
+      const fail = (e: Error) => {
+        cleanup();
+        reject(e);
+      };
+      const onError = (e: Error) => fail(e);
+      const onExit = (code: number) => fail(new Error(`training worker exited with code ${code}`));
       const cleanup = () => {
         worker.off('message', onMessage);
         worker.off('error', onError);

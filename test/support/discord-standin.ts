@@ -1380,7 +1380,7 @@ export class DiscordStandIn {
   }
 
   /** returns the session the socket is now bound to (after RESUME) */
-  private onGatewayPayload(session: Session, ws: WebSocket, payload: Dict): Session | void {
+  private onGatewayPayload(session: Session, ws: WebSocket, payload: Dict): Session | undefined {
     switch (payload.op) {
       case 1:
         this.send(session, { op: 11 });
@@ -2337,7 +2337,7 @@ function validateCommandOptions(options: unknown, errors: FormErrors, path: (str
         o.choices.forEach((ch: Dict, j: number) => {
           if (typeof ch?.name !== 'string' || chars(ch.name) < 1 || chars(ch.name) > 100) errors.add([...p, 'choices', j, 'name'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
           const want = o.type === 3 ? 'string' : 'number';
-          if (typeof ch?.value !== want) errors.add([...p, 'choices', j, 'value'], 'BASE_TYPE_' + want.toUpperCase(), `Must be a ${want}.`);
+          if (typeof ch?.value !== want) errors.add([...p, 'choices', j, 'value'], `BASE_TYPE_${want.toUpperCase()}`, `Must be a ${want}.`);
         });
     }
   });

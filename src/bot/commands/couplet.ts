@@ -1,5 +1,6 @@
 /** /couplet <上联>: the bot answers an upper line with its lower line (对对子), with rating buttons under it. */
 import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import type { CoupletAnswer } from '../../couplet/decode.js';
 import { PoemInputError } from '../../model/poem-request.js';
 import type { Script } from '../../model/script.js';
 import type { BotContext } from '../context.js';
@@ -25,7 +26,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
   }
   const upper = interaction.options.getString('upper', true);
   const script = (interaction.options.getString('script') as Script | null) ?? scriptForLocale(interaction.locale);
-  let answer;
+  let answer: CoupletAnswer;
   try {
     answer = await model.couplet({ upper, temperature: interaction.options.getNumber('temperature') ?? undefined, script });
   } catch (e) {

@@ -1,7 +1,7 @@
 /** /poem [start] [acrostic] [form] [temperature] [script] [tones] [rhyme]: a poem with rating buttons under it. */
 import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { FORMS, FORM_SHAPE } from '../../model/corpus.js';
-import { PoemInputError } from '../../model/poem-request.js';
+import { PoemInputError, type GeneratedPoem } from '../../model/poem-request.js';
 import type { Script } from '../../model/script.js';
 import type { BotContext } from '../context.js';
 import { recordPoem, setPoemMessage } from '../db.js';
@@ -75,7 +75,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
   };
   try {
     const promptKind = start ? 'start' : acrostic ? 'acrostic' : 'none';
-    let written;
+    let written: { poem: GeneratedPoem; stored: Awaited<ReturnType<typeof recordPoem>> };
     try {
       const poem = await model.generate({
         start,

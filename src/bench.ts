@@ -4,24 +4,27 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { count } from '../cli-args.js';
-import { BASE_CHECKPOINT, loadCheckpoint } from './checkpoint.js';
-import { loadTangCorpus } from './corpus.js';
-import { PoemModel, type Precision } from './generate.js';
-import { createEngine, epochBatches } from './train.js';
-import { ParamOptimizer } from './optimizer.js';
-import { describeBackend, initBackendInfo } from './backend.js';
-import { initParams, type ModelConfig, type ModelParams } from './model.js';
-import type { Vocab } from './vocab.js';
-import { classicalRhymes } from './classical-rhyme.js';
-import { repeatShare, toneRulesKept } from './poetics.js';
-import { clearTone } from './tones.js';
+import { count } from './cli-args.js';
+import { BASE_CHECKPOINT, loadCheckpoint } from './model/checkpoint.js';
+import { loadTangCorpus } from './model/corpus.js';
+import { PoemModel, type Precision } from './model/generate.js';
+import { createEngine, epochBatches } from './model/train.js';
+import { ParamOptimizer } from './model/optimizer.js';
+import { describeBackend, initBackendInfo } from './model/backend.js';
+import { initParams, type ModelConfig, type ModelParams } from './model/model.js';
+import type { Vocab } from './model/vocab.js';
+import { classicalRhymes } from './model/classical-rhyme.js';
+import { repeatShare, toneRulesKept } from './model/poetics.js';
+import { clearTone } from './model/tones.js';
+import { COUPLET_CHECKPOINT, CoupletModel } from './couplet/decode.js';
+import { loadCouplets } from './couplet/pairs.js';
 
-const TORCH_SCRIPT = new URL('../../bench/torch_lstm.py', import.meta.url).pathname;
+const TORCH_SCRIPT = new URL('../bench/torch_lstm.py', import.meta.url).pathname;
 /** PyTorch as a user installs it today (`pip install torch`), in a git-ignored venv the bench creates once */
-const TORCH_VENV = new URL('../../.venv-bench/', import.meta.url).pathname;
+const TORCH_VENV = new URL('../.venv-bench/', import.meta.url).pathname;
 const DEBIAN_PYTHON = '/usr/bin/python3';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -34,7 +37,7 @@ const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
  */
 export function trainingFlopsPerToken(c: ModelConfig): number {
   const H4 = 4 * c.hiddenDim;
-  let macs = (c.embedDim + c.hiddenDim) * H4 + (c.layers - 1) * 2 * c.hiddenDim * H4 + (c.hiddenDim + 1) * c.vocabSize;
+  const macs = (c.embedDim + c.hiddenDim) * H4 + (c.layers - 1) * 2 * c.hiddenDim * H4 + (c.hiddenDim + 1) * c.vocabSize;
   return 3 * 2 * macs;
 }
 
@@ -111,6 +114,7 @@ export async function benchCommand(args: string[]) {
   let generatedRhymeRate = NaN, corpusRhymeRate = NaN, generatedRepeats = NaN, corpusRepeats = NaN;
   let toneRules: Record<'generated' | 'dev', { poems: number; positions: number }> | null = null;
   let burstRate = { alone: NaN, batched: NaN };
+  let coupletMs = { p50: NaN, p99: NaN };
   if (!values['training-only']) {
     let model: PoemModel | undefined;
     for (const precision of ['float32', 'int8'] as const) {
@@ -150,6 +154,19 @@ export async function benchCommand(args: string[]) {
     if (together.some((text, k) => text !== alone[k])) throw new Error('bench: a poem written in a batch differs from the same poem written alone');
     burstRate = { alone: (burst.length / aloneMs) * 1000, batched: (burst.length / togetherMs) * 1000 };
     say(`a burst of 200 poems (free forms): one at a time ${burstRate.alone.toFixed(0)} poems/s, in batches of 64 ${burstRate.batched.toFixed(0)} poems/s (${(burstRate.batched / burstRate.alone).toFixed(2)}×), the same poems`);
+    // One /couplet answer, as served (the shipped couplet model, int8), if there is one.
+    if (existsSync(join(COUPLET_CHECKPOINT, 'manifest.json'))) {
+      const couplets = await CoupletModel.load(COUPLET_CHECKPOINT);
+      const uppers = loadCouplets().test.slice(0, poems + 5).map((c) => c.upper).filter((u) => { try { couplets.parseUpper(u); return true; } catch { return false; } });
+      for (const upper of uppers.slice(0, 5)) couplets.answer({ upper, seed: 1 }); // warm-up
+      const times = uppers.slice(5).map((upper, k) => {
+        const t0 = performance.now();
+        couplets.answer({ upper, seed: k });
+        return performance.now() - t0;
+      }).sort((a, b) => a - b);
+      coupletMs = { p50: percentile(times, 50), p99: percentile(times, 99) };
+      say(`one /couplet answer (int8): p50 ${coupletMs.p50.toFixed(2)} ms, p99 ${coupletMs.p99.toFixed(2)} ms over ${times.length} test upper lines`);
+    }
     generatedRhymeRate = generated.filter((lines) => classicalRhymes(lines)).length / generated.length;
     const train = loadTangCorpus().train;
     corpusRhymeRate = train.filter((p) => classicalRhymes(p.lines)).length / train.length;
@@ -223,6 +240,8 @@ export async function benchCommand(args: string[]) {
     quatrain_ms_p50: +served.p50.toFixed(2),
     quatrain_ms_p99: +served.p99.toFixed(2),
     load_ms: +served.loadMs.toFixed(1),
+    couplet_ms_p50: +coupletMs.p50.toFixed(2),
+    couplet_ms_p99: +coupletMs.p99.toFixed(2),
     burst_poems_per_s_alone: Math.round(burstRate.alone),
     burst_poems_per_s_batched: Math.round(burstRate.batched),
     quatrain_ms_p50_float32: +(generation.float32?.p50 ?? NaN).toFixed(2),
