@@ -20,6 +20,5 @@ export default defineConfig({
   migrations: { path: 'prisma/migrations' },
   engine: 'js',
   experimental: { adapter: true },
-  adapter: async () =>
-    new PrismaBetterSQLite3({ url: process.env.DATABASE_URL ?? 'file:./data/tangshi.db' }),
+  adapter: async () => new PrismaBetterSQLite3({ url: process.env.DATABASE_URL ?? 'file:./data/tangshi.db' }),
 });

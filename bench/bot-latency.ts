@@ -10,7 +10,9 @@
 import { parseArgs } from 'node:util';
 import { startBenchBot } from './bench-bot.js';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '200' }, bursts: { type: 'string', default: '10,50,200,1000' }, 'poem-workers': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { requests: { type: 'string', default: '200' }, bursts: { type: 'string', default: '10,50,200,1000' }, 'poem-workers': { type: 'string' } },
+});
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 const { discord, bot } = await startBenchBot({ POEM_WORKERS: values['poem-workers'] });

@@ -42,7 +42,14 @@ async function poem(): Promise<InteractionAnswer> {
   return i.response();
 }
 const model = async (sub: string, options: { name: string; type: number; value: string }[] = []) =>
-  (await discord.slashCommand({ name: 'model', options: [{ name: sub, type: 1, options } as never], user: admin, permissions: PermissionFlagsBits.ManageGuild })).response({ timeoutMs: 600_000 });
+  (
+    await discord.slashCommand({
+      name: 'model',
+      options: [{ name: sub, type: 1, options } as never],
+      user: admin,
+      permissions: PermissionFlagsBits.ManageGuild,
+    })
+  ).response({ timeoutMs: 600_000 });
 
 // 1. RULE: two scripted readers give 5 and 4 stars to a poem with no repeated character and 2 and 1 to
 // the others (repetition is the most visible flaw of generated verse). A stand-in for taste, stated as such.
@@ -55,7 +62,13 @@ for (let k = 0; k < Number(values.rated); k++) {
   if (good) wellRated++;
   const ids = (answer.components as unknown as { components: { custom_id: string }[] }[]).flatMap((r) => r.components.map((b) => b.custom_id));
   for (const [j, stars] of (good ? [5, 4] : [2, 1]).entries()) {
-    await (await discord.clickButton({ message: answer.messageId, customId: ids[stars - 1]!, user: { id: String(500000000000000000n + BigInt(j)), username: `critic${j}` } })).response();
+    await (
+      await discord.clickButton({
+        message: answer.messageId,
+        customId: ids[stars - 1]!,
+        user: { id: String(500000000000000000n + BigInt(j)), username: `critic${j}` },
+      })
+    ).response();
   }
 }
 
@@ -125,9 +138,19 @@ console.log(
       poem_first_response_ms: {
         idle: { n: idle.length, p50: percentile(idle, 50), p99: percentile(idle, 99) },
         while_training: { n: during.length, p50: percentile(during, 50), p99: percentile(during, 99), max: percentile(during, 100) },
-        while_swapping: { n: whileSwapping.length, p50: percentile(whileSwapping, 50), p99: percentile(whileSwapping, 99), max: percentile(whileSwapping, 100) },
+        while_swapping: {
+          n: whileSwapping.length,
+          p50: percentile(whileSwapping, 50),
+          p99: percentile(whileSwapping, 99),
+          max: percentile(whileSwapping, 100),
+        },
       },
-      swaps: { n: swapMs.length, rollback_command_ms_p50: percentile(swapMs, 50), max: percentile(swapMs, 100), refused_rest_calls: discord.refusals.length - failedBefore },
+      swaps: {
+        n: swapMs.length,
+        rollback_command_ms_p50: percentile(swapMs, 50),
+        max: percentile(swapMs, 100),
+        refused_rest_calls: discord.refusals.length - failedBefore,
+      },
     },
     null,
     2,

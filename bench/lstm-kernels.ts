@@ -10,10 +10,20 @@ import { parseArgs } from 'node:util';
 import { describeBackend, tf, useBackend } from '../src/model/backend.js';
 import { lstmForward, lstmForwardSteps, lstmLayer } from '../src/model/model.js';
 
-const { values } = parseArgs({ options: { hidden: { type: 'string', default: '256' }, input: { type: 'string', default: '256' }, steps: { type: 'string', default: '34' }, batch: { type: 'string', default: '90' } } });
+const { values } = parseArgs({
+  options: {
+    hidden: { type: 'string', default: '256' },
+    input: { type: 'string', default: '256' },
+    steps: { type: 'string', default: '34' },
+    batch: { type: 'string', default: '90' },
+  },
+});
 const [H, I, T, B] = [values.hidden, values.input, values.steps, values.batch].map(Number) as [number, number, number, number];
 const info = await useBackend('node');
-const native = tf.backend() as unknown as { executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], n: number): tf.Tensor[]; binding: Record<string, number> };
+const native = tf.backend() as unknown as {
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], n: number): tf.Tensor[];
+  binding: Record<string, number>;
+};
 const { Int64Scalar } = createRequire(import.meta.url)('@tensorflow/tfjs-node/dist/int64_tensors.js');
 const b = native.binding;
 
@@ -33,8 +43,25 @@ const ms = (f: () => tf.Tensor, n = 5) => {
   return (performance.now() - t0) / n;
 };
 const fusedGrad = () => {
-  const outs = native.executeMultipleOutputs('BlockLSTMV2', [{ name: 'cell_clip', type: b.TF_ATTR_FLOAT, value: 0 }, { name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false }, { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }], [new Int64Scalar(T), x, zeros, zeros, w, noPeephole, noPeephole, noPeephole, bias], 7);
-  return native.executeMultipleOutputs('BlockLSTMGradV2', [{ name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false }, { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }], [new Int64Scalar(T), x, zeros, zeros, w, noPeephole, noPeephole, noPeephole, bias, ...outs, tf.zerosLike(dy), dy], 8)[3]!;
+  const outs = native.executeMultipleOutputs(
+    'BlockLSTMV2',
+    [
+      { name: 'cell_clip', type: b.TF_ATTR_FLOAT, value: 0 },
+      { name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false },
+      { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    ],
+    [new Int64Scalar(T), x, zeros, zeros, w, noPeephole, noPeephole, noPeephole, bias],
+    7,
+  );
+  return native.executeMultipleOutputs(
+    'BlockLSTMGradV2',
+    [
+      { name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false },
+      { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    ],
+    [new Int64Scalar(T), x, zeros, zeros, w, noPeephole, noPeephole, noPeephole, bias, ...outs, tf.zerosLike(dy), dy],
+    8,
+  )[3]!;
 };
 const hand = (...a: tf.Tensor[]) => tf.sum(tf.mul(lstmLayer(...(a as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D])), dy));
 const rows = {
@@ -43,4 +70,13 @@ const rows = {
   forward_backward_hand_bptt_ms: ms(() => tf.grads(hand)([x, wx, wh, bias])[2]!),
   forward_backward_BlockLSTMGradV2_ms: ms(fusedGrad),
 };
-console.log(JSON.stringify({ backend: describeBackend(info), T, B, input: I, hidden: H, ...Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, +v.toFixed(1)])) }));
+console.log(
+  JSON.stringify({
+    backend: describeBackend(info),
+    T,
+    B,
+    input: I,
+    hidden: H,
+    ...Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, +v.toFixed(1)])),
+  }),
+);

@@ -8,18 +8,30 @@
 import { spawnSync } from 'node:child_process';
 import { initBackend, tf } from '../src/model/backend.js';
 
-const N = 1536, K = 257, V = 5286; // tokens per worker per step, hidden + bias column, vocabulary
+const N = 1536,
+  K = 257,
+  V = 5286; // tokens per worker per step, hidden + bias column, vocabulary
 const gflops = (ms: number) => ((2 * N * K * V) / ms / 1e6).toFixed(1);
 
 console.log(`backend ${await initBackend()}, [${N} × ${K}] · [${K} × ${V}], one thread, mean of 6 after 2 warm-ups`);
-const x = tf.randomNormal([N, K]), w = tf.randomNormal([K, V]), g = tf.randomNormal([N, V]);
+const x = tf.randomNormal([N, K]),
+  w = tf.randomNormal([K, V]),
+  g = tf.randomNormal([N, V]);
 const time = (f: () => tf.Tensor) => {
   for (let i = 0; i < 2; i++) f().dispose();
   const t0 = performance.now();
-  for (let i = 0; i < 6; i++) { const r = f(); r.dataSync(); r.dispose(); }
+  for (let i = 0; i < 6; i++) {
+    const r = f();
+    r.dataSync();
+    r.dispose();
+  }
   return (performance.now() - t0) / 6;
 };
-for (const [name, f] of [['x·W ', () => tf.matMul(x, w)], ['g·Wᵀ', () => tf.matMul(g, w, false, true)], ['xᵀ·g', () => tf.matMul(x, g, true, false)]] as const) {
+for (const [name, f] of [
+  ['x·W ', () => tf.matMul(x, w)],
+  ['g·Wᵀ', () => tf.matMul(g, w, false, true)],
+  ['xᵀ·g', () => tf.matMul(x, g, true, false)],
+] as const) {
   const ms = time(f);
   console.log(`tfjs    ${name}: ${ms.toFixed(1)} ms, ${gflops(ms)} GFLOPS`);
 }

@@ -62,7 +62,9 @@ function findLibDir(root) {
   for (const dir of [root, join(root, 'lib'), join(root, 'tensorflow')]) {
     const main = ['libtensorflow.so.2', 'libtensorflow_cc.so.2'].find((f) => existsSync(join(dir, f)));
     if (!main || !existsSync(join(dir, 'libtensorflow_framework.so.2'))) continue;
-    const include = [join(root, 'include'), join(dir, 'include'), join(root, 'tensorflow', 'include')].find((d) => existsSync(join(d, 'tensorflow', 'c', 'c_api.h')));
+    const include = [join(root, 'include'), join(dir, 'include'), join(root, 'tensorflow', 'include')].find((d) =>
+      existsSync(join(d, 'tensorflow', 'c', 'c_api.h')),
+    );
     if (include) return { lib: dir, main, include };
   }
   return undefined;
@@ -81,7 +83,9 @@ function libFromWheel(wheel) {
   if (!python) throw new Error('no python3 with pip to fetch a TensorFlow wheel');
   const work = mkdtempSync(join(tmpdir(), 'tangshi-tf-'));
   try {
-    const dl = run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:', '--quiet', '-d', work, `${wheel}==${WHEEL_VERSION}`], { timeout: 900_000 });
+    const dl = run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:', '--quiet', '-d', work, `${wheel}==${WHEEL_VERSION}`], {
+      timeout: 900_000,
+    });
     const file = readdirSync(work).find((f) => f.endsWith('.whl'));
     if (!dl.ok || !file) throw new Error(`pip could not fetch ${wheel}==${WHEEL_VERSION} (${dl.lastLine})`);
     const staging = `${dest}.partial-${process.pid}`;
@@ -133,7 +137,10 @@ function patchBinding(pkgDir) {
   source = source
     .replace('#include <algorithm>', '#include <algorithm>\n#include <mutex>')
     .replace(declaration, `${declaration}\n// patched by tangshi-bot: worker threads insert at once\nstatic std::mutex ATTR_NAME_SET_MUTEX;`)
-    .replace(insert, '  const char *attr_name;\n  {\n    std::lock_guard<std::mutex> lock(ATTR_NAME_SET_MUTEX);\n    attr_name = ATTR_NAME_SET.insert(attr_name_string.c_str()).first->c_str();\n  }');
+    .replace(
+      insert,
+      '  const char *attr_name;\n  {\n    std::lock_guard<std::mutex> lock(ATTR_NAME_SET_MUTEX);\n    attr_name = ATTR_NAME_SET.insert(attr_name_string.c_str()).first->c_str();\n  }',
+    );
   writeFileSync(file, source);
 }
 
@@ -142,7 +149,9 @@ function buildFromSource(pkgDir) {
   const nodePreGyp = require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', { paths: [pkgDir] });
   const env = { ...process.env };
   // outside npm (a run by hand) node-pre-gyp needs to be told where npm's node-gyp and Node's headers are
-  env.npm_config_node_gyp ??= [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(existsSync);
+  env.npm_config_node_gyp ??= [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(
+    existsSync,
+  );
   if (!env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
   if (!env.npm_config_node_gyp) delete env.npm_config_node_gyp;
   rmSync(join(pkgDir, PATCH_MARKER), { force: true });
@@ -203,22 +212,32 @@ function setUp({ pkg, wheel, dirEnv, gpu }) {
   if (before.ok && existsSync(join(pkgDir, PATCH_MARKER))) return { ok: true, version: before.version, how: 'already built' };
   const attempts = [];
   const sources = [
-    ['named directory', () => {
-      if (!process.env[dirEnv]) return undefined;
-      const found = findLibDir(process.env[dirEnv]);
-      if (!found) throw new Error(`${dirEnv}=${process.env[dirEnv]} holds no libtensorflow*.so.2 + libtensorflow_framework.so.2 + include/tensorflow/c/c_api.h`);
-      buildAgainst(pkgDir, found);
-      return `${dirEnv}=${process.env[dirEnv]}`;
-    }],
-    ['its own download', () => {
-      ownInstall(pkgDir);
-      return 'libtensorflow downloaded by its install script';
-    }],
-    [`the ${wheel} wheel`, () => {
-      const found = libFromWheel(wheel);
-      buildAgainst(pkgDir, found);
-      return `built against ${wheel} ${WHEEL_VERSION} (${found.note})`;
-    }],
+    [
+      'named directory',
+      () => {
+        if (!process.env[dirEnv]) return undefined;
+        const found = findLibDir(process.env[dirEnv]);
+        if (!found)
+          throw new Error(`${dirEnv}=${process.env[dirEnv]} holds no libtensorflow*.so.2 + libtensorflow_framework.so.2 + include/tensorflow/c/c_api.h`);
+        buildAgainst(pkgDir, found);
+        return `${dirEnv}=${process.env[dirEnv]}`;
+      },
+    ],
+    [
+      'its own download',
+      () => {
+        ownInstall(pkgDir);
+        return 'libtensorflow downloaded by its install script';
+      },
+    ],
+    [
+      `the ${wheel} wheel`,
+      () => {
+        const found = libFromWheel(wheel);
+        buildAgainst(pkgDir, found);
+        return `built against ${wheel} ${WHEEL_VERSION} (${found.note})`;
+      },
+    ],
   ];
   for (const [name, attempt] of sources) {
     if (gpu && name === 'its own download' && process.env.TANGSHI_NATIVE_GPU_DOWNLOAD === '0') continue;

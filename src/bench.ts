@@ -28,7 +28,11 @@ const TORCH_VENV = new URL('../.venv-bench/', import.meta.url).pathname;
 const DEBIAN_PYTHON = '/usr/bin/python3';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 /**
  * Multiply-adds of one training token, ×2 for FLOPs and ×3 for the backward pass (two products per forward
@@ -58,19 +62,31 @@ function torchPython(say: (m: string) => void): { python?: string; note?: string
   if (hasTorch(python)) return { python };
   say(`pytorch: creating ${TORCH_VENV} with pip's torch (once)…`);
   const venv = spawnSync('python3', ['-m', 'venv', TORCH_VENV], { encoding: 'utf8' });
-  const pip = venv.status === 0 ? spawnSync(`${TORCH_VENV}bin/pip`, ['install', '--quiet', '--retries', '1', '--timeout', '30', 'torch', 'numpy'], { encoding: 'utf8' }) : venv;
+  const pip =
+    venv.status === 0
+      ? spawnSync(`${TORCH_VENV}bin/pip`, ['install', '--quiet', '--retries', '1', '--timeout', '30', 'torch', 'numpy'], { encoding: 'utf8' })
+      : venv;
   if (hasTorch(python)) return { python };
   return { note: `skipped: could not install torch into ${TORCH_VENV} (${(pip.stderr || pip.error?.message || '').trim().split('\n').pop()})` };
 }
 
 function runTorch(python: string, c: ModelConfig, extra: string[]): Record<string, unknown> {
-  const r = spawnSync(python, [TORCH_SCRIPT, '--vocab', String(c.vocabSize), '--embed', String(c.embedDim), '--hidden', String(c.hiddenDim), '--layers', String(c.layers), ...extra], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const r = spawnSync(
+    python,
+    [TORCH_SCRIPT, '--vocab', String(c.vocabSize), '--embed', String(c.embedDim), '--hidden', String(c.hiddenDim), '--layers', String(c.layers), ...extra],
+    { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } },
+  );
   if (r.status !== 0) throw new Error(`torch script failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
 /** Training tokens/s of our trainer: forward, hand backward, clip and Adam, on real corpus batches. */
-async function trainingThroughput(config: ModelConfig, params: ModelParams, vocab: Vocab, opts: { steps: number; dropout: number; workers?: number; handGrad?: boolean }) {
+async function trainingThroughput(
+  config: ModelConfig,
+  params: ModelParams,
+  vocab: Vocab,
+  opts: { steps: number; dropout: number; workers?: number; handGrad?: boolean },
+) {
   const engine = await createEngine(config, opts.workers);
   try {
     for (const [name, p] of engine.params) p.set(params.get(name)!);
@@ -96,7 +112,21 @@ async function trainingThroughput(config: ModelConfig, params: ModelParams, voca
 }
 
 export async function benchCommand(args: string[]) {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, checkpoint: { type: 'string' }, steps: { type: 'string' }, poems: { type: 'string' }, 'ppl-poems': { type: 'string' }, repeats: { type: 'string' }, 'training-only': { type: 'boolean' }, 'generation-only': { type: 'boolean' }, 'skip-torch': { type: 'boolean' }, ablations: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      json: { type: 'boolean' },
+      checkpoint: { type: 'string' },
+      steps: { type: 'string' },
+      poems: { type: 'string' },
+      'ppl-poems': { type: 'string' },
+      repeats: { type: 'string' },
+      'training-only': { type: 'boolean' },
+      'generation-only': { type: 'boolean' },
+      'skip-torch': { type: 'boolean' },
+      ablations: { type: 'boolean' },
+    },
+  });
   const dir = values.checkpoint ?? BASE_CHECKPOINT;
   const steps = count(values.steps, 'steps') ?? 10;
   const poems = count(values.poems, 'poems') ?? 100;
@@ -106,12 +136,17 @@ export async function benchCommand(args: string[]) {
   const shipped = loadCheckpoint(dir);
   const config = shipped.manifest.config.model;
   const peak = peakGflops();
-  say(`backend ${describeBackend(info)}; ${availableParallelism()} cores (${cpus()[0]?.model}), peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); model ${JSON.stringify(config)}`);
+  say(
+    `backend ${describeBackend(info)}; ${availableParallelism()} cores (${cpus()[0]?.model}), peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); model ${JSON.stringify(config)}`,
+  );
 
   // Generation at both precisions (int8 is what the bot serves), and what each costs in perplexity on dev poems.
   const devSample = loadTangCorpus().dev.slice(0, count(values['ppl-poems'], 'ppl-poems') ?? 300);
   const generation: Record<Precision, { loadMs: number; p50: number; p99: number; servedPerplexity: number }> = {} as never;
-  let generatedRhymeRate = NaN, corpusRhymeRate = NaN, generatedRepeats = NaN, corpusRepeats = NaN;
+  let generatedRhymeRate = NaN,
+    corpusRhymeRate = NaN,
+    generatedRepeats = NaN,
+    corpusRepeats = NaN;
   let toneRules: Record<'generated' | 'dev', { poems: number; positions: number }> | null = null;
   let burstRate = { alone: NaN, batched: NaN };
   let coupletMs = { p50: NaN, p99: NaN };
@@ -135,7 +170,9 @@ export async function benchCommand(args: string[]) {
       latencies.sort((a, b) => a - b);
       const served = model!.servedPerplexity(devSample).perplexity;
       generation[precision] = { loadMs: median(loadMs), p50: percentile(latencies, 50), p99: percentile(latencies, 99), servedPerplexity: served };
-      say(`generation (${precision}): one 七言绝句 p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; load ${median(loadMs).toFixed(0)} ms; perplexity as served on ${devSample.length} dev poems ${served.toFixed(2)}`);
+      say(
+        `generation (${precision}): one 七言绝句 p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; load ${median(loadMs).toFixed(0)} ms; perplexity as served on ${devSample.length} dev poems ${served.toFixed(2)}`,
+      );
     }
     // Rhyme rate of generated poems (free form choice, unseeded starts from the README's characters) beside
     // the corpus's own, by the same measure (rhyme.ts).
@@ -153,17 +190,32 @@ export async function benchCommand(args: string[]) {
     const togetherMs = performance.now() - t0;
     if (together.some((text, k) => text !== alone[k])) throw new Error('bench: a poem written in a batch differs from the same poem written alone');
     burstRate = { alone: (burst.length / aloneMs) * 1000, batched: (burst.length / togetherMs) * 1000 };
-    say(`a burst of 200 poems (free forms): one at a time ${burstRate.alone.toFixed(0)} poems/s, in batches of 64 ${burstRate.batched.toFixed(0)} poems/s (${(burstRate.batched / burstRate.alone).toFixed(2)}×), the same poems`);
+    say(
+      `a burst of 200 poems (free forms): one at a time ${burstRate.alone.toFixed(0)} poems/s, in batches of 64 ${burstRate.batched.toFixed(0)} poems/s (${(burstRate.batched / burstRate.alone).toFixed(2)}×), the same poems`,
+    );
     // One /couplet answer, as served (the shipped couplet model, int8), if there is one.
     if (existsSync(join(COUPLET_CHECKPOINT, 'manifest.json'))) {
       const couplets = await CoupletModel.load(COUPLET_CHECKPOINT);
-      const uppers = loadCouplets().test.slice(0, poems + 5).map((c) => c.upper).filter((u) => { try { couplets.parseUpper(u); return true; } catch { return false; } });
+      const uppers = loadCouplets()
+        .test.slice(0, poems + 5)
+        .map((c) => c.upper)
+        .filter((u) => {
+          try {
+            couplets.parseUpper(u);
+            return true;
+          } catch {
+            return false;
+          }
+        });
       for (const upper of uppers.slice(0, 5)) couplets.answer({ upper, seed: 1 }); // warm-up
-      const times = uppers.slice(5).map((upper, k) => {
-        const t0 = performance.now();
-        couplets.answer({ upper, seed: k });
-        return performance.now() - t0;
-      }).sort((a, b) => a - b);
+      const times = uppers
+        .slice(5)
+        .map((upper, k) => {
+          const t0 = performance.now();
+          couplets.answer({ upper, seed: k });
+          return performance.now() - t0;
+        })
+        .sort((a, b) => a - b);
       coupletMs = { p50: percentile(times, 50), p99: percentile(times, 99) };
       say(`one /couplet answer (int8): p50 ${coupletMs.p50.toFixed(2)} ms, p99 ${coupletMs.p99.toFixed(2)} ms over ${times.length} test upper lines`);
     }
@@ -173,8 +225,16 @@ export async function benchCommand(args: string[]) {
     generatedRepeats = repeatShare(generated);
     corpusRepeats = repeatShare(train.map((p) => p.lines));
     say(`repeated characters (not reduplication): generated ${(100 * generatedRepeats).toFixed(2)}%, corpus ${(100 * corpusRepeats).toFixed(2)}%`);
-    toneRules = { generated: toneRulesKept(generated, clearTone), dev: toneRulesKept(devSample.map((p) => p.lines), clearTone) };
-    say(`tone rules of regulated verse kept (whole poems / positions): generated ${toneRules.generated.poems.toFixed(3)} / ${toneRules.generated.positions.toFixed(3)}, dev poems ${toneRules.dev.poems.toFixed(3)} / ${toneRules.dev.positions.toFixed(3)}`);
+    toneRules = {
+      generated: toneRulesKept(generated, clearTone),
+      dev: toneRulesKept(
+        devSample.map((p) => p.lines),
+        clearTone,
+      ),
+    };
+    say(
+      `tone rules of regulated verse kept (whole poems / positions): generated ${toneRules.generated.poems.toFixed(3)} / ${toneRules.generated.positions.toFixed(3)}, dev poems ${toneRules.dev.poems.toFixed(3)} / ${toneRules.dev.positions.toFixed(3)}`,
+    );
     say(`rhyme rate (classical groups): generated ${generatedRhymeRate.toFixed(3)} (200 poems), corpus ${corpusRhymeRate.toFixed(3)} (training split)`);
     model!.dispose();
   }
@@ -195,8 +255,11 @@ export async function benchCommand(args: string[]) {
     const theirs: number[] = [];
     for (let r = 0; r < repeats; r++) {
       ours.push(await trainingThroughput(size.config, size.params, shipped.vocab, { steps, dropout }));
-      if (torch.python) theirs.push(Number(runTorch(torch.python, size.config, ['--steps', String(steps), '--dropout', String(dropout), '--train-only']).train_tokens_per_s));
-      say(`training ${size.name} (${size.config.embedDim}/${size.config.hiddenDim}, ${steps} steps of ~3072 tokens, dropout ${dropout}), run ${r + 1}: ours ${ours[r]!.toFixed(0)} tokens/s${theirs[r] ? `, PyTorch ${theirs[r]!.toFixed(0)}: ${(ours[r]! / theirs[r]!).toFixed(2)}×` : ''}`);
+      if (torch.python)
+        theirs.push(Number(runTorch(torch.python, size.config, ['--steps', String(steps), '--dropout', String(dropout), '--train-only']).train_tokens_per_s));
+      say(
+        `training ${size.name} (${size.config.embedDim}/${size.config.hiddenDim}, ${steps} steps of ~3072 tokens, dropout ${dropout}), run ${r + 1}: ours ${ours[r]!.toFixed(0)} tokens/s${theirs[r] ? `, PyTorch ${theirs[r]!.toFixed(0)}: ${(ours[r]! / theirs[r]!).toFixed(2)}×` : ''}`,
+      );
     }
     const ratios = theirs.map((t, r) => +(ours[r]! / t).toFixed(2));
     training.push({
@@ -213,8 +276,12 @@ export async function benchCommand(args: string[]) {
   }
   const ablations: Record<string, number> = {};
   if (values.ablations) {
-    ablations.one_worker_hand_bptt_tokens_per_s = Math.round(await trainingThroughput(config, shipped.params, shipped.vocab, { steps, dropout, workers: 1, handGrad: true }));
-    ablations.one_worker_autograd_tokens_per_s = Math.round(await trainingThroughput(config, shipped.params, shipped.vocab, { steps, dropout, workers: 1, handGrad: false }));
+    ablations.one_worker_hand_bptt_tokens_per_s = Math.round(
+      await trainingThroughput(config, shipped.params, shipped.vocab, { steps, dropout, workers: 1, handGrad: true }),
+    );
+    ablations.one_worker_autograd_tokens_per_s = Math.round(
+      await trainingThroughput(config, shipped.params, shipped.vocab, { steps, dropout, workers: 1, handGrad: false }),
+    );
     say(`ablations: ${JSON.stringify(ablations)}`);
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;

@@ -13,7 +13,12 @@ import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, TrainOptions, type 
 
 function progressBar() {
   const bar = new cliProgress.SingleBar(
-    { format: '{bar} {percentage}% | step {step} | epoch {epoch} | loss {loss} | {tps} tok/s | ETA {eta_formatted}', noTTYOutput: true, notTTYSchedule: 10000, etaBuffer: 50 },
+    {
+      format: '{bar} {percentage}% | step {step} | epoch {epoch} | loss {loss} | {tps} tok/s | ETA {eta_formatted}',
+      noTTYOutput: true,
+      notTTYSchedule: 10000,
+      etaBuffer: 50,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -31,16 +36,37 @@ function progressBar() {
 }
 
 /** TrainOptions' fields whose command-line flag has another name */
-const TRAIN_FLAGS: Record<string, string> = { maxSteps: 'max-steps', maxMinutes: 'max-minutes', embedDim: 'embed', hiddenDim: 'hidden', batchTokens: 'batch-tokens', saveEveryMinutes: 'save-every' };
+const TRAIN_FLAGS: Record<string, string> = {
+  maxSteps: 'max-steps',
+  maxMinutes: 'max-minutes',
+  embedDim: 'embed',
+  hiddenDim: 'hidden',
+  batchTokens: 'batch-tokens',
+  saveEveryMinutes: 'save-every',
+};
 
 async function trainCommand(args: string[]) {
   const { values } = parseArgs({
     args,
     options: {
-      from: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' },
-      'max-minutes': { type: 'string' }, optimizer: { type: 'string' }, lr: { type: 'string' }, embed: { type: 'string' },
-      hidden: { type: 'string' }, layers: { type: 'string' }, 'batch-tokens': { type: 'string' }, workers: { type: 'string' },
-      seed: { type: 'string' }, 'save-every': { type: 'string' }, dtype: { type: 'string' }, 'no-eval': { type: 'boolean' }, dropout: { type: 'string' }, stanzas: { type: 'boolean' },
+      from: { type: 'string' },
+      out: { type: 'string' },
+      epochs: { type: 'string' },
+      'max-steps': { type: 'string' },
+      'max-minutes': { type: 'string' },
+      optimizer: { type: 'string' },
+      lr: { type: 'string' },
+      embed: { type: 'string' },
+      hidden: { type: 'string' },
+      layers: { type: 'string' },
+      'batch-tokens': { type: 'string' },
+      workers: { type: 'string' },
+      seed: { type: 'string' },
+      'save-every': { type: 'string' },
+      dtype: { type: 'string' },
+      'no-eval': { type: 'boolean' },
+      dropout: { type: 'string' },
+      stanzas: { type: 'boolean' },
     },
   });
   const out = values.out ?? join(process.env.MODEL_DIR ?? 'data/models', 'trained');
@@ -78,18 +104,14 @@ async function trainCommand(args: string[]) {
     const got = issue.code === 'invalid_enum_value' ? '' : ` (got "${values[flag as keyof typeof values]}")`; // zod's enum message names it
     throw new UsageError(`--${flag}: ${issue.message}${got}`);
   }
-  const manifest = await train(
-    options,
-    corpusTrainData([], { stanzas: values.stanzas }),
-    {
-      onProgress: bar.update,
-      onLog: (m) => {
-        bar.stop();
-        console.error(m);
-      },
-      signal: controller.signal,
+  const manifest = await train(options, corpusTrainData([], { stanzas: values.stanzas }), {
+    onProgress: bar.update,
+    onLog: (m) => {
+      bar.stop();
+      console.error(m);
     },
-  );
+    signal: controller.signal,
+  });
   bar.stop();
   console.log(`saved ${out} (${manifest.version}), dev perplexity ${manifest.metrics.devPerplexity?.toFixed(2) ?? 'not measured'}`);
 }
@@ -103,9 +125,18 @@ async function poemCommand(args: string[]) {
     args,
     allowPositionals: true,
     options: {
-      acrostic: { type: 'string' }, form: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
-      'top-p': { type: 'string' }, seed: { type: 'string' }, script: { type: 'string' }, checkpoint: { type: 'string' },
-      precision: { type: 'string' }, json: { type: 'boolean' }, 'no-tones': { type: 'boolean' }, rhyme: { type: 'string' },
+      acrostic: { type: 'string' },
+      form: { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      seed: { type: 'string' },
+      script: { type: 'string' },
+      checkpoint: { type: 'string' },
+      precision: { type: 'string' },
+      json: { type: 'boolean' },
+      'no-tones': { type: 'boolean' },
+      rhyme: { type: 'string' },
     },
   });
   if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
@@ -134,7 +165,10 @@ async function poemCommand(args: string[]) {
 }
 
 async function evalCommand(args: string[]) {
-  const { values } = parseArgs({ args, options: { checkpoint: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { checkpoint: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' } },
+  });
   const ck = loadCheckpoint(values.checkpoint ?? BASE_CHECKPOINT);
   let poems: Poem[];
   let skipped = 0;
@@ -142,7 +176,15 @@ async function evalCommand(args: string[]) {
   else poems = loadTangCorpus().dev;
   if (poems.length === 0) throw new UsageError(`${values.file} holds no poem in one of the four regular forms`);
   const r = await checkpointPerplexity(ck, poems, count(values.workers, 'workers'));
-  const result = { checkpoint: ck.manifest.version, data: values.file ?? 'dev split', perplexity: r.perplexity, content_perplexity: r.contentPerplexity, tokens: r.tokens, poems: r.poems, skipped_poems: skipped };
+  const result = {
+    checkpoint: ck.manifest.version,
+    data: values.file ?? 'dev split',
+    perplexity: r.perplexity,
+    content_perplexity: r.contentPerplexity,
+    tokens: r.tokens,
+    poems: r.poems,
+    skipped_poems: skipped,
+  };
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(PERPLEXITY_DEFINITION);
@@ -153,7 +195,10 @@ async function evalCommand(args: string[]) {
 
 /** Copies a checkpoint for shipping: float16 weights, no optimizer state, dev perplexity re-measured on them. */
 async function exportCommand(args: string[]) {
-  const { values } = parseArgs({ args, options: { checkpoint: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string' }, workers: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { checkpoint: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string' }, workers: { type: 'string' } },
+  });
   if (!values.checkpoint || !values.out) throw new UsageError('usage: tangshi export --checkpoint DIR --out DIR [--dtype float16|float32]');
   const dtype = parse(z.enum(['float16', 'float32'], { message: 'must be float16 or float32' }), values.dtype, 'dtype') ?? 'float16';
   const ck = loadCheckpoint(values.checkpoint);
@@ -162,8 +207,12 @@ async function exportCommand(args: string[]) {
   const stored = loadCheckpoint(tmp); // measure what was actually written
   try {
     const r = await checkpointPerplexity(stored, loadTangCorpus().dev, count(values.workers, 'workers'));
-    const manifest = copyCheckpoint(stored, values.out, { metrics: { devPerplexity: r.perplexity, devContentPerplexity: r.contentPerplexity, devTokens: r.tokens } });
-    console.log(`exported ${values.checkpoint} → ${values.out} (${dtype}); dev perplexity ${manifest.metrics.devPerplexity!.toFixed(2)}, content ${manifest.metrics.devContentPerplexity!.toFixed(2)}`);
+    const manifest = copyCheckpoint(stored, values.out, {
+      metrics: { devPerplexity: r.perplexity, devContentPerplexity: r.contentPerplexity, devTokens: r.tokens },
+    });
+    console.log(
+      `exported ${values.checkpoint} → ${values.out} (${dtype}); dev perplexity ${manifest.metrics.devPerplexity!.toFixed(2)}, content ${manifest.metrics.devContentPerplexity!.toFixed(2)}`,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -176,7 +225,8 @@ async function exportCommand(args: string[]) {
 async function poeticsCommand(args: string[]) {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
   const file = positionals[0];
-  if (!file || positionals.length > 1) throw new UsageError('usage: tangshi poetics FILE [--json]  (a chinese-poetry JSON file, or the JSON lines of tangshi poem --json)');
+  if (!file || positionals.length > 1)
+    throw new UsageError('usage: tangshi poetics FILE [--json]  (a chinese-poetry JSON file, or the JSON lines of tangshi poem --json)');
   const { scorePoems } = await import('./model/poetics.js');
   const { clearTone } = await import('./model/tones.js');
   const { poemRhymes } = await import('./model/rhyme.js');
@@ -193,13 +243,16 @@ async function poeticsCommand(args: string[]) {
     } catch (err) {
       throw new PoemFileError(`cannot read ${file}: ${(err as Error).message}`);
     }
-    const rows = text.split('\n').filter((l) => l.trim()).map((l, i) => {
-      try {
-        const lines = (JSON.parse(l) as { lines?: unknown }).lines;
-        if (Array.isArray(lines) && lines.every((x) => typeof x === 'string')) return lines as string[];
-      } catch {}
-      throw new PoemFileError(`${file}: line ${i + 1} is neither the chinese-poetry format nor a JSON object with "lines" (tangshi poem --json)`);
-    });
+    const rows = text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l, i) => {
+        try {
+          const lines = (JSON.parse(l) as { lines?: unknown }).lines;
+          if (Array.isArray(lines) && lines.every((x) => typeof x === 'string')) return lines as string[];
+        } catch {}
+        throw new PoemFileError(`${file}: line ${i + 1} is neither the chinese-poetry format nor a JSON object with "lines" (tangshi poem --json)`);
+      });
     poems = rows.map((lines) => lines.map((l) => toTraditional(l)));
   }
   if (poems.length === 0) throw new UsageError(`${file} holds no poem in one of the four regular forms`);
@@ -210,8 +263,12 @@ async function poeticsCommand(args: string[]) {
     const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
     console.log(`${file}: ${score.poems} poems`);
     console.log(`tone rules of regulated verse kept: ${pct(score.tone_rules_kept)} of poems whole, ${pct(score.tone_positions_kept)} of the positions checked`);
-    console.log(`rhyme: even lines in one classical group ${pct(score.rhyme_classical)} (in one 十三辙 group ${pct(score.rhyme_modern)}), all on level tones ${pct(score.rhyme_level_tone)}`);
-    console.log(`repeated characters (reduplication aside) ${pct(score.repeated_characters)}; lines copied from the training corpus ${pct(score.copied_lines)}; distinct-2 ${score.distinct_2.toFixed(3)}`);
+    console.log(
+      `rhyme: even lines in one classical group ${pct(score.rhyme_classical)} (in one 十三辙 group ${pct(score.rhyme_modern)}), all on level tones ${pct(score.rhyme_level_tone)}`,
+    );
+    console.log(
+      `repeated characters (reduplication aside) ${pct(score.repeated_characters)}; lines copied from the training corpus ${pct(score.copied_lines)}; distinct-2 ${score.distinct_2.toFixed(3)}`,
+    );
   }
 }
 
@@ -234,7 +291,11 @@ try {
   await command(rest);
   process.exit(0);
 } catch (e) {
-  const known = e instanceof UsageError || (e as Error).name === 'CheckpointError' || (e as Error).name === 'PoemFileError' || /^ERR_PARSE_ARGS_/.test((e as { code?: string }).code ?? '');
+  const known =
+    e instanceof UsageError ||
+    (e as Error).name === 'CheckpointError' ||
+    (e as Error).name === 'PoemFileError' ||
+    /^ERR_PARSE_ARGS_/.test((e as { code?: string }).code ?? '');
   console.error(`tangshi: ${known ? (e as Error).message : (e as Error).stack}`);
   process.exit(known ? 2 : 1);
 }

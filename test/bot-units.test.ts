@@ -46,7 +46,11 @@ describe('settings', () => {
 
   it("the bot's main thread does not load TensorFlow.js (the model lives on worker threads)", () => {
     const probe = (module: string) =>
-      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `await import(${JSON.stringify(module)}); console.log('_tfengine' in globalThis)`], { encoding: 'utf8' }).trim();
+      execFileSync(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', `await import(${JSON.stringify(module)}); console.log('_tfengine' in globalThis)`],
+        { encoding: 'utf8' },
+      ).trim();
     expect(probe(new URL('../src/bot/bot.ts', import.meta.url).href)).toBe('false');
     expect(probe(new URL('../src/model/generate.ts', import.meta.url).href)).toBe('true'); // the probe can see it
   });
@@ -67,7 +71,9 @@ describe('script by locale', () => {
 
 describe('rating buttons', () => {
   it('round-trips the custom id of each of the five buttons', () => {
-    const ids = ratingButtons(42).toJSON().components.map((b) => (b as { custom_id: string }).custom_id);
+    const ids = ratingButtons(42)
+      .toJSON()
+      .components.map((b) => (b as { custom_id: string }).custom_id);
     expect(ids.map((id) => RatingButtonId.parse(id))).toEqual([1, 2, 3, 4, 5].map((stars) => ({ poemId: 42, stars })));
   });
 
@@ -78,7 +84,12 @@ describe('rating buttons', () => {
 
 describe('poem embed', () => {
   it('shows one verse per line, the form, the model version and the prompt; the rating once there is one', () => {
-    const view = { lines: ['床前明月光', '疑是地上霜', '舉頭望明月', '低頭思故鄉'], form: 'wujue' as const, checkpoint: 'v1', prompt: promptLabel('acrostic', '床疑舉低') };
+    const view = {
+      lines: ['床前明月光', '疑是地上霜', '舉頭望明月', '低頭思故鄉'],
+      form: 'wujue' as const,
+      checkpoint: 'v1',
+      prompt: promptLabel('acrostic', '床疑舉低'),
+    };
     const plain = poemEmbed(view).toJSON();
     expect(plain.title).toBe('五言绝句');
     expect(plain.description).toBe(view.lines.join('\n'));

@@ -20,7 +20,9 @@ import { clearTone } from '../src/model/tones.js';
 import { poemRhymes } from '../src/model/rhyme.js';
 import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer } from './support/discord-standin.js';
 
-const STRING = 3, _NUMBER = 10, SUBCOMMAND = 1;
+const STRING = 3,
+  _NUMBER = 10,
+  SUBCOMMAND = 1;
 const du = { id: '100000000000000001', username: 'du_fu' };
 const li = { id: '100000000000000002', username: 'li_bai' };
 const wang = { id: '100000000000000003', username: 'wang_wei' };
@@ -34,7 +36,10 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tangshi-e2e-'));
   // an untrained couplet model: /couplet's rules make its answers couplets all the same
   const pairs = loadCouplets().train.slice(0, 4000);
-  const vocab = Vocab.build(pairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' as const })), 1);
+  const vocab = Vocab.build(
+    pairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' as const })),
+    1,
+  );
   const coupletConfig = { vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attention: true };
   saveCouplet(join(dir, 'couplet'), { config: coupletConfig, vocab, params: initParams(coupletConfig, 3), training: {}, split: {}, metrics: {} });
   const config = readConfig({
@@ -70,7 +75,10 @@ function poemLines(answer: InteractionAnswer): string[] {
 
 describe('the bot against a local Discord', () => {
   it('registers /poem, /top and /model in the guild, /model for Manage Server only', () => {
-    const names = discord.commands(discord.guildId).map((c) => c.name).sort();
+    const names = discord
+      .commands(discord.guildId)
+      .map((c) => c.name)
+      .sort();
     expect(names).toEqual(['couplet', 'model', 'poem', 'top']);
     const model = discord.commands(discord.guildId).find((c) => c.name === 'model')!;
     expect(BigInt(model.default_member_permissions!)).toBe(ADMIN);
@@ -96,7 +104,10 @@ describe('the bot against a local Discord', () => {
     const second = await (await discord.clickButton({ message: answer.messageId, customId: id(5), user: li })).response();
     expect(JSON.stringify(second.embeds[0]!.fields)).toContain('4.5 (2 ratings)');
     const poemRow = await bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
-    expect(poemRow!.ratings.map((r) => [r.userId, r.stars]).sort()).toEqual([[du.id, 4], [li.id, 5]]);
+    expect(poemRow!.ratings.map((r) => [r.userId, r.stars]).sort()).toEqual([
+      [du.id, 4],
+      [li.id, 5],
+    ]);
     await (await discord.clickButton({ message: answer.messageId, customId: id(2), user: du })).response();
     expect(JSON.stringify(discord.message(answer.messageId).embeds[0]!.fields)).toContain('3.5 (2 ratings)');
     expect(await bot.ctx.db.prisma.rating.count({ where: { poemId: poemRow!.id } })).toBe(2);
@@ -121,7 +132,13 @@ describe('the bot against a local Discord', () => {
   });
 
   it('refuses /model status to a non-admin, even one whose client could send it', async () => {
-    const i = await discord.slashCommand({ name: 'model', options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never], user: li, permissions: '0', permissionOverride: true });
+    const i = await discord.slashCommand({
+      name: 'model',
+      options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never],
+      user: li,
+      permissions: '0',
+      permissionOverride: true,
+    });
     const answer = await i.response();
     expect(answer.ephemeral).toBe(true);
     expect(answer.content).toMatch(/Only server admins/);
@@ -129,7 +146,12 @@ describe('the bot against a local Discord', () => {
   });
 
   it('shows /model status to an admin: version, perplexity, backend, counts', async () => {
-    const i = await discord.slashCommand({ name: 'model', options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never], user: wang, permissions: ADMIN });
+    const i = await discord.slashCommand({
+      name: 'model',
+      options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never],
+      user: wang,
+      permissions: ADMIN,
+    });
     const answer = await i.response();
     expect(answer.ephemeral).toBe(true);
     const fields = Object.fromEntries(answer.embeds[0]!.fields!.map((f) => [f.name, f.value]));
@@ -143,8 +165,20 @@ describe('the bot against a local Discord', () => {
     [[{ name: 'start', type: STRING, value: 'abc' }], /「a」 「b」 「c」/],
     [[{ name: 'start', type: STRING, value: '@here' }], /only Chinese characters/],
     [[{ name: 'acrostic', type: STRING, value: '春夏秋' }], /4 characters .* or 8/],
-    [[{ name: 'start', type: STRING, value: '月' }, { name: 'acrostic', type: STRING, value: '春夏秋冬' }], /not both/],
-    [[{ name: 'start', type: STRING, value: '春夏秋冬春夏' }, { name: 'form', type: STRING, value: 'wujue' }], /holds 5 characters/],
+    [
+      [
+        { name: 'start', type: STRING, value: '月' },
+        { name: 'acrostic', type: STRING, value: '春夏秋冬' },
+      ],
+      /not both/,
+    ],
+    [
+      [
+        { name: 'start', type: STRING, value: '春夏秋冬春夏' },
+        { name: 'form', type: STRING, value: 'wujue' },
+      ],
+      /holds 5 characters/,
+    ],
   ])('answers bad input %j with a short ephemeral message that says what to type', async (options, message) => {
     const answer = await poem(options);
     expect(answer.ephemeral).toBe(true);
@@ -183,12 +217,22 @@ describe('the bot against a local Discord', () => {
 describe('the rules of verse in /poem', () => {
   const BOOLEAN = 5;
   it('keeps the tone rules by default, and writes free tones and modern rhyme when asked', async () => {
-    const kept = await poem([{ name: 'start', type: STRING, value: '春' }, { name: 'form', type: STRING, value: 'wulv' }]);
+    const kept = await poem([
+      { name: 'start', type: STRING, value: '春' },
+      { name: 'form', type: STRING, value: 'wulv' },
+    ]);
     expect(checkTones(poemLines(kept), clearTone).kept).toBe(true);
     // with the rules off, some of 8 seeds' poems break them (the model alone keeps them in far fewer than all)
     const free = await Promise.all(
       Array.from({ length: 8 }, (_, k) =>
-        poem([{ name: 'form', type: STRING, value: 'wulv' }, { name: 'tones', type: BOOLEAN, value: false as never }, { name: 'rhyme', type: STRING, value: 'modern' }], { id: String(700000000000000000n + BigInt(k)), username: `free${k}` }),
+        poem(
+          [
+            { name: 'form', type: STRING, value: 'wulv' },
+            { name: 'tones', type: BOOLEAN, value: false as never },
+            { name: 'rhyme', type: STRING, value: 'modern' },
+          ],
+          { id: String(700000000000000000n + BigInt(k)), username: `free${k}` },
+        ),
       ),
     );
     for (const answer of free) expect(poemLines(answer)).toHaveLength(8);
@@ -282,7 +326,11 @@ describe('the per-user cooldown', () => {
 
 describe('shutting down', () => {
   it('finishes the interaction in flight, then logs out', async () => {
-    const inFlight = await discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: STRING, value: '月' }], user: { id: '500000000000000001', username: 'late' } });
+    const inFlight = await discord.slashCommand({
+      name: 'poem',
+      options: [{ name: 'start', type: STRING, value: '月' }],
+      user: { id: '500000000000000001', username: 'late' },
+    });
     while (bot.ctx.poemsInFlight === 0) await new Promise((r) => setTimeout(r, 1)); // the bot is writing it
     const stopping = bot.stop();
     const answer = await inFlight.response();

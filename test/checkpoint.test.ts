@@ -137,7 +137,9 @@ describe('save and load', () => {
     expect(m.parent).toBeNull();
     expect(m.weights.tensors).toEqual(paramSpecs(config));
     expect(JSON.parse(readFileSync(join(base.dir, 'manifest.json'), 'utf8'))).toEqual(m);
-    const onDisk = readdirSync(base.dir).filter((f) => f !== 'manifest.json').sort();
+    const onDisk = readdirSync(base.dir)
+      .filter((f) => f !== 'manifest.json')
+      .sort();
     expect(Object.keys(m.files).sort()).toEqual(onDisk);
     expect(onDisk).toEqual(['vocab.json', 'weights.bin']);
     for (const [name, hash] of Object.entries(m.files)) expect(sha256(readFileSync(join(base.dir, name))), name).toBe(hash);
@@ -169,8 +171,14 @@ describe('save and load', () => {
     const ck = loadCheckpoint(base.dir);
     const state = new Map<string, Float32Array>();
     for (const [name, values] of ck.params) {
-      state.set(`${name}.m`, Float32Array.from(values, (v, i) => v * 0.5 + i * 1e-7));
-      state.set(`${name}.v`, Float32Array.from(values, (v) => v * v + Number.MIN_VALUE));
+      state.set(
+        `${name}.m`,
+        Float32Array.from(values, (v, i) => v * 0.5 + i * 1e-7),
+      );
+      state.set(
+        `${name}.v`,
+        Float32Array.from(values, (v) => v * v + Number.MIN_VALUE),
+      );
     }
     state.set('step', Float32Array.of(42));
     const dir = join(tempDir(), 'resume');
@@ -192,7 +200,10 @@ describe('save and load', () => {
     const ck = loadCheckpoint(base.dir);
     const parent = tempDir();
     const dir = join(parent, 'checkpoint');
-    const first = saveCheckpoint(dir, inputLike(base.manifest, ck.vocab, ck.params, { version: 'v-first', optimizerState: new Map([['x', Float32Array.of(1, 2)]]) }));
+    const first = saveCheckpoint(
+      dir,
+      inputLike(base.manifest, ck.vocab, ck.params, { version: 'v-first', optimizerState: new Map([['x', Float32Array.of(1, 2)]]) }),
+    );
     const other = initParams(config, 99);
     const second = saveCheckpoint(dir, inputLike(base.manifest, ck.vocab, other, { version: 'v-second' }));
     expect(first.files['weights.bin']).not.toBe(second.files['weights.bin']);

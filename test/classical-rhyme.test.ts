@@ -6,10 +6,27 @@ describe('classical rhyme groups', () => {
   const groups = classicalRhymeGroups();
   const same = (a: string, b: string) => groups.get(a) !== undefined && groups.get(a) === groups.get(b);
   it('puts characters of one 平水韵 group together', () => {
-    for (const [a, b] of [['東', '中'], ['天', '年'], ['人', '春'], ['秋', '流'], ['寒', '看'], ['山', '間'], ['歌', '多'], ['心', '深']]) expect(same(a!, b!), `${a} ${b}`).toBe(true);
+    for (const [a, b] of [
+      ['東', '中'],
+      ['天', '年'],
+      ['人', '春'],
+      ['秋', '流'],
+      ['寒', '看'],
+      ['山', '間'],
+      ['歌', '多'],
+      ['心', '深'],
+    ])
+      expect(same(a!, b!), `${a} ${b}`).toBe(true);
   });
   it('keeps apart groups that 十三辙 merges on modern readings', () => {
-    for (const [a, b] of [['天', '寒'], ['寒', '山'], ['人', '心'], ['時', '西'], ['花', '時']]) expect(same(a!, b!), `${a} ${b}`).toBe(false);
+    for (const [a, b] of [
+      ['天', '寒'],
+      ['寒', '山'],
+      ['人', '心'],
+      ['時', '西'],
+      ['花', '時'],
+    ])
+      expect(same(a!, b!), `${a} ${b}`).toBe(false);
   });
   it('has about as many groups as 平水韵 has level-tone groups (30)', () => {
     const count = new Set(groups.values()).size;

@@ -132,7 +132,12 @@ describe('tangshi eval', () => {
     // characters, the ，/。 after each line and the end token
     const expectedTokens = poems
       .slice(0, 4)
-      .map((p) => p.paragraphs.join('').split(/[，。]/).filter(Boolean))
+      .map((p) =>
+        p.paragraphs
+          .join('')
+          .split(/[，。]/)
+          .filter(Boolean),
+      )
       .reduce((n, lines) => n + lines.length * ([...lines[0]!].length + 1) + 1, 0);
 
     const run = await tangshi(['eval', '--checkpoint', checkpoint, '--file', file, '--json', '--workers', '1']);
@@ -160,7 +165,12 @@ describe('poetics', () => {
   it('scores the JSON lines of tangshi poem --json, in either script', async () => {
     const file = join(tempDir(), 'poems.jsonl');
     // 登鸛雀樓 keeps every rule; 靜夜思 (an old-style quatrain) does not
-    writeFileSync(file, [{ lines: ['白日依山尽', '黄河入海流', '欲穷千里目', '更上一层楼'] }, { lines: ['床前明月光', '疑是地上霜', '舉頭望明月', '低頭思故鄉'] }].map((p) => JSON.stringify(p)).join('\n'));
+    writeFileSync(
+      file,
+      [{ lines: ['白日依山尽', '黄河入海流', '欲穷千里目', '更上一层楼'] }, { lines: ['床前明月光', '疑是地上霜', '舉頭望明月', '低頭思故鄉'] }]
+        .map((p) => JSON.stringify(p))
+        .join('\n'),
+    );
     const run = await tangshi(['poetics', file, '--json']);
     expect(run.code).toBe(0);
     const score = JSON.parse(run.stdout);
@@ -178,16 +188,44 @@ describe('bad input to eval and train: a message that names the problem, no stac
     return file;
   };
   const cases: [string, () => string[], RegExp][] = [
-    ['eval of a file that does not exist', () => ['eval', '--checkpoint', checkpoint, '--file', '/nonexistent/poems.json'], /cannot read \/nonexistent\/poems\.json as JSON/],
+    [
+      'eval of a file that does not exist',
+      () => ['eval', '--checkpoint', checkpoint, '--file', '/nonexistent/poems.json'],
+      /cannot read \/nonexistent\/poems\.json as JSON/,
+    ],
     ['eval of a file that is not JSON', () => ['eval', '--checkpoint', checkpoint, '--file', fileWith('x.json', 'not json')], /cannot read .*x\.json as JSON/],
-    ['eval of JSON that is not poems', () => ['eval', '--checkpoint', checkpoint, '--file', fileWith('y.json', '[{"title":"no paragraphs"}]')], /y\.json is not an array of poems with "paragraphs"/],
-    ['train with an unknown optimizer', () => ['train', '--optimizer', 'rmsprop', '--out', join(tempDir(), 'm')], /--optimizer: .*'adam' \| 'sgd-momentum' \| 'adagrad', received 'rmsprop'/],
-    ['train with three layers', () => ['train', '--layers', '3', '--out', join(tempDir(), 'm')], /--layers: Number must be less than or equal to 2 \(got "3"\)/],
+    [
+      'eval of JSON that is not poems',
+      () => ['eval', '--checkpoint', checkpoint, '--file', fileWith('y.json', '[{"title":"no paragraphs"}]')],
+      /y\.json is not an array of poems with "paragraphs"/,
+    ],
+    [
+      'train with an unknown optimizer',
+      () => ['train', '--optimizer', 'rmsprop', '--out', join(tempDir(), 'm')],
+      /--optimizer: .*'adam' \| 'sgd-momentum' \| 'adagrad', received 'rmsprop'/,
+    ],
+    [
+      'train with three layers',
+      () => ['train', '--layers', '3', '--out', join(tempDir(), 'm')],
+      /--layers: Number must be less than or equal to 2 \(got "3"\)/,
+    ],
     ['eval with 0 workers', () => ['eval', '--checkpoint', checkpoint, '--workers', '0'], /--workers must be a whole number ≥ 1 \(got "0"\)/],
-    ['bench with steps that are not a number', () => ['bench', '--checkpoint', checkpoint, '--skip-torch', '--steps', 'x'], /--steps must be a number \(got "x"\)/],
-    ['train with a dropout of 0.95', () => ['train', '--dropout', '0.95', '--out', join(tempDir(), 'm')], /--dropout: Number must be less than or equal to 0\.9 \(got "0\.95"\)/],
+    [
+      'bench with steps that are not a number',
+      () => ['bench', '--checkpoint', checkpoint, '--skip-torch', '--steps', 'x'],
+      /--steps must be a number \(got "x"\)/,
+    ],
+    [
+      'train with a dropout of 0.95',
+      () => ['train', '--dropout', '0.95', '--out', join(tempDir(), 'm')],
+      /--dropout: Number must be less than or equal to 0\.9 \(got "0\.95"\)/,
+    ],
     ['poetics of a file that does not exist', () => ['poetics', '/nonexistent/poems.jsonl'], /cannot read \/nonexistent\/poems\.jsonl/],
-    ['poetics of lines that are not poems', () => ['poetics', fileWith('z.jsonl', '{"text":"no lines"}\n')], /z\.jsonl: line 1 is neither the chinese-poetry format nor a JSON object with "lines"/],
+    [
+      'poetics of lines that are not poems',
+      () => ['poetics', fileWith('z.jsonl', '{"text":"no lines"}\n')],
+      /z\.jsonl: line 1 is neither the chinese-poetry format nor a JSON object with "lines"/,
+    ],
     ['poetics without a file', () => ['poetics'], /usage: tangshi poetics FILE/],
   ];
   for (const [what, args, message] of cases) {

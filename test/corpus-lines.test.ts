@@ -22,7 +22,10 @@ describe('CorpusLines', () => {
       }
     }
     const train = new Set(corpus.train.flatMap((p) => p.lines));
-    const devOnly = corpus.dev.flatMap((p) => p.lines).filter((l) => !train.has(l)).slice(0, 200);
+    const devOnly = corpus.dev
+      .flatMap((p) => p.lines)
+      .filter((l) => !train.has(l))
+      .slice(0, 200);
     const found = devOnly.filter((line) => table.completions([...line].slice(0, -1).join('')).includes([...line].at(-1)!));
     expect(found.length).toBeLessThanOrEqual(1); // only a 32-bit hash collision could find one
   });

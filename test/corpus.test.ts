@@ -26,8 +26,14 @@ const SHAN = ['空山新雨後', '天氣晚來秋', '明月松間照', '清泉�
 const LIANG = ['葡萄美酒夜光杯', '欲飲琵琶馬上催', '醉臥沙場君莫笑', '古來征戰幾人回'];
 // 杜甫《登高》
 const DENGGAO = [
-  '風急天高猿嘯哀', '渚清沙白鳥飛回', '無邊落木蕭蕭下', '不盡長江滾滾來',
-  '萬里悲秋常作客', '百年多病獨登臺', '艱難苦恨繁霜鬢', '潦倒新停濁酒杯',
+  '風急天高猿嘯哀',
+  '渚清沙白鳥飛回',
+  '無邊落木蕭蕭下',
+  '不盡長江滾滾來',
+  '萬里悲秋常作客',
+  '百年多病獨登臺',
+  '艱難苦恨繁霜鬢',
+  '潦倒新停濁酒杯',
 ];
 
 /** The documented split rule, written out independently of corpus.ts. */
@@ -77,14 +83,11 @@ describe('cleanLines', () => {
     expect(cleanLines(['白日1依山盡2 ，黃河a入海流…—。', '欲窮千里目、·，更上一層樓３。'])).toEqual(DENG);
   });
 
-  it.each(['□', '■', '○', '●', '◻', '◼', '〇', '⿰', '⿻', '\uE000', '\uF8FF', '\uFFFD'])(
-    'rejects a poem with the missing-glyph mark %j',
-    (mark) => {
-      expect(cleanLines([`白日${mark}山盡，黃河入海流。`])).toBeUndefined();
-      // anywhere in the poem, also in a later paragraph
-      expect(cleanLines(['白日依山盡，黃河入海流。', `欲窮千里目，更上一層${mark}。`])).toBeUndefined();
-    },
-  );
+  it.each(['□', '■', '○', '●', '◻', '◼', '〇', '⿰', '⿻', '\uE000', '\uF8FF', '\uFFFD'])('rejects a poem with the missing-glyph mark %j', (mark) => {
+    expect(cleanLines([`白日${mark}山盡，黃河入海流。`])).toBeUndefined();
+    // anywhere in the poem, also in a later paragraph
+    expect(cleanLines(['白日依山盡，黃河入海流。', `欲窮千里目，更上一層${mark}。`])).toBeUndefined();
+  });
 
   it('ignores a missing-glyph mark that is only inside a dropped note', () => {
     expect(cleanLines(['白日依山盡（一作□山），黃河入海流。'])).toEqual(DENG.slice(0, 2));
@@ -217,7 +220,10 @@ describe('buildCorpus', () => {
     // a regular poem that falls in dev, found by the rule (not by isDev)
     let devPoem: string[] | undefined;
     for (let i = 0; !devPoem; i++) {
-      const candidate = [...DENG.slice(0, 3), `更上${'一二三四五六七八九十'[i % 10]}${'層樓臺閣亭'[Math.floor(i / 10) % 5]}${'山水雲月花'[Math.floor(i / 50) % 5]}`];
+      const candidate = [
+        ...DENG.slice(0, 3),
+        `更上${'一二三四五六七八九十'[i % 10]}${'層樓臺閣亭'[Math.floor(i / 10) % 5]}${'山水雲月花'[Math.floor(i / 50) % 5]}`,
+      ];
       if (devByRule(candidate)) devPoem = candidate;
       if (i > 250) throw new Error('no dev candidate found');
     }

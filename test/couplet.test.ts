@@ -54,13 +54,21 @@ describe('the measures of 对仗', () => {
     // 白日依山盡 / 黃河入海流: 日(仄)/河(平), 山(平)/海(仄), 盡(仄)/流(平): all opposed
     expect(toneOpposition([{ upper: '白日依山盡', lower: '黃河入海流' }])).toBe(1);
     expect(toneOpposition([{ upper: '白日依山盡', lower: '白日依山盡' }])).toBe(0);
-    expect(noReuse([{ upper: '白日依山盡', lower: '黃河入海流' }, { upper: '白日依山盡', lower: '黃日入海流' }])).toBe(0.5);
+    expect(
+      noReuse([
+        { upper: '白日依山盡', lower: '黃河入海流' },
+        { upper: '白日依山盡', lower: '黃日入海流' },
+      ]),
+    ).toBe(0.5);
     expect(noReuse([{ upper: '青青河畔草', lower: '青青園中葵' }])).toBe(1); // the upper line's own repeat, at its places
   });
 
   it('score a test split: the references score BLEU 1 and keep the rules as often as the poets did', () => {
     const test = loadCouplets().test.slice(0, 300);
-    const s = scoreCouplets(test, test.map((t) => t.lower));
+    const s = scoreCouplets(
+      test,
+      test.map((t) => t.lower),
+    );
     expect(s.bleu4).toBeCloseTo(1, 9);
     expect(s.same_length).toBe(1);
     expect(s.tone_opposition).toBeGreaterThan(0.85);
@@ -82,7 +90,10 @@ describe('CoupletModel (the rules of a couplet in decoding)', () => {
   beforeAll(async () => {
     // untrained weights: what it writes is arbitrary, so only the rules can make it a couplet
     const pairs = loadCouplets().train.slice(0, 4000);
-    const vocab = Vocab.build(pairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' as const })), 1);
+    const vocab = Vocab.build(
+      pairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' as const })),
+      1,
+    );
     const config = { vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attention: true };
     const dir = join(mkdtempSync(join(tmpdir(), 'tangshi-couplet-')), 'couplet');
     saveCouplet(dir, { config, vocab, params: initParams(config, 3), training: {}, split: {}, metrics: {} });
@@ -93,13 +104,17 @@ describe('CoupletModel (the rules of a couplet in decoding)', () => {
     for (const upper of ['白日依山盡', '黃河入海流', '兩岸猿聲啼不住', '輕舟已過萬重山']) {
       for (let seed = 0; seed < 5; seed++) {
         const { lower } = model.answer({ upper, seed });
-        const u = [...upper], l = [...lower];
+        const u = [...upper],
+          l = [...lower];
         expect(l).toHaveLength(u.length);
         for (const k of keyPositions(u.length)) {
           const [a, b] = [clearTone(u[k]!), clearTone(l[k]!)];
           if (a) expect(b, `${upper} / ${lower} at ${k + 1}`).not.toBe(a);
         }
-        expect(l.some((ch) => u.includes(ch)), `${upper} / ${lower}`).toBe(false);
+        expect(
+          l.some((ch) => u.includes(ch)),
+          `${upper} / ${lower}`,
+        ).toBe(false);
         expect(new Set(l).size).toBe(l.length);
       }
     }
@@ -138,7 +153,20 @@ describe('CoupletModel (the rules of a couplet in decoding)', () => {
 
 describe('training the couplet model', () => {
   it('learns: a few pairs are learnt by heart, and the dev loss is measured as it goes', async () => {
-    const result = await trainCouplets({ embedDim: 16, hiddenDim: 24, attention: true, teacherForcing: 1, lr: 0.02, batchSize: 32, maxMinutes: 1, maxSteps: 40, evalEvery: 20, seed: 1, trainPairs: 32, devPairs: 32 });
+    const result = await trainCouplets({
+      embedDim: 16,
+      hiddenDim: 24,
+      attention: true,
+      teacherForcing: 1,
+      lr: 0.02,
+      batchSize: 32,
+      maxMinutes: 1,
+      maxSteps: 40,
+      evalEvery: 20,
+      seed: 1,
+      trainPairs: 32,
+      devPairs: 32,
+    });
     const losses = result.history.map((p) => p.loss);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.5);
     expect(result.history.filter((p) => p.devLoss !== undefined).map((p) => p.step)).toEqual([20, 40]);
@@ -146,8 +174,24 @@ describe('training the couplet model', () => {
   }, 60000);
 
   it('trains with its own guesses fed back (teacher forcing below 1), without attention too', async () => {
-    for (const [teacherForcing, attention] of [[0.5, true], [0, false]] as const) {
-      const result = await trainCouplets({ embedDim: 8, hiddenDim: 8, attention, teacherForcing, lr: 0.02, batchSize: 16, maxMinutes: 1, maxSteps: 3, evalEvery: 10, seed: 1, trainPairs: 16, devPairs: 16 });
+    for (const [teacherForcing, attention] of [
+      [0.5, true],
+      [0, false],
+    ] as const) {
+      const result = await trainCouplets({
+        embedDim: 8,
+        hiddenDim: 8,
+        attention,
+        teacherForcing,
+        lr: 0.02,
+        batchSize: 16,
+        maxMinutes: 1,
+        maxSteps: 3,
+        evalEvery: 10,
+        seed: 1,
+        trainPairs: 16,
+        devPairs: 16,
+      });
       expect(result.history).toHaveLength(3);
       expect(result.history.every((p) => Number.isFinite(p.loss))).toBe(true);
       expect(result.params.has('attention.wa')).toBe(attention);

@@ -186,9 +186,7 @@ describe('poems and ratings', () => {
     const poem = await recordPoem(db, poemInput());
     const other = await openDatabase(`file:${db.file}`);
     try {
-      await Promise.all(
-        Array.from({ length: 20 }, (_, i) => ratePoem(i % 2 ? other : db, { poemId: poem.id, userId: 'clicker', stars: (i % 5) + 1 })),
-      );
+      await Promise.all(Array.from({ length: 20 }, (_, i) => ratePoem(i % 2 ? other : db, { poemId: poem.id, userId: 'clicker', stars: (i % 5) + 1 })));
       expect(await db.prisma.rating.count({ where: { poemId: poem.id } })).toBe(1);
     } finally {
       await other.close();

@@ -122,18 +122,18 @@ describe('PoemModel.generate', () => {
     });
     const free = formOrNone.map((form): PoemRequest => ({ form }));
     const start = formOrNone.chain((form) =>
-      fc
-        .array(char, { minLength: 1, maxLength: form ? FORM_SHAPE[form].lineLength : 7 })
-        .map((chars): PoemRequest => ({ start: chars.join(''), form })),
+      fc.array(char, { minLength: 1, maxLength: form ? FORM_SHAPE[form].lineLength : 7 }).map((chars): PoemRequest => ({ start: chars.join(''), form })),
     );
-    const acrostic = fc.constantFrom(4, 8).chain((n) =>
-      fc
-        .tuple(
-          fc.array(char, { minLength: n, maxLength: n }),
-          fc.option(fc.constantFrom(...FORMS.filter((f) => FORM_SHAPE[f].lines === n)), { nil: undefined }),
-        )
-        .map(([chars, form]): PoemRequest => ({ acrostic: chars.join(''), form })),
-    );
+    const acrostic = fc
+      .constantFrom(4, 8)
+      .chain((n) =>
+        fc
+          .tuple(
+            fc.array(char, { minLength: n, maxLength: n }),
+            fc.option(fc.constantFrom(...FORMS.filter((f) => FORM_SHAPE[f].lines === n)), { nil: undefined }),
+          )
+          .map(([chars, form]): PoemRequest => ({ acrostic: chars.join(''), form })),
+      );
     fc.assert(
       fc.property(sampling, fc.oneof(free, start, acrostic), (opts, prompt) => {
         const req = { ...opts, ...prompt };
@@ -248,7 +248,10 @@ describe('PoemModel.generateMany', () => {
       for (const size of [requests.length, 4, 1]) {
         const together: GeneratedPoem[] = [];
         for (let k = 0; k < requests.length; k += size) together.push(...m.generateMany(requests.slice(k, k + size)));
-        expect(together.map((p) => p.text), `batches of ${size}`).toEqual(alone.map((p) => p.text));
+        expect(
+          together.map((p) => p.text),
+          `batches of ${size}`,
+        ).toEqual(alone.map((p) => p.text));
       }
       alone.forEach((poem, k) => requests[k]!.script === undefined && checkPoem(poem, requests[k]!));
       expect(new Set(alone.map((p) => p.form)).size).toBeGreaterThan(1); // lengths differ: poems finish at different steps
@@ -463,7 +466,11 @@ describe('sample', () => {
 
   it('samples in proportion to softmax(logits / temperature)', () => {
     const logits = Float32Array.from([Math.log(3), 0]);
-    for (const [temperature, expected] of [[1, 0.75], [0.5, 0.9], [2, Math.sqrt(3) / (Math.sqrt(3) + 1)]] as const) {
+    for (const [temperature, expected] of [
+      [1, 0.75],
+      [0.5, 0.9],
+      [2, Math.sqrt(3) / (Math.sqrt(3) + 1)],
+    ] as const) {
       const rng = prand.xoroshiro128plus(11);
       let first = 0;
       for (let draw = 0; draw < 4000; draw++) if (sample(logits, [0, 1], { temperature, topK: 2, topP: 1 }, rng) === 0) first++;
@@ -480,7 +487,12 @@ describe('PoemModel.advance', () => {
   // float32 runs the products on TensorFlow.js; int8 stores weights as int8 (one scale per output) and
   // rounds the input to int16, so its logits may differ by a little rounding
   const tolerance = { float32: 1e-4, int8: 0.02 };
-  for (const [layers, precision] of [[1, 'float32'], [2, 'float32'], [1, 'int8'], [2, 'int8']] as const) {
+  for (const [layers, precision] of [
+    [1, 'float32'],
+    [2, 'float32'],
+    [1, 'int8'],
+    [2, 'int8'],
+  ] as const) {
     it(`agrees with the training forward pass (${layers} layer${layers > 1 ? 's' : ''}, ${precision})`, async () => {
       // an untrained model's logits are nearly flat: use large random weights (biases too) so that every
       // term of the LSTM moves the logits visibly

@@ -20,7 +20,8 @@ function randomBatch(V: number, T: number, B: number, seed: number): Batch {
 }
 
 function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0, norm = 0;
+  let diff = 0,
+    norm = 0;
   for (let i = 0; i < a.length; i++) {
     diff += (a[i]! - b[i]!) ** 2;
     norm += a[i]! ** 2 + b[i]! ** 2;

@@ -13,7 +13,8 @@ function exact(x: Float32Array, w: Float32Array, K: number, N: number): Float64A
 describe('Int8Matrix', () => {
   it('multiplies exactly when weights and input lie on the quantisation grid', async () => {
     // each column's largest |weight| is 127 units, the input's largest |x| is 32767 units: nothing is rounded
-    const K = 37, N = 19; // K not a multiple of 16: the kernel pads
+    const K = 37,
+      N = 19; // K not a multiple of 16: the kernel pads
     const w = Float32Array.from({ length: K * N }, (_, i) => ((i * 7919) % 255) - 127);
     for (let j = 0; j < N; j++) w[j] = 127; // row 0 holds each column's maximum
     const x = Float32Array.from({ length: K }, (_, k) => ((k * 104729) % 65535) - 32767);
@@ -35,39 +36,41 @@ describe('Int8Matrix', () => {
       const x = new Float32Array(K).fill(32767);
       const got = (await Int8Matrix.create(w, K, N)).apply(x);
       const want = K * 127 * 32767;
-      for (const [j, sign] of [[0, 1], [1, -1], [2, 1]] as const) expect(got[j]! / (sign * want), `K=${K}, column ${j}`).toBeCloseTo(1, 6);
+      for (const [j, sign] of [
+        [0, 1],
+        [1, -1],
+        [2, 1],
+      ] as const)
+        expect(got[j]! / (sign * want), `K=${K}, column ${j}`).toBeCloseTo(1, 6);
     }
   });
 
   it('stays within the rounding bound on random matrices and inputs', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        async (K, N, seed) => {
-          const uniform = lcg(seed);
-          const rand = () => uniform() * 2 - 1;
-          const w = Float32Array.from({ length: K * N }, rand);
-          const x = Float32Array.from({ length: K }, rand);
-          const got = (await Int8Matrix.create(w, K, N)).apply(x);
-          const want = exact(x, w, K, N);
-          const xMax = Math.max(...x.map(Math.abs));
-          for (let j = 0; j < N; j++) {
-            let wMax = 0, bound = 0;
-            for (let k = 0; k < K; k++) wMax = Math.max(wMax, Math.abs(w[k * N + j]!));
-            // each product is off by at most half a weight step times |x| plus half an input step times |w|
-            for (let k = 0; k < K; k++) bound += (wMax / 254) * (Math.abs(x[k]!) + xMax / 65534) + (xMax / 65534) * Math.abs(w[k * N + j]!);
-            expect(Math.abs(got[j]! - want[j]!)).toBeLessThanOrEqual(bound * 1.001 + 1e-6);
-          }
-        },
-      ),
+      fc.asyncProperty(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (K, N, seed) => {
+        const uniform = lcg(seed);
+        const rand = () => uniform() * 2 - 1;
+        const w = Float32Array.from({ length: K * N }, rand);
+        const x = Float32Array.from({ length: K }, rand);
+        const got = (await Int8Matrix.create(w, K, N)).apply(x);
+        const want = exact(x, w, K, N);
+        const xMax = Math.max(...x.map(Math.abs));
+        for (let j = 0; j < N; j++) {
+          let wMax = 0,
+            bound = 0;
+          for (let k = 0; k < K; k++) wMax = Math.max(wMax, Math.abs(w[k * N + j]!));
+          // each product is off by at most half a weight step times |x| plus half an input step times |w|
+          for (let k = 0; k < K; k++) bound += (wMax / 254) * (Math.abs(x[k]!) + xMax / 65534) + (xMax / 65534) * Math.abs(w[k * N + j]!);
+          expect(Math.abs(got[j]! - want[j]!)).toBeLessThanOrEqual(bound * 1.001 + 1e-6);
+        }
+      }),
       { numRuns: 60 },
     );
   });
 
   it('gives zeros for a zero input or a zero column, and a fresh array each time', async () => {
-    const K = 16, N = 3;
+    const K = 16,
+      N = 3;
     const w = Float32Array.from({ length: K * N }, (_, i) => (i % N === 1 ? 0 : (i % 5) - 2));
     const m = await Int8Matrix.create(w, K, N);
     expect([...m.apply(new Float32Array(K))]).toEqual([0, 0, 0]);
@@ -85,14 +88,16 @@ describe('Int8Matrix', () => {
   });
 
   it('gives each input of a batch bit for bit its product alone, for any batch size, with the bias added', async () => {
-    const K = 70, N = 23; // K pads to 80; batches of 1–9 cover the four-at-a-time path and the rest
+    const K = 70,
+      N = 23; // K pads to 80; batches of 1–9 cover the four-at-a-time path and the rest
     const uniform = lcg(7);
     const rand = () => uniform() * 2 - 1;
     const w = Float32Array.from({ length: K * N }, rand);
     const bias = Float32Array.from({ length: N }, rand);
     const m = await Int8Matrix.create(w, K, N, bias);
     const unbiased = await Int8Matrix.create(w, K, N);
-    for (const B of [9, 1, 4, 5, 8, 2]) { // a large batch first: the memory then shrinks back to smaller ones
+    for (const B of [9, 1, 4, 5, 8, 2]) {
+      // a large batch first: the memory then shrinks back to smaller ones
       const xs = Array.from({ length: B }, (_, b) => (b === 2 ? new Float32Array(K) : Float32Array.from({ length: K }, rand)));
       const together = m.applyMany(xs);
       expect(together).toHaveLength(B);
@@ -105,7 +110,8 @@ describe('Int8Matrix', () => {
   });
 
   it('computes only the columns asked for, each exactly as in the full product', async () => {
-    const K = 32, N = 40;
+    const K = 32,
+      N = 40;
     const w = Float32Array.from({ length: K * N }, (_, i) => Math.sin(i));
     const m = await Int8Matrix.create(w, K, N);
     const xs = Array.from({ length: 6 }, (_, b) => Float32Array.from({ length: K }, (_, k) => Math.cos(k + b)));

@@ -13,7 +13,8 @@ import { activeVersion } from '../src/jobs/versions.js';
 import { startDiscordStandIn, type DiscordStandIn, type SeenMessage } from './support/discord-standin.js';
 import { makeTinyCheckpoint, tempDir } from './helpers.js';
 
-const STRING = 3, SUBCOMMAND = 1;
+const STRING = 3,
+  SUBCOMMAND = 1;
 const admin = { id: '200000000000000001', username: 'admin' };
 const user = { id: '200000000000000002', username: 'reader' };
 const ADMIN = PermissionFlagsBits.ManageGuild;
@@ -52,8 +53,13 @@ afterAll(async () => {
   await discord?.close();
 });
 
-const model = (sub: string, options: { name: string; type: number; value: string }[] = [], who = admin, permissions: bigint | string = ADMIN, permissionOverride = false) =>
-  discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride });
+const model = (
+  sub: string,
+  options: { name: string; type: number; value: string }[] = [],
+  who = admin,
+  permissions: bigint | string = ADMIN,
+  permissionOverride = false,
+) => discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride });
 
 async function until<T>(check: () => T | undefined | false, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -123,7 +129,11 @@ describe('the learning loop from Discord', () => {
   it('non-admins cannot start, stop or roll back anything, whatever the options say', async () => {
     const runs = await bot.ctx.db.prisma.trainingRun.count();
     const serving = bot.ctx.model.version;
-    for (const [sub, options] of [['retrain', []], ['stop', []], ['rollback', [{ name: 'version', type: STRING, value: baseVersion }]]] as const) {
+    for (const [sub, options] of [
+      ['retrain', []],
+      ['stop', []],
+      ['rollback', [{ name: 'version', type: STRING, value: baseVersion }]],
+    ] as const) {
       const answer = await (await model(sub, [...options], user, '0', true)).response();
       expect(answer.ephemeral).toBe(true);
       expect(answer.content).toBe('Only server admins (Manage Server) can use /model.');

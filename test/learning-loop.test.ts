@@ -39,7 +39,12 @@ async function setup(settings: Partial<TrainerSettings> = {}, opts: { base?: str
   const holder: ModelHolder = { model: await loadServingModel(db, base, silent) };
   const modelDir = join(dir, 'models');
   const trainer = new Trainer({
-    db, log: silent, modelDir, active: () => holder.model, swapTo: hotSwapper(holder), workerModule: opts.workerModule,
+    db,
+    log: silent,
+    modelDir,
+    active: () => holder.model,
+    swapTo: hotSwapper(holder),
+    workerModule: opts.workerModule,
     settings: { lr: 0.01, maxSteps: 4, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05, ...settings },
   });
   cleanups.push(async () => {
@@ -52,8 +57,14 @@ async function setup(settings: Partial<TrainerSettings> = {}, opts: { base?: str
 
 async function ratedPoem(db: Database, lines: string[], stars: number[], script: 'simplified' | 'traditional' = 'traditional') {
   const poem = await recordPoem(db, {
-    guildId: '1', channelId: '2', userId: '3', promptKind: 'none', form: lines.length === 4 ? (lines[0]!.length === 5 ? 'wujue' : 'qijue') : 'wulv',
-    script, text: inScript(poemText(lines), script), checkpointVersion: 'v-test',
+    guildId: '1',
+    channelId: '2',
+    userId: '3',
+    promptKind: 'none',
+    form: lines.length === 4 ? (lines[0]!.length === 5 ? 'wujue' : 'qijue') : 'wulv',
+    script,
+    text: inScript(poemText(lines), script),
+    checkpointVersion: 'v-test',
   });
   for (const [i, s] of stars.entries()) await ratePoem(db, { poemId: poem.id, userId: String(1000 + i), stars: s });
   return poem;
@@ -112,7 +123,15 @@ describe('a fine-tune run', () => {
     expect((await s.holder.model.generate({ start: '月', seed: 1 })).checkpoint).toBe(report.candidateVersion);
     // recorded
     const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: report.id } });
-    expect(run).toMatchObject({ trigger: 'admin', requestedBy: ADMIN_ID, status: 'promoted', baseVersion, candidateVersion: report.candidateVersion, steps: 4, ratedPoems: 1 });
+    expect(run).toMatchObject({
+      trigger: 'admin',
+      requestedBy: ADMIN_ID,
+      status: 'promoted',
+      baseVersion,
+      candidateVersion: report.candidateVersion,
+      steps: 4,
+      ratedPoems: 1,
+    });
     expect(run.pplAfter).toBeCloseTo(report.pplAfter!, 6);
     expect(run.endedAt).not.toBeNull();
     expect(JSON.parse(run.lossCurve)).toEqual(report.lossCurve);
@@ -147,7 +166,10 @@ describe('a fine-tune run', () => {
     const dir = tempDir('tangshi-loop-base-');
     const tiny = makeTinyCheckpoint({ dir: join(dir, 'untrained') });
     const data = corpusTrainData();
-    await train({ from: tiny.dir, out: join(dir, 'trained'), maxSteps: 30, lr: 0.02, workers: 1, evalDev: false, dtype: 'float16' }, { ...data, train: data.train.slice(0, 3000) });
+    await train(
+      { from: tiny.dir, out: join(dir, 'trained'), maxSteps: 30, lr: 0.02, workers: 1, evalDev: false, dtype: 'float16' },
+      { ...data, train: data.train.slice(0, 3000) },
+    );
     const s = await setup({ lr: 0.5, maxSteps: 3 }, { base: join(dir, 'trained') });
     const baseVersion = s.holder.model.version;
     const started = await s.trainer.start('admin', ADMIN_ID);
@@ -263,7 +285,7 @@ describe('faults', () => {
 });
 
 describe('version pruning', () => {
-  it('keeps the active version, rollback\'s target, the newest N and the base; deletes the rest, files and rows', async () => {
+  it("keeps the active version, rollback's target, the newest N and the base; deletes the rest, files and rows", async () => {
     const { db, base, modelDir } = await setup();
     const manifest = loadCheckpoint(base).manifest;
     const versionsDir = join(modelDir, 'versions');

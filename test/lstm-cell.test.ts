@@ -8,8 +8,10 @@ const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 function reference(z: Float32Array, bias: Float32Array, c: Float32Array, H: number): { c: number[]; h: number[] } {
   const out = { c: [] as number[], h: [] as number[] };
   for (let j = 0; j < H; j++) {
-    const i = sigmoid(z[j]! + bias[j]!), f = sigmoid(z[H + j]! + bias[H + j]!);
-    const g = Math.tanh(z[2 * H + j]! + bias[2 * H + j]!), o = sigmoid(z[3 * H + j]! + bias[3 * H + j]!);
+    const i = sigmoid(z[j]! + bias[j]!),
+      f = sigmoid(z[H + j]! + bias[H + j]!);
+    const g = Math.tanh(z[2 * H + j]! + bias[2 * H + j]!),
+      o = sigmoid(z[3 * H + j]! + bias[3 * H + j]!);
     out.c.push(f * c[j]! + i * g);
     out.h.push(o * Math.tanh(out.c[j]!));
   }
@@ -18,7 +20,8 @@ function reference(z: Float32Array, bias: Float32Array, c: Float32Array, H: numb
 
 describe('LstmCells', () => {
   it('steps many cells as the LSTM equations do, with one bias per sequence or one for all', async () => {
-    const H = 12, B = 5;
+    const H = 12,
+      B = 5;
     const cells = await LstmCells.create(H);
     const uniform = lcg(3);
     const rand = (scale: number) => (uniform() - 0.5) * 2 * scale;

@@ -24,11 +24,21 @@ describe('the native backend', () => {
   const broken = mkdtempSync(join(tmpdir(), 'tangshi-broken-tf-'));
   for (const name of ['libtensorflow_cc.so.2', 'libtensorflow.so.2', 'libtensorflow_framework.so.2']) writeFileSync(join(broken, name), Buffer.alloc(64, 1));
   const probe = (backend: string) =>
-    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const b = await import('${new URL('../src/model/backend.ts', import.meta.url).href}'); try { console.log('RESULT ' + JSON.stringify(await b.initBackendInfo('${backend}'))); } catch (e) { console.log('FAILED ' + e.message); }`], {
-      encoding: 'utf8',
-      env: { ...process.env, LD_LIBRARY_PATH: broken, TFJS_BACKEND: backend },
-      timeout: 60_000,
-    });
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const b = await import('${new URL('../src/model/backend.ts', import.meta.url).href}'); try { console.log('RESULT ' + JSON.stringify(await b.initBackendInfo('${backend}'))); } catch (e) { console.log('FAILED ' + e.message); }`,
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LD_LIBRARY_PATH: broken, TFJS_BACKEND: backend },
+        timeout: 60_000,
+      },
+    );
 
   it('falls back to wasm under auto when libtensorflow is damaged, saying why in one line', () => {
     const r = probe('auto');

@@ -27,7 +27,7 @@ function reference(kind: Optimizer, params: Arrays, gradSteps: Arrays[], weightS
         if (kind === 'adam') {
           a![i] = 0.9 * a![i]! + 0.1 * gi;
           b![i] = 0.999 * b![i]! + 0.001 * gi * gi;
-          values[i]! -= ((lr * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t)) * a![i]! / (Math.sqrt(b![i]!) + 1e-8);
+          values[i]! -= (((lr * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t)) * a![i]!) / (Math.sqrt(b![i]!) + 1e-8);
         } else if (kind === 'sgd-momentum') {
           a![i] = 0.9 * a![i]! + gi;
           values[i]! -= lr * a![i]!;
@@ -50,19 +50,24 @@ const arrays = (sizes: number[], seed: number, scale: number): Arrays => {
 describe('ParamOptimizer', () => {
   it.each(['adam', 'sgd-momentum', 'adagrad'] as const)('%s matches the rule written out, with and without clipping', async (kind) => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 1000 }), fc.constantFrom(0.01, 100), async (sizes, seed, clip) => {
-        const params = arrays(sizes, seed, 1);
-        const steps = [1, 2, 3].map((k) => arrays(sizes, seed + k, 40));
-        const expected = reference(kind, params, steps, 7, clip, 0.01);
-        const live = copy(params);
-        const optimizer = await ParamOptimizer.create(kind, live);
-        const norms = steps.map((g) => optimizer.step(g, 7, clip, 0.01));
-        norms.forEach((n, k) => expect(n).toBeCloseTo(expected.norms[k]!, 3));
-        for (const [name, values] of live) {
-          const want = expected.params.get(name)!;
-          for (let i = 0; i < values.length; i++) expect(Math.abs(values[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.constantFrom(0.01, 100),
+        async (sizes, seed, clip) => {
+          const params = arrays(sizes, seed, 1);
+          const steps = [1, 2, 3].map((k) => arrays(sizes, seed + k, 40));
+          const expected = reference(kind, params, steps, 7, clip, 0.01);
+          const live = copy(params);
+          const optimizer = await ParamOptimizer.create(kind, live);
+          const norms = steps.map((g) => optimizer.step(g, 7, clip, 0.01));
+          norms.forEach((n, k) => expect(n).toBeCloseTo(expected.norms[k]!, 3));
+          for (const [name, values] of live) {
+            const want = expected.params.get(name)!;
+            for (let i = 0; i < values.length; i++) expect(Math.abs(values[i]! - want[i]!)).toBeLessThan(1e-5 * (1 + Math.abs(want[i]!)));
+          }
+        },
+      ),
       { numRuns: 20 },
     );
   });

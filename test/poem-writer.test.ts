@@ -18,7 +18,11 @@ describe('PoemWriter', () => {
   it('writes a burst on its threads, many poems a step, each exactly the poem its seed gives alone', async () => {
     expect(writer.workers).toBe(2);
     await writer.warm();
-    const requests: PoemRequest[] = Array.from({ length: 40 }, (_, k) => ({ seed: k, start: k % 3 === 0 ? '月' : undefined, form: k % 5 === 0 ? 'qilv' : undefined }));
+    const requests: PoemRequest[] = Array.from({ length: 40 }, (_, k) => ({
+      seed: k,
+      start: k % 3 === 0 ? '月' : undefined,
+      form: k % 5 === 0 ? 'qilv' : undefined,
+    }));
     const burst = await Promise.all(requests.map((r) => writer.generate(r)));
     const model = await PoemModel.load(dir);
     expect(burst.map((p) => p.text)).toEqual(requests.map((r) => model.generate(r).text));

@@ -10,7 +10,12 @@ describe('repeatedCharacters', () => {
     expect(repeatedCharacters(['月明明明月'])).toBe(2); // the third 明 in a row, and the second 月
   });
   it('gives the share over all characters', () => {
-    expect(repeatShare([['青青河畔草', '鬱鬱園中柳'], ['春眠不覺曉', '處處聞啼鳥']])).toBe(0);
+    expect(
+      repeatShare([
+        ['青青河畔草', '鬱鬱園中柳'],
+        ['春眠不覺曉', '處處聞啼鳥'],
+      ]),
+    ).toBe(0);
     expect(repeatShare([['日日日'], ['山水']])).toBeCloseTo(1 / 5);
   });
 });
@@ -24,7 +29,7 @@ describe('checkTones', () => {
     expect(check('平平仄仄平平仄', '仄仄平平仄仄平', '仄仄平平平仄仄', '平平仄仄仄平平').kept).toBe(true);
   });
   it('names what a line breaks', () => {
-    expect(check('仄仄平平仄', '平平仄仄仄', '平平平仄仄', '仄仄仄平平').broken).toEqual(['line 2: ends oblique, not on the rhyme\'s level tone']);
+    expect(check('仄仄平平仄', '平平仄仄仄', '平平平仄仄', '仄仄仄平平').broken).toEqual(["line 2: ends oblique, not on the rhyme's level tone"]);
     expect(check('仄仄平平仄', '平平仄仄平', '仄仄平平仄', '仄仄仄平平').broken).toContain('line 3: not joined (粘) to line 2 at 2');
     expect(check('平平仄仄仄', '仄仄仄平平', '仄平平仄仄', '仄仄平平平').broken).toContain('line 4: 三平尾');
     expect(check('平平平仄仄', '仄仄仄平平', '仄仄平平仄', '仄平仄仄平').broken).toEqual(['line 4: 孤平']);
@@ -42,7 +47,9 @@ describe('distinct2', () => {
 });
 
 describe('toneTemplate', () => {
-  const P = 'level', Z = 'oblique', _ = null;
+  const P = 'level',
+    Z = 'oblique',
+    _ = null;
   it('gives 仄起 五绝 as A B C D with the free positions open, and a rhyming first line as D', () => {
     expect(toneTemplate(0, 5, 4)).toEqual([
       [_, Z, _, P, Z], // A 仄仄平平仄
@@ -63,14 +70,16 @@ describe('toneTemplate', () => {
   });
 
   it('keeps 粘 and 对 between the lines of every template, rhyming first line or not', () => {
-    for (const t of [0, 1] as const) for (const len of [5, 7] as const) for (const first of [false, true]) {
-      const lines = toneTemplate(t, len, 8, first);
-      const key = 1; // the 2nd character decides a line's tone pattern
-      for (let l = 1; l < 8; l++) {
-        if (l % 2 === 1) expect(lines[l]![key], `对: line ${l + 1}`).not.toBe(lines[l - 1]![key]);
-        else expect(lines[l]![key], `粘: line ${l + 1}`).toBe(lines[l - 1]![key]);
-      }
-      expect(lines[0]!.at(-1)).toBe(first ? P : Z);
-    }
+    for (const t of [0, 1] as const)
+      for (const len of [5, 7] as const)
+        for (const first of [false, true]) {
+          const lines = toneTemplate(t, len, 8, first);
+          const key = 1; // the 2nd character decides a line's tone pattern
+          for (let l = 1; l < 8; l++) {
+            if (l % 2 === 1) expect(lines[l]![key], `对: line ${l + 1}`).not.toBe(lines[l - 1]![key]);
+            else expect(lines[l]![key], `粘: line ${l + 1}`).toBe(lines[l - 1]![key]);
+          }
+          expect(lines[0]!.at(-1)).toBe(first ? P : Z);
+        }
   });
 });

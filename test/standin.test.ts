@@ -24,10 +24,7 @@ import {
 import { startDiscordStandIn, StandInError, type DiscordStandIn } from './support/discord-standin.js';
 
 // 1×1 PNG
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
-  'base64',
-);
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const LI_BAI = { id: '123456789012345678', username: 'li_bai', globalName: '李白' };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -99,9 +96,7 @@ describe('discord stand-in with a real discord.js client', () => {
     expect(registered.map((c) => [c.name, c.guildId, c.applicationId])).toContainEqual(['poem', discord.guildId, discord.applicationId]);
     expect(registered.find((c) => c.name === 'bot')?.options[0]?.type).toBe(ApplicationCommandOptionType.Subcommand);
 
-    const bad = await client
-      .application!.commands.set([{ name: 'Poem', description: '' }], discord.guildId)
-      .catch((e: unknown) => e);
+    const bad = await client.application!.commands.set([{ name: 'Poem', description: '' }], discord.guildId).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(DiscordAPIError);
     expect((bad as DiscordAPIError).code).toBe(50035);
     expect(discord.commands().length).toBe(5); // unchanged
@@ -152,9 +147,7 @@ describe('discord stand-in with a real discord.js client', () => {
   });
 
   it('runs subcommands and enforces default_member_permissions like the Discord client', async () => {
-    await expect(discord.slashCommand({ name: 'bot', options: [{ type: 1, name: 'status', options: [] }] })).rejects.toThrow(
-      /default_member_permissions/,
-    );
+    await expect(discord.slashCommand({ name: 'bot', options: [{ type: 1, name: 'status', options: [] }] })).rejects.toThrow(/default_member_permissions/);
     await expect(discord.slashCommand({ name: 'poem' })).rejects.toThrow(/required option "start"/);
     await expect(discord.slashCommand({ name: 'nope' })).rejects.toBeInstanceOf(StandInError);
 
@@ -197,9 +190,7 @@ describe('discord stand-in with a real discord.js client', () => {
     expect(answer.loading).toBe(false);
     expect(answer.content).toBe('床前明月光');
     expect(answer.answeredMs).toBeGreaterThanOrEqual(answer.latencyMs + 100);
-    expect(answer.attachments).toEqual([
-      expect.objectContaining({ filename: 'poem.png', size: PNG.length, contentType: 'image/png', width: 1, height: 1 }),
-    ]);
+    expect(answer.attachments).toEqual([expect.objectContaining({ filename: 'poem.png', size: PNG.length, contentType: 'image/png', width: 1, height: 1 })]);
     expect(answer.attachments[0]!.data.equals(PNG)).toBe(true);
     const history = discord.message(answer.messageId).history;
     expect(history.map((h) => [h.loading, h.content])).toEqual([

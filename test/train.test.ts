@@ -10,14 +10,20 @@ import { tempDir } from './helpers.js';
 
 const corpus = loadTangCorpus();
 const data: TrainData = {
-  train: corpus.train.filter((p) => p.form === 'wujue').slice(0, 400).map((poem) => ({ poem, weight: 1 })),
+  train: corpus.train
+    .filter((p) => p.form === 'wujue')
+    .slice(0, 400)
+    .map((poem) => ({ poem, weight: 1 })),
   dev: corpus.dev.filter((p) => p.form === 'wujue').slice(0, 40),
   split: { trainPoems: 400, devPoems: 40 },
 };
 const tiny = { hiddenDim: 24, embedDim: 12, layers: 1, minCount: 2, batchTokens: 800, workers: 1, saveEveryMinutes: 60 } as const;
 
 async function initialPerplexity(seed: number) {
-  const vocab = Vocab.build(data.train.map((e) => e.poem), tiny.minCount);
+  const vocab = Vocab.build(
+    data.train.map((e) => e.poem),
+    tiny.minCount,
+  );
   const config = { vocabSize: vocab.size, embedDim: tiny.embedDim, hiddenDim: tiny.hiddenDim, layers: tiny.layers };
   const engine = await createEngine(config, 1);
   for (const [name, p] of engine.params) p.set(initParams(config, seed).get(name)!);
@@ -67,7 +73,10 @@ describe('training', () => {
   });
 
   it('two data-parallel worker threads compute the same loss and gradients as one thread', async () => {
-    const vocab = Vocab.build(data.train.map((e) => e.poem), 2);
+    const vocab = Vocab.build(
+      data.train.map((e) => e.poem),
+      2,
+    );
     const config = { vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, layers: 2 };
     const seqs = data.train.slice(0, 16).map((e) => ({ ids: vocab.encodePoem(e.poem), weight: 1 }));
     const one = await createEngine(config, 1);
@@ -93,7 +102,10 @@ describe('training', () => {
   });
 
   it('dropout changes the training loss from step to step, never the evaluation', async () => {
-    const vocab = Vocab.build(data.train.map((e) => e.poem), 2);
+    const vocab = Vocab.build(
+      data.train.map((e) => e.poem),
+      2,
+    );
     const config = { vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, layers: 2 };
     const seqs = data.train.slice(0, 16).map((e) => ({ ids: vocab.encodePoem(e.poem), weight: 1 }));
     const engine = await createEngine(config, 1);
@@ -111,7 +123,10 @@ describe('training', () => {
   });
 
   it('batches are time-major, unpadded within a form, and do not score the given form token', () => {
-    const vocab = Vocab.build(data.train.map((e) => e.poem), 2);
+    const vocab = Vocab.build(
+      data.train.map((e) => e.poem),
+      2,
+    );
     const seqs = data.train.slice(0, 3).map((e) => ({ ids: vocab.encodePoem(e.poem), weight: 1 }));
     const batch = toBatch(seqs);
     expect(batch.T).toBe(seqs[0]!.ids.length - 1);

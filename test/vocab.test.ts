@@ -10,9 +10,7 @@ const DENGGAO: Poem = {
 };
 
 /** 山 and 花 occur 5 times each (a tie), 水 4, 月 3, 風 2, 雲 once. */
-const COUNTED: Poem[] = [
-  { form: 'wujue', lines: ['山山山水水', '月月風風雲', '山山水水月', '花花花花花'] },
-];
+const COUNTED: Poem[] = [{ form: 'wujue', lines: ['山山山水水', '月月風風雲', '山山水水月', '花花花花花'] }];
 const COUNTS: Record<string, number> = { 山: 5, 水: 4, 月: 3, 風: 2, 雲: 1, 花: 5 };
 
 function countsOf(poems: Poem[]) {

@@ -43,7 +43,9 @@ function jsSlice(x: ArrayLike<number>, shape: number[], begin: number[], sizeIn:
 function jsMatMul(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], tA: boolean, tB: boolean) {
   const [batch, ar, ac] = aShape.length === 3 ? aShape : [1, ...aShape];
   const [, br, bc] = bShape.length === 3 ? bShape : [1, ...bShape];
-  const m = tA ? ac! : ar!, k = tA ? ar! : ac!, n = tB ? br! : bc!;
+  const m = tA ? ac! : ar!,
+    k = tA ? ar! : ac!,
+    n = tB ? br! : bc!;
   expect(tB ? bc : br).toBe(k);
   const A = (p: number, i: number, j: number) => a[p * ar! * ac! + (tA ? j * ac! + i : i * ac! + j)]!;
   const B = (p: number, i: number, j: number) => b[p * br! * bc! + (tB ? j * bc! + i : i * bc! + j)]!;
@@ -112,7 +114,10 @@ describe('UnsortedSegmentSum on wasm', () => {
 
   it('sums rank-2 and rank-3 data row by row', () => {
     const ids = [3, 1, 3, 3, 0, 1];
-    for (const shape of [[6, 4], [6, 2, 3]]) {
+    for (const shape of [
+      [6, 4],
+      [6, 2, 3],
+    ]) {
       const data = values(size(shape), 5);
       const inner = size(shape.slice(1));
       const expected = new Array<number>(5 * inner).fill(0);
@@ -129,9 +134,24 @@ describe('UnsortedSegmentSum on wasm', () => {
   });
 
   it('sums int32 data exactly', () => {
-    const out = tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [30, 40], [500, 600]], [3, 2], 'int32'), tf.tensor1d([1, 1, 0], 'int32'), 2);
+    const out = tf.unsortedSegmentSum(
+      tf.tensor2d(
+        [
+          [1, 2],
+          [30, 40],
+          [500, 600],
+        ],
+        [3, 2],
+        'int32',
+      ),
+      tf.tensor1d([1, 1, 0], 'int32'),
+      2,
+    );
     expect(out.dtype).toBe('int32');
-    expect(out.arraySync()).toEqual([[500, 600], [31, 42]]);
+    expect(out.arraySync()).toEqual([
+      [500, 600],
+      [31, 42],
+    ]);
   });
 
   it('agrees with the cpu backend', async () => {
@@ -144,7 +164,8 @@ describe('UnsortedSegmentSum on wasm', () => {
 });
 
 describe('the gradient of gather (embedding lookup) on wasm', () => {
-  const V = 6, E = 3;
+  const V = 6,
+    E = 3;
   const table = values(V * E, 1);
 
   function expectedGrad(ids: number[], w: Float32Array) {
@@ -167,16 +188,23 @@ describe('the gradient of gather (embedding lookup) on wasm', () => {
   });
 
   it('works for a [T, B] matrix of ids, as the model looks them up', () => {
-    const ids = [[0, 3, 3], [5, 0, 3]];
+    const ids = [
+      [0, 3, 3],
+      [5, 0, 3],
+    ];
     const w = values(6 * E, 3);
-    const g = tf.grad((emb: tf.Tensor) => tf.sum(tf.mul(tf.gather(emb, tf.tensor2d(ids, [2, 3], 'int32')), tf.tensor3d(w, [2, 3, E]))))(tf.tensor2d(table, [V, E]));
+    const g = tf.grad((emb: tf.Tensor) => tf.sum(tf.mul(tf.gather(emb, tf.tensor2d(ids, [2, 3], 'int32')), tf.tensor3d(w, [2, 3, E]))))(
+      tf.tensor2d(table, [V, E]),
+    );
     expectClose(g.dataSync(), expectedGrad(ids.flat(), w));
   });
 
   it('works along axis 1', () => {
     const ids = [2, 0, 2];
     const w = values(V * ids.length, 4); // dL/d(gathered) of shape [V, 3]
-    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.gather(x, tf.tensor1d(ids, 'int32'), 1), tf.tensor2d(w, [V, ids.length]))))(tf.tensor2d(table, [V, E]));
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.gather(x, tf.tensor1d(ids, 'int32'), 1), tf.tensor2d(w, [V, ids.length]))))(
+      tf.tensor2d(table, [V, E]),
+    );
     const expected = new Array<number>(V * E).fill(0);
     for (let r = 0; r < V; r++) ids.forEach((id, j) => (expected[r * E + id]! += w[r * ids.length + j]!));
     expectClose(g.dataSync(), expected);
@@ -186,7 +214,9 @@ describe('the gradient of gather (embedding lookup) on wasm', () => {
     const ids = [3, 3, 1, 0, 5, 3];
     const w = values(ids.length * E, 9);
     const f = () =>
-      tf.grad((emb: tf.Tensor) => tf.sum(tf.mul(tf.gather(emb, tf.tensor1d(ids, 'int32')), tf.tensor2d(w, [ids.length, E]))))(tf.tensor2d(table, [V, E])).dataSync();
+      tf
+        .grad((emb: tf.Tensor) => tf.sum(tf.mul(tf.gather(emb, tf.tensor1d(ids, 'int32')), tf.tensor2d(w, [ids.length, E]))))(tf.tensor2d(table, [V, E]))
+        .dataSync();
     const wasm = f();
     const cpu = await onCpu(f);
     expect(tf.getBackend()).toBe('wasm');
@@ -206,7 +236,8 @@ describe('BatchMatMul with transposes on wasm', () => {
     const [m, k, n] = [3, 4, 5];
     const aShape = tA ? [k, m] : [m, k];
     const bShape = tB ? [n, k] : [k, n];
-    const a = values(size(aShape), 21), b = values(size(bShape), 22);
+    const a = values(size(aShape), 21),
+      b = values(size(bShape), 22);
     const expected = jsMatMul(a, aShape, b, bShape, tA, tB);
     const out = tf.matMul(tf.tensor2d(a, aShape as [number, number]), tf.tensor2d(b, bShape as [number, number]), tA, tB);
     expect(out.shape).toEqual(expected.shape);
@@ -217,7 +248,8 @@ describe('BatchMatMul with transposes on wasm', () => {
     const [batch, m, k, n] = [3, 2, 6, 4];
     const aShape = tA ? [batch, k, m] : [batch, m, k];
     const bShape = tB ? [batch, n, k] : [batch, k, n];
-    const a = values(size(aShape), 31), b = values(size(bShape), 32);
+    const a = values(size(aShape), 31),
+      b = values(size(bShape), 32);
     const expected = jsMatMul(a, aShape, b, bShape, tA, tB);
     const out = tf.matMul(tf.tensor3d(a, aShape as [number, number, number]), tf.tensor3d(b, bShape as [number, number, number]), tA, tB);
     expect(out.shape).toEqual(expected.shape);
@@ -231,8 +263,10 @@ describe('BatchMatMul with transposes on wasm', () => {
       [tA ? [5, 1] : [1, 5], tB ? [1, 5] : [5, 1]],
     ];
     for (const [aShape, bShape] of shapes) {
-      const a = values(size(aShape!), 41), b = values(size(bShape!), 42);
-      const at = tf.tensor(a, aShape), bt = tf.tensor(b, bShape);
+      const a = values(size(aShape!), 41),
+        b = values(size(bShape!), 42);
+      const at = tf.tensor(a, aShape),
+        bt = tf.tensor(b, bShape);
       const expected = jsMatMul(a, aShape!, b, bShape!, tA, tB);
       const out = tf.matMul(at as tf.Tensor2D, bt as tf.Tensor2D, tA, tB);
       expect(out.shape).toEqual(expected.shape);
@@ -246,7 +280,9 @@ describe('BatchMatMul with transposes on wasm', () => {
 
   it('gives matmul gradients (which use the transposes) equal to plain JS', () => {
     const [m, k, n] = [4, 3, 5];
-    const a = values(m * k, 51), b = values(k * n, 52), w = values(m * n, 53);
+    const a = values(m * k, 51),
+      b = values(k * n, 52),
+      w = values(m * n, 53);
     const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), tf.tensor2d(w, [m, n]))))([
       tf.tensor2d(a, [m, k]),
       tf.tensor2d(b, [k, n]),
@@ -346,7 +382,11 @@ describe('Slice on wasm', () => {
   it('gives the gradient of a slice (pads back into place)', () => {
     const x = tf.tensor2d(values(12, 73), [3, 4]);
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.slice(t, [1, 1], [2, 2])))(x);
-    expect(g.arraySync()).toEqual([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0]]);
+    expect(g.arraySync()).toEqual([
+      [0, 0, 0, 0],
+      [0, 1, 1, 0],
+      [0, 1, 1, 0],
+    ]);
   });
 });
 
@@ -364,9 +404,10 @@ describe('SplitV on wasm', () => {
   ] as [number, number[] | number][])('splits along axis %i into %j', (axis, split) => {
     const ax = axis < 0 ? axis + shape.length : axis;
     const pieces = tf.split(tf.tensor(x, shape), split, axis);
-    const sizes = typeof split === 'number'
-      ? new Array<number>(split).fill(shape[ax]! / split)
-      : split.map((s) => (s === -1 ? shape[ax]! - split.reduce((a, b) => a + (b === -1 ? 0 : b), 0) : s));
+    const sizes =
+      typeof split === 'number'
+        ? new Array<number>(split).fill(shape[ax]! / split)
+        : split.map((s) => (s === -1 ? shape[ax]! - split.reduce((a, b) => a + (b === -1 ? 0 : b), 0) : s));
     expect(pieces).toHaveLength(sizes.length);
     let offset = 0;
     pieces.forEach((piece, i) => {

@@ -29,7 +29,17 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
 
-  const ctx = { config, db, log, model, startedAt: new Date(), poemsInFlight: 0, acknowledgements: new AcknowledgementGate(), cooldowns: new Map(), background: new Set() } as Omit<BotContext, 'swapModel' | 'trainer' | 'schedule'> as BotContext;
+  const ctx = {
+    config,
+    db,
+    log,
+    model,
+    startedAt: new Date(),
+    poemsInFlight: 0,
+    acknowledgements: new AcknowledgementGate(),
+    cooldowns: new Map(),
+    background: new Set(),
+  } as Omit<BotContext, 'swapModel' | 'trainer' | 'schedule'> as BotContext;
   ctx.swapModel = hotSwapper(ctx, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
   ctx.trainer = new Trainer({
     db,

@@ -6,12 +6,20 @@ import { z } from 'zod';
 const idList = z
   .string()
   .default('')
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^\d{5,25}$/, 'ADMIN_USER_IDS must be Discord user ids separated by commas')));
 
 export const Config = z.object({
   DISCORD_TOKEN: z.string().min(1).optional(),
-  DISCORD_GUILD_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_GUILD_ID must be a server id (digits)').optional(),
+  DISCORD_GUILD_ID: z
+    .string()
+    .regex(/^\d{5,25}$/, 'DISCORD_GUILD_ID must be a server id (digits)')
+    .optional(),
   DISCORD_API_URL: z.string().url('DISCORD_API_URL must be a URL such as http://127.0.0.1:8080/api').optional(),
   DATABASE_URL: z.string().default('file:./data/tangshi.db'),
   MODEL_DIR: z.string().default('data/models'),
@@ -34,7 +42,11 @@ export const Config = z.object({
     .default(() => Intl.DateTimeFormat().resolvedOptions().timeZone)
     .refine(isTimeZone, 'TRAIN_TZ must be an IANA time zone such as Asia/Shanghai or UTC'),
   FINETUNE_MAX_STEPS: z.coerce.number().int().positive().optional(),
-  FINETUNE_MAX_MINUTES: z.coerce.number().positive().max(24 * 60).optional(),
+  FINETUNE_MAX_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .optional(),
   FINETUNE_LR: z.coerce.number().positive().max(1).default(3e-4),
   /** Gradient worker threads of a fine-tune (default: all cores; 1 leaves a core to /poem). */
   FINETUNE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
@@ -48,7 +60,10 @@ export const Config = z.object({
   RATED_MIN_AVERAGE: z.coerce.number().min(1).max(5).default(4),
   /** The rated poems' total weight is at most this share of the corpus's. */
   RATED_MAX_SHARE: z.coerce.number().min(0).max(0.5).default(0.05),
-  REPORT_CHANNEL_ID: z.string().regex(/^\d{5,25}$/, 'REPORT_CHANNEL_ID must be a channel id (digits)').optional(),
+  REPORT_CHANNEL_ID: z
+    .string()
+    .regex(/^\d{5,25}$/, 'REPORT_CHANNEL_ID must be a channel id (digits)')
+    .optional(),
   /** How often the admin's /model retrain message shows new progress. */
   PROGRESS_EDIT_SECONDS: z.coerce.number().min(0.2).max(600).default(5),
 });

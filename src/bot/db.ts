@@ -134,9 +134,7 @@ export function applyMigrations(file: string, dir: string, busyTimeoutMs = 5000)
     // does nothing inside a transaction, so they are off for this whole connection and checked before commit.
     sqlite.pragma('foreign_keys = OFF');
     sqlite.exec(MIGRATIONS_TABLE);
-    const rowsOf = sqlite.prepare<[string], MigrationRow>(
-      'SELECT finished_at, rolled_back_at FROM "_prisma_migrations" WHERE migration_name = ?',
-    );
+    const rowsOf = sqlite.prepare<[string], MigrationRow>('SELECT finished_at, rolled_back_at FROM "_prisma_migrations" WHERE migration_name = ?');
     const record = sqlite.prepare(
       `INSERT INTO "_prisma_migrations"
          (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
@@ -151,7 +149,9 @@ export function applyMigrations(file: string, dir: string, busyTimeoutMs = 5000)
         if (rows.length > 0) {
           throw new Error(
             `migration ${name} is recorded as started but not finished (a failed \`prisma migrate deploy\`?). ` +
-              'Fix the database, then mark it with `npx prisma migrate resolve --applied|--rolled-back ' + name + '`.',
+              'Fix the database, then mark it with `npx prisma migrate resolve --applied|--rolled-back ' +
+              name +
+              '`.',
           );
         }
         const startedAt = prismaNow();

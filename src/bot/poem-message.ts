@@ -13,9 +13,7 @@ export const RatingButtonId = z
 
 export function ratingButtons(poemId: number) {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
-    [1, 2, 3, 4, 5].map((stars) =>
-      new ButtonBuilder().setCustomId(`rate:${poemId}:${stars}`).setLabel(`${stars} ⭐`).setStyle(ButtonStyle.Secondary),
-    ),
+    [1, 2, 3, 4, 5].map((stars) => new ButtonBuilder().setCustomId(`rate:${poemId}:${stars}`).setLabel(`${stars} ⭐`).setStyle(ButtonStyle.Secondary)),
   );
 }
 
@@ -37,7 +35,10 @@ export function poemEmbed(view: PoemView) {
     .setFooter({ text: `model ${view.checkpoint}${view.prompt ? ` · ${view.prompt}` : ''}` })
     .setColor(0x8b1e1e);
   if (view.rating && view.rating.count > 0) {
-    embed.addFields({ name: 'Rating', value: `${'⭐'.repeat(Math.round(view.rating.average))} ${view.rating.average.toFixed(1)} (${view.rating.count} ${view.rating.count === 1 ? 'rating' : 'ratings'})` });
+    embed.addFields({
+      name: 'Rating',
+      value: `${'⭐'.repeat(Math.round(view.rating.average))} ${view.rating.average.toFixed(1)} (${view.rating.count} ${view.rating.count === 1 ? 'rating' : 'ratings'})`,
+    });
   }
   return embed;
 }

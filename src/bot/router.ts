@@ -37,7 +37,11 @@ export class Router {
   private async dispatch(interaction: Interaction): Promise<void> {
     if (!interaction.isRepliable()) return;
     if (this.closing) {
-      await interaction.reply({ content: 'The bot is restarting; please try again in a minute.', flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+      await interaction.reply({
+        content: 'The bot is restarting; please try again in a minute.',
+        flags: MessageFlags.Ephemeral,
+        allowedMentions: { parse: [] },
+      });
       return;
     }
     if (interaction.isChatInputCommand()) {

@@ -28,7 +28,10 @@ export type CoupletManifest = z.infer<typeof CoupletManifest>;
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-export function saveCouplet(dir: string, input: Omit<CoupletManifest, 'format' | 'version' | 'createdAt' | 'files'> & { vocab: Vocab; params: CoupletParams }): CoupletManifest {
+export function saveCouplet(
+  dir: string,
+  input: Omit<CoupletManifest, 'format' | 'version' | 'createdAt' | 'files'> & { vocab: Vocab; params: CoupletParams },
+): CoupletManifest {
   const specs = paramSpecs(input.config);
   const flat = new Float32Array(specs.reduce((n, s) => n + input.params.get(s.name)!.length, 0));
   let offset = 0;

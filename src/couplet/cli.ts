@@ -21,12 +21,25 @@ export async function coupletCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { checkpoint: { type: 'string' }, temperature: { type: 'string' }, seed: { type: 'string' }, script: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' } },
+    options: {
+      checkpoint: { type: 'string' },
+      temperature: { type: 'string' },
+      seed: { type: 'string' },
+      script: { type: 'string' },
+      json: { type: 'boolean' },
+      'no-rules': { type: 'boolean' },
+    },
   });
   if (positionals.length !== 1) throw new UsageError('give one upper line of 5 or 7 characters, e.g. tangshi couplet 白日依山盡');
   const model = await CoupletModel.load(values.checkpoint ?? COUPLET_CHECKPOINT);
   try {
-    const answer = model.answer({ upper: positionals[0]!, temperature: num(values.temperature, 'temperature'), seed: num(values.seed, 'seed'), script: parse(ScriptArg, values.script, 'script'), rules: !values['no-rules'] });
+    const answer = model.answer({
+      upper: positionals[0]!,
+      temperature: num(values.temperature, 'temperature'),
+      seed: num(values.seed, 'seed'),
+      script: parse(ScriptArg, values.script, 'script'),
+      rules: !values['no-rules'],
+    });
     console.log(values.json ? JSON.stringify(answer) : `${answer.upper}\n${answer.lower}`);
   } catch (e) {
     if (e instanceof PoemInputError) throw new UsageError(e.message);
@@ -38,19 +51,38 @@ export async function coupletTrainCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      out: { type: 'string' }, embed: { type: 'string' }, hidden: { type: 'string' }, 'no-attention': { type: 'boolean' }, 'teacher-forcing': { type: 'string' },
-      lr: { type: 'string' }, batch: { type: 'string' }, 'max-minutes': { type: 'string' }, 'max-steps': { type: 'string' }, 'eval-every': { type: 'string' }, seed: { type: 'string' },
+      out: { type: 'string' },
+      embed: { type: 'string' },
+      hidden: { type: 'string' },
+      'no-attention': { type: 'boolean' },
+      'teacher-forcing': { type: 'string' },
+      dropout: { type: 'string' },
+      lr: { type: 'string' },
+      batch: { type: 'string' },
+      'max-minutes': { type: 'string' },
+      'max-steps': { type: 'string' },
+      'eval-every': { type: 'string' },
+      seed: { type: 'string' },
     },
   });
   const teacherForcing = num(values['teacher-forcing'], 'teacher-forcing') ?? 1;
   if (teacherForcing < 0 || teacherForcing > 1) throw new UsageError(`--teacher-forcing: must be between 0 and 1 (got ${teacherForcing})`);
+  const dropout = num(values.dropout, 'dropout') ?? 0;
+  if (dropout < 0 || dropout >= 1) throw new UsageError(`--dropout: must be at least 0 and below 1 (got ${dropout})`);
   console.error(`backend ${await initBackend()}`);
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    console.error('\nstopping: saving the best checkpoint so far…');
+    controller.abort();
+  });
   const result = await trainCouplets({
     out: values.out ?? 'data/models/couplet',
     embedDim: count(values.embed, 'embed') ?? 128,
     hiddenDim: count(values.hidden, 'hidden') ?? 256,
     attention: !values['no-attention'],
     teacherForcing,
+    dropout,
+    signal: controller.signal,
     lr: num(values.lr, 'lr') ?? 0.002,
     batchSize: count(values.batch, 'batch') ?? 256,
     maxMinutes: num(values['max-minutes'], 'max-minutes') ?? 10,
@@ -76,12 +108,21 @@ export async function evaluateCouplets(dir: string, options: { limit?: number; b
     }
   });
   const scores: Record<string, CoupletScore> = {
-    model: scoreCouplets(known, known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1 }).lower)),
-    model_without_rules: scoreCouplets(known, known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1, rules: false }).lower)),
+    model: scoreCouplets(
+      known,
+      known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1 }).lower),
+    ),
+    model_without_rules: scoreCouplets(
+      known,
+      known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1, rules: false }).lower),
+    ),
   };
   if (options.baselines !== false) {
     const retrieve = retrievalBaseline(train);
-    scores.retrieval = scoreCouplets(known, known.map((p) => retrieve(p.upper)));
+    scores.retrieval = scoreCouplets(
+      known,
+      known.map((p) => retrieve(p.upper)),
+    );
     const poet = await PoemModel.load(BASE_CHECKPOINT);
     scores.poem_model = scoreCouplets(
       known,
@@ -99,8 +140,15 @@ export async function evaluateCouplets(dir: string, options: { limit?: number; b
 }
 
 export async function coupletEvalCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { checkpoint: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'no-baselines': { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args,
+    options: { checkpoint: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'no-baselines': { type: 'boolean' } },
+  });
   const scores = await evaluateCouplets(values.checkpoint ?? COUPLET_CHECKPOINT, { limit: count(values.limit, 'limit'), baselines: !values['no-baselines'] });
   if (values.json) console.log(JSON.stringify(scores));
-  else for (const [name, s] of Object.entries(scores)) console.log(`${name}: BLEU-4 ${(100 * s.bleu4).toFixed(2)} on ${s.pairs} test pairs; tones opposed at the key positions ${(100 * s.tone_opposition).toFixed(1)}%, on the last ${(100 * s.last_tone_opposed).toFixed(1)}%; no reused character ${(100 * s.no_reuse).toFixed(1)}%`);
+  else
+    for (const [name, s] of Object.entries(scores))
+      console.log(
+        `${name}: BLEU-4 ${(100 * s.bleu4).toFixed(2)} on ${s.pairs} test pairs; tones opposed at the key positions ${(100 * s.tone_opposition).toFixed(1)}%, on the last ${(100 * s.last_tone_opposed).toFixed(1)}%; no reused character ${(100 * s.no_reuse).toFixed(1)}%`,
+      );
 }

@@ -72,7 +72,10 @@ export class CoupletModel {
       return Int8Matrix.create(w, E + H, 4 * H);
     };
     const attention = manifest.config.attention
-      ? { wa: await Int8Matrix.create(params.get('attention.wa')!, H, H), wc: await Int8Matrix.create(params.get('attention.wc')!, 2 * H, H, params.get('attention.bc')!) }
+      ? {
+          wa: await Int8Matrix.create(params.get('attention.wa')!, H, H),
+          wc: await Int8Matrix.create(params.get('attention.wc')!, 2 * H, H, params.get('attention.bc')!),
+        }
       : undefined;
     return new CoupletModel(
       manifest,
@@ -96,8 +99,10 @@ export class CoupletModel {
     const chars = [...text.trim()];
     if (chars.length === 0) throw new PoemInputError('The upper line is empty: type 5 or 7 Chinese characters, e.g. 白日依山盡.');
     const notChinese = [...new Set(chars.filter((ch) => !HAN.test(ch)))];
-    if (notChinese.length > 0) throw new PoemInputError(`The upper line may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`);
-    if (chars.length !== 5 && chars.length !== 7) throw new PoemInputError(`An upper line has 5 or 7 characters (a line of 五言 or 七言 verse); this one has ${chars.length}.`);
+    if (notChinese.length > 0)
+      throw new PoemInputError(`The upper line may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`);
+    if (chars.length !== 5 && chars.length !== 7)
+      throw new PoemInputError(`An upper line has 5 or 7 characters (a line of 五言 or 七言 verse); this one has ${chars.length}.`);
     const converted = [...toTraditional(chars.join(''))];
     const ids = chars.map((ch, i) => (this.vocab.has(converted[i]!) ? this.vocab.id(converted[i]!) : this.vocab.has(ch) ? this.vocab.id(ch) : -1));
     const unknown = [...new Set(chars.filter((_, i) => ids[i] === -1))];
@@ -132,7 +137,8 @@ export class CoupletModel {
       this.step(this.decoder, this.biases.decoder, state, previous);
       const repeatOf = upper.findIndex((id, s) => s < t && id === upper[t]);
       let token: number;
-      if (req.rules && repeatOf >= 0) token = lower[repeatOf]!; // the upper line repeats here: so does the lower
+      if (req.rules && repeatOf >= 0)
+        token = lower[repeatOf]!; // the upper line repeats here: so does the lower
       else {
         const upperTone = this.toneOfId[upper[t]!];
         const opposite = req.rules && keys.has(t) && upperTone !== 0 ? (upperTone === 1 ? 2 : 1) : 0;

@@ -70,7 +70,9 @@ function lstmStep(x: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, w: Weights, pa
  * `teacherForcing` is the chance that a decoder step is fed the true previous character rather than its
  * own best guess (1: always the truth; 0: always its own output, as when it writes).
  */
-export function coupletLoss(c: CoupletConfig, w: Weights, upper: tf.Tensor2D, lower: tf.Tensor2D, teacherForcing = 1): tf.Scalar {
+export function coupletLoss(c: CoupletConfig, w: Weights, upper: tf.Tensor2D, lower: tf.Tensor2D, teacherForcing = 1, dropout = 0): tf.Scalar {
+  // dropout (training only) on every input embedding and on the state the output layer reads, as the poem model
+  const drop = <T extends tf.Tensor>(x: T): T => (dropout > 0 ? (tf.dropout(x, dropout) as T) : x);
   const [B, n] = upper.shape;
   const embedding = w.get('embedding') as tf.Tensor2D;
   const uppers = tf.unstack(upper, 1) as tf.Tensor1D[];
@@ -79,7 +81,7 @@ export function coupletLoss(c: CoupletConfig, w: Weights, upper: tf.Tensor2D, lo
   let cell = tf.zeros([B, c.hiddenDim]) as tf.Tensor2D;
   const states: tf.Tensor2D[] = [];
   for (const ids of uppers) {
-    [h, cell] = lstmStep(tf.gather(embedding, ids), h, cell, w, 'encoder');
+    [h, cell] = lstmStep(drop(tf.gather(embedding, ids)), h, cell, w, 'encoder');
     states.push(h);
   }
   const encoded = tf.stack(states, 1) as tf.Tensor3D; // [B, n, H]
@@ -87,8 +89,8 @@ export function coupletLoss(c: CoupletConfig, w: Weights, upper: tf.Tensor2D, lo
   const outputs: tf.Tensor2D[] = [];
   const outW = tf.concat([w.get('out.w') as tf.Tensor2D, tf.reshape(w.get('out.b')!, [1, -1])], 0) as tf.Tensor2D; // bias as the last row
   for (let t = 0; t < n; t++) {
-    [h, cell] = lstmStep(tf.gather(embedding, previous), h, cell, w, 'decoder');
-    const hidden = tf.concat([attend(c, w, h, encoded), tf.ones([B, 1])], 1) as tf.Tensor2D;
+    [h, cell] = lstmStep(drop(tf.gather(embedding, previous)), h, cell, w, 'decoder');
+    const hidden = tf.concat([drop(attend(c, w, h, encoded)), tf.ones([B, 1])], 1) as tf.Tensor2D;
     outputs.push(hidden);
     if (teacherForcing >= 1) previous = lowers[t]!;
     else {

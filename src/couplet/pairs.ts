@@ -10,7 +10,7 @@ export type Couplet = { upper: string; lower: string };
 export type CoupletSplits = { train: Couplet[]; dev: Couplet[]; test: Couplet[] };
 
 export const COUPLET_SPLIT = {
-  method: 'lines 3–4 and 5–6 of each 律诗; train from the poem split\'s train poems; the dev poems\' pairs to dev or test by bit 0 of sha256(poemText) byte 4',
+  method: "lines 3–4 and 5–6 of each 律诗; train from the poem split's train poems; the dev poems' pairs to dev or test by bit 0 of sha256(poemText) byte 4",
 };
 
 const pairsOf = (poem: Poem): Couplet[] => [
@@ -27,7 +27,8 @@ export function loadCouplets(): CoupletSplits {
   const regulated = (p: Poem) => p.form === 'wulv' || p.form === 'qilv';
   const train = corpus.train.filter(regulated).flatMap(pairsOf);
   const seen = new Set(train.map((c) => `${c.upper}|${c.lower}`));
-  const dev: Couplet[] = [], test: Couplet[] = [];
+  const dev: Couplet[] = [],
+    test: Couplet[] = [];
   for (const poem of corpus.dev.filter(regulated)) {
     const toTest = createHash('sha256').update(poemText(poem.lines)).digest()[4]! % 2 === 1;
     for (const pair of pairsOf(poem)) if (!seen.has(`${pair.upper}|${pair.lower}`)) (toTest ? test : dev).push(pair);

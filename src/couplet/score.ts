@@ -21,10 +21,13 @@ function ngrams(chars: string[], n: number): Map<string, number> {
 
 /** Corpus BLEU-4 of `candidates` against `references` (one each), as a fraction in [0, 1]. */
 export function bleu4(candidates: string[], references: string[]): number {
-  const matched = [0, 0, 0, 0], total = [0, 0, 0, 0];
-  let candidateLength = 0, referenceLength = 0;
+  const matched = [0, 0, 0, 0],
+    total = [0, 0, 0, 0];
+  let candidateLength = 0,
+    referenceLength = 0;
   candidates.forEach((candidate, k) => {
-    const c = [...candidate], r = [...references[k]!];
+    const c = [...candidate],
+      r = [...references[k]!];
     candidateLength += c.length;
     referenceLength += r.length;
     for (let n = 1; n <= 4; n++) {
@@ -41,9 +44,11 @@ export function bleu4(candidates: string[], references: string[]): number {
 
 /** Share of key positions (2nd, 4th, 6th, last) with opposite tones, among those where both tones are clear. */
 export function toneOpposition(pairs: Couplet[]): number {
-  let opposed = 0, checked = 0;
+  let opposed = 0,
+    checked = 0;
   for (const { upper, lower } of pairs) {
-    const u = [...upper], l = [...lower];
+    const u = [...upper],
+      l = [...lower];
     if (u.length !== l.length) continue;
     for (const k of keyPositions(u.length)) {
       const [a, b] = [clearTone(u[k]!), clearTone(l[k]!)];
@@ -58,8 +63,9 @@ export function toneOpposition(pairs: Couplet[]): number {
 /** Share of lower lines that reuse no character of their upper line, beyond the upper line's own repeats. */
 export function noReuse(pairs: Couplet[]): number {
   const ok = pairs.filter(({ upper, lower }) => {
-    const u = [...upper], l = [...lower];
-    return l.every((ch, k) => !u.includes(ch) || u[k] === ch && u.indexOf(ch) !== u.lastIndexOf(ch));
+    const u = [...upper],
+      l = [...lower];
+    return l.every((ch, k) => !u.includes(ch) || (u[k] === ch && u.indexOf(ch) !== u.lastIndexOf(ch)));
   });
   return pairs.length ? ok.length / pairs.length : NaN;
 }
@@ -76,7 +82,10 @@ export function scoreCouplets(test: Couplet[], written: string[]): CoupletScore 
   const lastChecked = pairs.filter(({ upper, lower }) => clearTone([...upper].at(-1)!) && clearTone([...lower].at(-1) ?? '')).length;
   return {
     pairs: test.length,
-    bleu4: bleu4(written, test.map((t) => t.lower)),
+    bleu4: bleu4(
+      written,
+      test.map((t) => t.lower),
+    ),
     tone_opposition: toneOpposition(pairs),
     last_tone_opposed: lastChecked ? lastOpposed / lastChecked : NaN,
     no_reuse: noReuse(pairs),
@@ -95,7 +104,8 @@ export function retrievalBaseline(train: Couplet[]): (upper: string) => string {
     const u = [...upper];
     const score = new Map<number, number>();
     for (const ch of new Set(u)) for (const k of byChar.get(ch) ?? []) score.set(k, (score.get(k) ?? 0) + 1);
-    let best = -1, bestScore = -1;
+    let best = -1,
+      bestScore = -1;
     for (const [k, shared] of score) {
       const t = [...train[k]!.upper];
       if (t.length !== u.length) continue;

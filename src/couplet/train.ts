@@ -15,6 +15,8 @@ export type CoupletTrainOptions = {
   attention: boolean;
   /** chance that a decoder step is fed the true previous character (1: always) */
   teacherForcing: number;
+  /** dropout rate on the embeddings and the output layer's input (0: none) */
+  dropout?: number;
   lr: number;
   batchSize: number;
   maxMinutes: number;
@@ -27,12 +29,17 @@ export type CoupletTrainOptions = {
   trainPairs?: number;
   devPairs?: number;
   log?: (line: string) => void;
+  /** stops training early; the best checkpoint so far is still saved */
+  signal?: AbortSignal;
 };
 
 type Encoded = { upper: number[]; lower: number[] };
 
 const encode = (vocab: Vocab, pairs: Couplet[]): Encoded[] =>
-  pairs.map((p) => ({ upper: [...p.upper].map((ch) => (vocab.has(ch) ? vocab.id(ch) : UNK)), lower: [...p.lower].map((ch) => (vocab.has(ch) ? vocab.id(ch) : UNK)) }));
+  pairs.map((p) => ({
+    upper: [...p.upper].map((ch) => (vocab.has(ch) ? vocab.id(ch) : UNK)),
+    lower: [...p.lower].map((ch) => (vocab.has(ch) ? vocab.id(ch) : UNK)),
+  }));
 
 /** Batches of one line length each, shuffled by `rng`. */
 function batches(pairs: Encoded[], size: number, rng: prand.RandomGenerator): Encoded[][] {
@@ -54,13 +61,22 @@ function batches(pairs: Encoded[], size: number, rng: prand.RandomGenerator): En
 }
 
 const tensors = (batch: Encoded[]) => ({
-  upper: tf.tensor2d(batch.map((p) => p.upper), undefined, 'int32'),
-  lower: tf.tensor2d(batch.map((p) => p.lower), undefined, 'int32'),
+  upper: tf.tensor2d(
+    batch.map((p) => p.upper),
+    undefined,
+    'int32',
+  ),
+  lower: tf.tensor2d(
+    batch.map((p) => p.lower),
+    undefined,
+    'int32',
+  ),
 });
 
 /** Mean teacher-forced cross-entropy over pairs (what the dev curve shows). */
 export function coupletDevLoss(config: CoupletConfig, weights: Map<string, tf.Tensor>, pairs: Encoded[]): number {
-  let total = 0, count = 0;
+  let total = 0,
+    count = 0;
   for (const batch of batches(pairs, 256, prand.xoroshiro128plus(0))) {
     const { upper, lower } = tensors(batch);
     const loss = tf.tidy(() => coupletLoss(config, weights, upper, lower, 1));
@@ -71,17 +87,32 @@ export function coupletDevLoss(config: CoupletConfig, weights: Map<string, tf.Te
   return total / count;
 }
 
-export async function trainCouplets(o: CoupletTrainOptions): Promise<{ manifest?: CoupletManifest; config: CoupletConfig; params: CoupletParams; vocab: Vocab; devLoss: number; history: { step: number; loss: number; devLoss?: number }[]; pairsPerSecond: number }> {
+export async function trainCouplets(o: CoupletTrainOptions): Promise<{
+  manifest?: CoupletManifest;
+  config: CoupletConfig;
+  params: CoupletParams;
+  vocab: Vocab;
+  devLoss: number;
+  history: { step: number; loss: number; devLoss?: number }[];
+  pairsPerSecond: number;
+}> {
   const log = o.log ?? (() => {});
   const splits = loadCouplets();
   const trainPairs = splits.train.slice(0, o.trainPairs ?? splits.train.length);
-  const vocab = Vocab.build(trainPairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' })), 2);
+  const vocab = Vocab.build(
+    trainPairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' })),
+    2,
+  );
   const config: CoupletConfig = { vocabSize: vocab.size, embedDim: o.embedDim, hiddenDim: o.hiddenDim, attention: o.attention };
   const train = encode(vocab, trainPairs);
   const dev = encode(vocab, splits.dev.slice(0, o.devPairs ?? splits.dev.length));
-  log(`couplets: ${train.length} training pairs, ${dev.length} dev, ${splits.test.length} test; vocabulary ${vocab.size}; ${JSON.stringify(config)}, teacher forcing ${o.teacherForcing}`);
+  log(
+    `couplets: ${train.length} training pairs, ${dev.length} dev, ${splits.test.length} test; vocabulary ${vocab.size}; ${JSON.stringify(config)}, teacher forcing ${o.teacherForcing}, dropout ${o.dropout ?? 0}`,
+  );
 
-  const weights = new Map([...initParams(config, o.seed)].map(([name, values]) => [name, tf.variable(tf.tensor(values, paramSpecs(config).find((s) => s.name === name)!.shape))]));
+  const weights = new Map(
+    [...initParams(config, o.seed)].map(([name, values]) => [name, tf.variable(tf.tensor(values, paramSpecs(config).find((s) => s.name === name)!.shape))]),
+  );
   const optimizer = tf.train.adam(o.lr);
   const rng = prand.xoroshiro128plus(o.seed);
   const history: { step: number; loss: number; devLoss?: number }[] = [];
@@ -89,15 +120,20 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{ manifest?
   let best = { devLoss: coupletDevLoss(config, weights, dev), params: snapshot(), step: 0 };
   log(`step 0: dev loss ${best.devLoss.toFixed(3)}`);
   const started = performance.now();
-  let step = 0, pairsSeen = 0;
+  let step = 0,
+    pairsSeen = 0;
   outer: for (;;) {
     for (const batch of batches(train, o.batchSize, rng)) {
-      if ((performance.now() - started) / 60000 >= o.maxMinutes || (o.maxSteps !== undefined && step >= o.maxSteps)) break outer;
+      if ((performance.now() - started) / 60000 >= o.maxMinutes || (o.maxSteps !== undefined && step >= o.maxSteps) || o.signal?.aborted) break outer;
       const { upper, lower } = tensors(batch);
-      const { value, grads } = tf.variableGrads(() => coupletLoss(config, weights, upper, lower, o.teacherForcing));
+      const { value, grads } = tf.variableGrads(() => coupletLoss(config, weights, upper, lower, o.teacherForcing, o.dropout ?? 0));
       const norm = Math.sqrt(tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))).dataSync()[0]!));
       const scale = norm > 5 ? 5 / norm : 1;
-      optimizer.applyGradients(Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, scale === 1 ? g : tf.mul(g, scale)])) as unknown as Parameters<typeof optimizer.applyGradients>[0]);
+      optimizer.applyGradients(
+        Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, scale === 1 ? g : tf.mul(g, scale)])) as unknown as Parameters<
+          typeof optimizer.applyGradients
+        >[0],
+      );
       const loss = value.dataSync()[0]!;
       tf.dispose([upper, lower, value, ...Object.values(grads)]);
       step++;
@@ -106,7 +142,9 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{ manifest?
       if (step % o.evalEvery === 0) {
         point.devLoss = coupletDevLoss(config, weights, dev);
         if (point.devLoss < best.devLoss) best = { devLoss: point.devLoss, params: snapshot(), step };
-        log(`step ${step} (epoch ${(pairsSeen / train.length).toFixed(2)}): loss ${loss.toFixed(3)}, dev loss ${point.devLoss.toFixed(3)}${best.step === step ? ' (best)' : ''}`);
+        log(
+          `step ${step} (epoch ${(pairsSeen / train.length).toFixed(2)}): loss ${loss.toFixed(3)}, dev loss ${point.devLoss.toFixed(3)}${best.step === step ? ' (best)' : ''}`,
+        );
       }
       history.push(point);
       await new Promise((r) => setImmediate(r)); // lets a caller's timers and messages through
@@ -124,7 +162,18 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{ manifest?
         config,
         vocab,
         params: best.params,
-        training: { teacherForcing: o.teacherForcing, lr: o.lr, batchSize: o.batchSize, seed: o.seed, steps: step, bestStep: best.step, seconds: Math.round(seconds), pairsPerSecond: Math.round(pairsPerSecond), history: history.filter((p) => p.devLoss !== undefined) },
+        training: {
+          teacherForcing: o.teacherForcing,
+          dropout: o.dropout ?? 0,
+          lr: o.lr,
+          batchSize: o.batchSize,
+          seed: o.seed,
+          steps: step,
+          bestStep: best.step,
+          seconds: Math.round(seconds),
+          pairsPerSecond: Math.round(pairsPerSecond),
+          history: history.filter((p) => p.devLoss !== undefined),
+        },
         split: { ...COUPLET_SPLIT, train: train.length, dev: dev.length, test: splits.test.length },
         metrics: { devLoss: best.devLoss },
       })

@@ -55,7 +55,18 @@ let lastPost = 0;
 const trained = await train(
   // the final save drops optimizer state (float16 weights, like the shipped base); no periodic saves:
   // a run the bot does not finish is discarded, not resumed
-  { from: job.from, out: trainDir, maxSteps: job.maxSteps, maxMinutes: job.maxMinutes, lr: job.lr, dropout: job.dropout, workers: job.workers, dtype: 'float16', evalDev: false, saveEveryMinutes: 1e9 },
+  {
+    from: job.from,
+    out: trainDir,
+    maxSteps: job.maxSteps,
+    maxMinutes: job.maxMinutes,
+    lr: job.lr,
+    dropout: job.dropout,
+    workers: job.workers,
+    dtype: 'float16',
+    evalDev: false,
+    saveEveryMinutes: 1e9,
+  },
   data,
   {
     signal: controller.signal,
@@ -77,7 +88,9 @@ if (controller.signal.aborted) {
   const candidate = loadCheckpoint(trainDir);
   const after = await checkpointPerplexity(candidate, data.dev, job.workers);
   const before = await checkpointPerplexity(start, data.dev, job.workers);
-  const manifest = copyCheckpoint(candidate, job.out, { metrics: { devPerplexity: after.perplexity, devContentPerplexity: after.contentPerplexity, devTokens: after.tokens } });
+  const manifest = copyCheckpoint(candidate, job.out, {
+    metrics: { devPerplexity: after.perplexity, devContentPerplexity: after.contentPerplexity, devTokens: after.tokens },
+  });
   rmSync(trainDir, { recursive: true, force: true });
   post({
     type: 'done',

@@ -108,7 +108,17 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
   async start(trigger: RunTrigger, requestedBy: string | null = null): Promise<StartResult> {
     if (this.run) return { started: false, running: this.run.state };
     const base = this.deps.active();
-    const state: RunState = { id: 0, trigger, requestedBy, startedAt: new Date(), phase: 'preparing', baseVersion: base.version, ratedPoems: 0, progress: null, lossCurve: [] };
+    const state: RunState = {
+      id: 0,
+      trigger,
+      requestedBy,
+      startedAt: new Date(),
+      phase: 'preparing',
+      baseVersion: base.version,
+      ratedPoems: 0,
+      progress: null,
+      lossCurve: [],
+    };
     let recorded!: () => void;
     const rowWritten = new Promise<void>((r) => (recorded = r));
     const run: NonNullable<Trainer['run']> = { state, done: undefined as never };
@@ -142,12 +152,27 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
     const { state } = run;
     const began = Date.now();
     const report: RunReport = {
-      id: 0, trigger: state.trigger, requestedBy: state.requestedBy, status: 'failed', baseVersion: base.version, candidateVersion: null,
-      pplBefore: null, pplAfter: null, steps: 0, tokens: 0, ratedPoems: 0, seconds: 0, decision: null, error: null, lossCurve: state.lossCurve,
+      id: 0,
+      trigger: state.trigger,
+      requestedBy: state.requestedBy,
+      status: 'failed',
+      baseVersion: base.version,
+      candidateVersion: null,
+      pplBefore: null,
+      pplAfter: null,
+      steps: 0,
+      tokens: 0,
+      ratedPoems: 0,
+      seconds: 0,
+      decision: null,
+      error: null,
+      lossCurve: state.lossCurve,
     };
     let out: string | undefined;
     try {
-      const row = await retryWhenBusy(() => db.prisma.trainingRun.create({ data: { trigger: state.trigger, requestedBy: state.requestedBy, status: 'running', baseVersion: base.version } }));
+      const row = await retryWhenBusy(() =>
+        db.prisma.trainingRun.create({ data: { trigger: state.trigger, requestedBy: state.requestedBy, status: 'running', baseVersion: base.version } }),
+      );
       state.id = report.id = row.id;
       recorded();
       log.info({ run: row.id, trigger: state.trigger, by: state.requestedBy, base: base.version }, 'fine-tune started');
@@ -158,10 +183,25 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
       state.ratedPoems = report.ratedPoems = rated.length;
       out = Trainer.runDir(this.deps.modelDir, row.id);
       const dropout = Number(base.manifest.config.training.dropout ?? 0);
-      const job: FinetuneJob = { from: base.checkpoint, out, rated, lr: settings.lr, dropout, maxSteps: settings.maxSteps, maxMinutes: settings.maxMinutes, workers: settings.workers };
+      const job: FinetuneJob = {
+        from: base.checkpoint,
+        out,
+        rated,
+        lr: settings.lr,
+        dropout,
+        maxSteps: settings.maxSteps,
+        maxMinutes: settings.maxMinutes,
+        workers: settings.workers,
+      };
       const result = await this.runWorker(run, job);
       if (run.stoppedBy) throw new Error(`stopped by ${run.stoppedBy}`); // (asked while it was evaluating)
-      Object.assign(report, { steps: result.steps, tokens: result.tokens, candidateVersion: result.candidate.version, pplBefore: result.before.perplexity, pplAfter: result.after.perplexity });
+      Object.assign(report, {
+        steps: result.steps,
+        tokens: result.tokens,
+        candidateVersion: result.candidate.version,
+        pplBefore: result.before.perplexity,
+        pplAfter: result.after.perplexity,
+      });
 
       // keep the candidate: it becomes a version (promoted or not, /model rollback can reach it)
       const dir = resolve(this.deps.modelDir, 'versions', result.candidate.version);
@@ -169,7 +209,8 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
       renameSync(out, dir);
       await registerVersion(db, result.candidate, dir, row.id);
 
-      const before = result.before.perplexity, after = result.after.perplexity;
+      const before = result.before.perplexity,
+        after = result.after.perplexity;
       const figures = `dev perplexity ${before.toFixed(2)} → ${after.toFixed(2)} (${after - before >= 0 ? '+' : ''}${(after - before).toFixed(2)})`;
       const nowActive = this.deps.active().version;
       if (nowActive !== base.version) {
@@ -205,8 +246,16 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
           db.prisma.trainingRun.update({
             where: { id: report.id },
             data: {
-              status: report.status, endedAt: new Date(), candidateVersion: report.candidateVersion, steps: report.steps, tokens: report.tokens,
-              ratedPoems: report.ratedPoems, pplBefore: report.pplBefore, pplAfter: report.pplAfter, decision: report.decision, error: report.error,
+              status: report.status,
+              endedAt: new Date(),
+              candidateVersion: report.candidateVersion,
+              steps: report.steps,
+              tokens: report.tokens,
+              ratedPoems: report.ratedPoems,
+              pplBefore: report.pplBefore,
+              pplAfter: report.pplAfter,
+              decision: report.decision,
+              error: report.error,
               lossCurve: JSON.stringify(report.lossCurve),
             },
           }),
@@ -216,7 +265,10 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
         log.error({ err: e, run: report.id }, 'could not record the end of the fine-tune');
       }
     }
-    log.info({ run: report.id, status: report.status, before: report.pplBefore, after: report.pplAfter, error: report.error ?? undefined }, 'fine-tune finished');
+    log.info(
+      { run: report.id, status: report.status, before: report.pplBefore, after: report.pplAfter, error: report.error ?? undefined },
+      'fine-tune finished',
+    );
     return report;
   }
 

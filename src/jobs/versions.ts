@@ -84,7 +84,10 @@ export async function loadServingModel(db: Database, baseDir: string, log: Log, 
     } catch (e) {
       const next = choices[i + 1];
       if (!next) throw e;
-      log.warn({ version: choice.version, path: choice.path, reason: (e as Error).message, next: next.version }, 'cannot load this model version; trying the next one');
+      log.warn(
+        { version: choice.version, path: choice.path, reason: (e as Error).message, next: next.version },
+        'cannot load this model version; trying the next one',
+      );
       continue;
     }
     await registerVersion(db, writer.manifest, choice.path);
@@ -98,7 +101,12 @@ export async function loadServingModel(db: Database, baseDir: string, log: Log, 
  * Makes `target` the version answering /poem: hot-swap to it (which verifies it), then record it as active.
  * If recording fails, the swap is undone, so the database and the bot never disagree for long.
  */
-export async function serveVersion(db: Database, swapTo: (dir: string) => Promise<PoemWriter>, target: { version: string; path: string }, current: PoemWriter): Promise<void> {
+export async function serveVersion(
+  db: Database,
+  swapTo: (dir: string) => Promise<PoemWriter>,
+  target: { version: string; path: string },
+  current: PoemWriter,
+): Promise<void> {
   await swapTo(target.path);
   try {
     await markActive(db, target.version);
@@ -116,7 +124,9 @@ export async function serveVersion(db: Database, swapTo: (dir: string) => Promis
  */
 export async function pruneVersions(db: Database, opts: { keep: number; versionsDir: string }): Promise<string[]> {
   const root = resolve(opts.versionsDir) + sep;
-  const all = (await db.prisma.modelVersion.findMany({ orderBy: [{ createdAt: 'desc' }, { version: 'desc' }] })).filter((v) => resolve(v.path).startsWith(root));
+  const all = (await db.prisma.modelVersion.findMany({ orderBy: [{ createdAt: 'desc' }, { version: 'desc' }] })).filter((v) =>
+    resolve(v.path).startsWith(root),
+  );
   const previous = await previousVersion(db);
   const kept = new Set([...all.slice(0, opts.keep).map((v) => v.version), ...(previous ? [previous.version] : [])]);
   const doomed = all.filter((v) => !v.active && !kept.has(v.version));

@@ -33,7 +33,6 @@ const require = createRequire(import.meta.url);
 const NATIVE_PACKAGES = { 'node-gpu': '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
 let active: Promise<BackendInfo> | undefined;
 
-
 /** The first line of a load error, which names what is missing (a file, a symbol, the package). */
 function reasonOf(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);

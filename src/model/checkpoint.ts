@@ -67,8 +67,10 @@ export function toFloat16(values: Float32Array): Uint16Array {
     const sign = (x >>> 16) & 0x8000;
     const exp = ((x >>> 23) & 0xff) - 127 + 15;
     const mant = x & 0x7fffff;
-    if (exp <= 0) out[i] = sign; // underflow to ±0 (weights this small do not matter)
-    else if (exp >= 31) out[i] = sign | 0x7c00; // overflow to ±inf
+    if (exp <= 0)
+      out[i] = sign; // underflow to ±0 (weights this small do not matter)
+    else if (exp >= 31)
+      out[i] = sign | 0x7c00; // overflow to ±inf
     else out[i] = sign | ((exp << 10) + ((mant + 0x1000) >>> 13)); // round to nearest; a carry moves into the exponent
   }
   return out;
@@ -133,7 +135,10 @@ export function saveCheckpoint(dir: string, input: SaveInput): Manifest {
   };
   if (input.optimizerState) {
     const names = [...input.optimizerState.keys()];
-    const packed = packParams(names.map((name) => ({ name })), input.optimizerState);
+    const packed = packParams(
+      names.map((name) => ({ name })),
+      input.optimizerState,
+    );
     files['optimizer.bin'] = new Uint8Array(packed.buffer);
     files['optimizer.json'] = Buffer.from(JSON.stringify(names.map((name) => ({ name, size: input.optimizerState!.get(name)!.length }))));
   }
@@ -188,7 +193,10 @@ export function loadCheckpoint(dir: string, opts: { optimizer?: boolean } = {}):
     throw new CheckpointError(`checkpoint ${dir}: no readable manifest.json (${(e as Error).message.split('\n')[0]})`);
   }
   const parsed = Manifest.safeParse(raw);
-  if (!parsed.success) throw new CheckpointError(`checkpoint ${dir}: manifest.json is not a ${FORMAT} manifest (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+  if (!parsed.success)
+    throw new CheckpointError(
+      `checkpoint ${dir}: manifest.json is not a ${FORMAT} manifest (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`,
+    );
   const manifest = parsed.data;
   const specs = paramSpecs(manifest.config.model);
   if (JSON.stringify(specs) !== JSON.stringify(manifest.weights.tensors)) {
@@ -210,7 +218,10 @@ export function loadCheckpoint(dir: string, opts: { optimizer?: boolean } = {}):
   if (opts.optimizer && manifest.files['optimizer.bin']) {
     const layout = z.array(z.object({ name: z.string(), size: z.number() })).parse(JSON.parse(readVerified(dir, manifest, 'optimizer.json').toString('utf8')));
     const data = new Float32Array(new Uint8Array(readVerified(dir, manifest, 'optimizer.bin')).buffer);
-    checkpoint.optimizerState = unpackParams(layout.map((l) => ({ name: l.name, shape: [l.size] })), data);
+    checkpoint.optimizerState = unpackParams(
+      layout.map((l) => ({ name: l.name, shape: [l.size] })),
+      data,
+    );
   }
   return checkpoint;
 }

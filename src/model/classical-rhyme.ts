@@ -29,10 +29,11 @@ export function deriveRhymeGroups(poems: Poem[]): Map<string, string> {
     if (!checkTones(p.lines, clearTone).kept) continue;
     const ends = evenLineEnds(p.lines);
     for (const a of ends) occurrences.set(a, (occurrences.get(a) ?? 0) + 1);
-    for (let i = 0; i < ends.length; i++) for (let j = i + 1; j < ends.length; j++) {
-      const key = [ends[i]!, ends[j]!].sort().join('');
-      together.set(key, (together.get(key) ?? 0) + 1);
-    }
+    for (let i = 0; i < ends.length; i++)
+      for (let j = i + 1; j < ends.length; j++) {
+        const key = [ends[i]!, ends[j]!].sort().join('');
+        together.set(key, (together.get(key) ?? 0) + 1);
+      }
   }
   const parent = new Map([...occurrences.keys()].map((ch) => [ch, ch]));
   const root = (ch: string): string => {

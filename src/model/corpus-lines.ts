@@ -24,7 +24,9 @@ export class CorpusLines {
     if (lines) return new CorpusLines(CorpusLines.build(lines));
     const packageFile = createRequire(import.meta.url).resolve('chinese-poetry/package.json');
     const version = (JSON.parse(readFileSync(packageFile, 'utf8')) as { version: string }).version;
-    return new CorpusLines(cachedNumbers(`corpus-lines-chinese-poetry-${version}-v1.bin`, () => CorpusLines.build(loadTangCorpus().train.flatMap((p) => p.lines))));
+    return new CorpusLines(
+      cachedNumbers(`corpus-lines-chinese-poetry-${version}-v1.bin`, () => CorpusLines.build(loadTangCorpus().train.flatMap((p) => p.lines))),
+    );
   }
 
   private static build(lines: string[]): Uint32Array {
@@ -40,7 +42,8 @@ export class CorpusLines {
   completions(prefix: string): string[] {
     const h = hashPrefix(prefix);
     const n = this.pairs.length / 2;
-    let lo = 0, hi = n;
+    let lo = 0,
+      hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.pairs[2 * mid]! < h) lo = mid + 1;

@@ -16,7 +16,7 @@ import { rhymeClasses, rhymeGroups } from './rhyme.js';
 import type { RhymeSystem } from './poem-request.js';
 import { toneTemplate, type Tonal } from './poetics.js';
 import { clearTone } from './tones.js';
-import { inScript, toTraditional, } from './script.js';
+import { inScript, toTraditional } from './script.js';
 import { BOS, type Vocab } from './vocab.js';
 import { PoemInputError, PoemRequest, type GeneratedPoem } from './poem-request.js';
 
@@ -187,10 +187,13 @@ export class PoemModel {
     if (!tones) return undefined;
     const { lineLength, lines } = FORM_SHAPE[form];
     const candidates = ([0, 1] as const).map((k) => toneTemplate(k, lineLength, lines, firstLineRhymes));
-    const conflicts = candidates.map((t) => [...forced].filter(([pos, id]) => {
-      const want = t[Math.floor(pos / lineLength)]![pos % lineLength];
-      return want && this.toneOfId[id] === (want === 'level' ? 2 : 1);
-    }).length);
+    const conflicts = candidates.map(
+      (t) =>
+        [...forced].filter(([pos, id]) => {
+          const want = t[Math.floor(pos / lineLength)]![pos % lineLength];
+          return want && this.toneOfId[id] === (want === 'level' ? 2 : 1);
+        }).length,
+    );
     if (conflicts[0] !== conflicts[1]) return candidates[conflicts[0]! < conflicts[1]! ? 0 : 1];
     return candidates[prand.unsafeUniformIntDistribution(0, 1, rng)];
   }
@@ -310,7 +313,8 @@ export class PoemModel {
     /** the ids position `pos` may take, or undefined where the user's character stands */
     const allowedAt = (pos: number): Int32Array | undefined => {
       if (pos >= lineCount * lineLength || forced.has(pos)) return undefined;
-      const line = Math.floor(pos / lineLength), col = pos % lineLength;
+      const line = Math.floor(pos / lineLength),
+        col = pos % lineLength;
       // 格律: the template's tone here, if it sets one (the user's characters were placed regardless)
       const want = template?.[line]?.[col];
       if (!(col === lineLength - 1 && rhymesAt(line))) return want ? this.fitFor[want] : this.contentIds;
@@ -340,7 +344,9 @@ export class PoemModel {
           let skip = repeatsLeft === 0 ? { banned: used, except: reduplicable } : undefined;
           // no copying: a line's last character never completes a line of the training corpus
           if (col === lineLength - 1) {
-            const copies = this.corpusLines.completions(this.vocab.decode(chosen.slice(line * lineLength))).flatMap((ch) => (this.vocab.has(ch) ? [this.vocab.id(ch)] : []));
+            const copies = this.corpusLines
+              .completions(this.vocab.decode(chosen.slice(line * lineLength)))
+              .flatMap((ch) => (this.vocab.has(ch) ? [this.vocab.id(ch)] : []));
             if (copies.length > 0) {
               const banned = skip ? used.slice() : new Uint8Array(this.vocab.size);
               for (const id of copies) banned[id] = 1;
@@ -394,7 +400,11 @@ export class PoemModel {
       const products = this.layerWeights[l]!.applyMany(inputs);
       // layer 0's bias row holds the token's input projection (x·Wx + b, precomputed)
       const bias = l === 0 ? items.map(({ token }) => this.inputTable.subarray(token * 4 * H, (token + 1) * 4 * H)) : this.biases[l]!;
-      this.cells.step(products, bias, items.map(({ state }) => state[l]!));
+      this.cells.step(
+        products,
+        bias,
+        items.map(({ state }) => state[l]!),
+      );
       below = items.map(({ state }) => state[l]!.h);
     }
     // one product per set of ids wanted (the tone masks are shared by every poem at such a position)
@@ -402,7 +412,10 @@ export class PoemModel {
     const askedFor = new Map<WantLogits, number[]>();
     items.forEach(({ wantLogits }, k) => wantLogits && askedFor.set(wantLogits, [...(askedFor.get(wantLogits) ?? []), k]));
     for (const [want, ks] of askedFor) {
-      const logits = this.outWeight.applyMany(ks.map((k) => below[k]!), want === true ? undefined : (want as Int32Array));
+      const logits = this.outWeight.applyMany(
+        ks.map((k) => below[k]!),
+        want === true ? undefined : (want as Int32Array),
+      );
       ks.forEach((k, a) => (out[k] = logits[a]));
     }
     return out;
@@ -414,7 +427,8 @@ export class PoemModel {
    */
   servedPerplexity(poems: Poem[]): { perplexity: number; tokens: number } {
     const { hiddenDim, layers } = this.manifest.config.model;
-    let nll = 0, tokens = 0;
+    let nll = 0,
+      tokens = 0;
     for (const poem of poems) {
       const ids = this.vocab.encodePoem(poem);
       const state = Array.from({ length: layers }, () => ({ h: new Float32Array(hiddenDim), c: new Float32Array(hiddenDim) }));
@@ -442,7 +456,10 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
 
 /** v·W (+ b) on the TensorFlow.js backend, in float32. */
 class FloatMatVec implements MatVec {
-  constructor(private readonly w: tf.Tensor2D, private readonly bias?: Float32Array) {}
+  constructor(
+    private readonly w: tf.Tensor2D,
+    private readonly bias?: Float32Array,
+  ) {}
 
   apply(v: Float32Array): Float32Array {
     const input = tf.tensor2d(v, [1, v.length]);
@@ -497,7 +514,8 @@ export function sample(
   if (count === 0) return sample(logits, allowed, opts, rng); // every allowed id was banned
   const weights = Array.from(values.subarray(0, count), (v) => Math.exp((v - values[0]!) / opts.temperature));
   const total = weights.reduce((a, b) => a + b, 0);
-  let kept = 0, mass = 0;
+  let kept = 0,
+    mass = 0;
   while (kept < count && mass < opts.topP * total) mass += weights[kept++]!;
   const r = (prand.unsafeUniformIntDistribution(0, 0x7fffffff, rng) / 0x80000000) * mass;
   let acc = 0;
@@ -507,4 +525,3 @@ export function sample(
   }
   return ids[kept - 1]!;
 }
-

@@ -10,7 +10,19 @@ import { compileWat } from './wat.js';
 
 type Kernel = {
   memory: WebAssembly.Memory;
-  matmul: (w: number, rowScale: number, bias: number, x: number, xScale: number, out: number, K: number, N: number, B: number, columns: number, count: number) => void;
+  matmul: (
+    w: number,
+    rowScale: number,
+    bias: number,
+    x: number,
+    xScale: number,
+    out: number,
+    K: number,
+    N: number,
+    B: number,
+    columns: number,
+    count: number,
+  ) => void;
   quantize: (input: number, x: number, xScale: number, K: number, B: number) => void;
 };
 
@@ -20,7 +32,12 @@ export class Int8Matrix {
   private capacity = 0;
   private readonly inputsAt: number;
 
-  private constructor(private readonly kernel: Kernel, readonly rows: number, readonly cols: number, private readonly paddedRows: number) {
+  private constructor(
+    private readonly kernel: Kernel,
+    readonly rows: number,
+    readonly cols: number,
+    private readonly paddedRows: number,
+  ) {
     this.inputsAt = this.columnsAt + 8 * cols; // after the weights, their scales, the bias, all columns and a column list
   }
 
@@ -67,16 +84,20 @@ export class Int8Matrix {
    * `columns`, only those outputs are computed (the rest of each array is unspecified).
    */
   applyMany(inputs: Float32Array[], columns?: Int32Array): Float32Array[] {
-    const B = inputs.length, K = this.paddedRows, N = this.cols;
+    const B = inputs.length,
+      K = this.paddedRows,
+      N = this.cols;
     if (B === 0) return [];
     const at = this.reserve(B);
     const buffer = this.kernel.memory.buffer;
     const floats = new Float32Array(buffer, at.input, B * K);
     inputs.forEach((input, b) => floats.set(input.length === this.rows ? input : input.subarray(0, this.rows), b * K));
     this.kernel.quantize(at.input, at.x, at.xScale, K, B);
-    let listAt = this.columnsAt, count = N;
+    let listAt = this.columnsAt,
+      count = N;
     if (columns) {
-      for (let c = 0; c < columns.length; c++) if (!(columns[c]! >= 0 && columns[c]! < N)) throw new Error(`Int8Matrix: column ${columns[c]} is outside 0…${N - 1}`);
+      for (let c = 0; c < columns.length; c++)
+        if (!(columns[c]! >= 0 && columns[c]! < N)) throw new Error(`Int8Matrix: column ${columns[c]} is outside 0…${N - 1}`);
       listAt = this.columnsAt + 4 * N;
       new Int32Array(buffer, listAt, columns.length).set(columns);
       count = columns.length;
@@ -88,9 +109,13 @@ export class Int8Matrix {
 
   /** Where B inputs (as floats, then int16), their scales and their products lie, growing the memory when needed. */
   private reserve(B: number): { input: number; x: number; xScale: number; out: number } {
-    const K = this.paddedRows, N = this.cols;
+    const K = this.paddedRows,
+      N = this.cols;
     const layout = (n: number) => {
-      const input = this.inputsAt, x = input + 4 * K * n, xScale = x + 2 * K * n, out = xScale + 4 * n;
+      const input = this.inputsAt,
+        x = input + 4 * K * n,
+        xScale = x + 2 * K * n,
+        out = xScale + 4 * n;
       return { input, x, xScale, out, end: out + 4 * N * n };
     };
     if (B > this.capacity) {

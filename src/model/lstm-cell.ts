@@ -13,7 +13,10 @@ export class LstmCells {
   /** the cell width as the kernel holds it: H rounded up to four (the lanes beyond H are computed and dropped) */
   private readonly padded: number;
 
-  private constructor(private readonly kernel: Kernel, readonly hidden: number) {
+  private constructor(
+    private readonly kernel: Kernel,
+    readonly hidden: number,
+  ) {
     this.padded = Math.ceil(hidden / 4) * 4;
   }
 
@@ -28,7 +31,9 @@ export class LstmCells {
    * all), and its state (c, h), which is updated in place.
    */
   step(z: Float32Array[], bias: Float32Array[] | Float32Array, states: { c: Float32Array; h: Float32Array }[]): void {
-    const B = z.length, H = this.hidden, P = this.padded;
+    const B = z.length,
+      H = this.hidden,
+      P = this.padded;
     if (B === 0) return;
     const shared = !Array.isArray(bias);
     const biasRows = shared ? 1 : B;

@@ -100,7 +100,10 @@ export function lstmForwardSteps(xProj: tf.Tensor3D, wh: tf.Tensor2D) {
   for (let t = 0; t < T; t++) {
     const z = tf.add(xs[t]!, tf.matMul(h, wh));
     const [zi, zf, zg, zo] = tf.split(z, 4, 1) as tf.Tensor2D[];
-    const i = tf.sigmoid(zi!), f = tf.sigmoid(zf!), g = tf.tanh(zg!), o = tf.sigmoid(zo!);
+    const i = tf.sigmoid(zi!),
+      f = tf.sigmoid(zf!),
+      g = tf.tanh(zg!),
+      o = tf.sigmoid(zo!);
     c = tf.add(tf.mul(f, c), tf.mul(i, g));
     const tanhC = tf.tanh(c);
     h = tf.mul(o, tanhC);
@@ -172,12 +175,12 @@ export const lstmLayer = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf
       const previous = (s: tf.Tensor3D) => tf.concat([tf.zeros([1, B, H]), tf.slice(s, [0, 0, 0], [T - 1, B, H])], 0);
       // dc gets dh⊙a; dz = [dc, dc, dc, dh]⊙factors, in gate order i f g o
       const a = tf.unstack(tf.mul(oS!, tf.sub(1, tf.square(tanhCS!)))) as tf.Tensor2D[];
-      const factors = tf.unstack(tf.concat([
-        tf.mul(gS!, sigmoidGrad(iS!)),
-        tf.mul(previous(csS!), sigmoidGrad(fS!)),
-        tf.mul(iS!, tf.sub(1, tf.square(gS!))),
-        tf.mul(tanhCS!, sigmoidGrad(oS!)),
-      ], 2)) as tf.Tensor2D[];
+      const factors = tf.unstack(
+        tf.concat(
+          [tf.mul(gS!, sigmoidGrad(iS!)), tf.mul(previous(csS!), sigmoidGrad(fS!)), tf.mul(iS!, tf.sub(1, tf.square(gS!))), tf.mul(tanhCS!, sigmoidGrad(oS!))],
+          2,
+        ),
+      ) as tf.Tensor2D[];
       const fT = tf.unstack(fS!) as tf.Tensor2D[];
       const dyT = tf.unstack(dy) as tf.Tensor2D[];
       const whT = tf.transpose(whS) as tf.Tensor2D; // once, not a transposed product per step (faster on wasm)
@@ -327,7 +330,12 @@ export function features(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T
   const drop = (t: tf.Tensor2D) => (rate > 0 ? dropout(t, rate) : t);
   let x: tf.Tensor2D = drop(tf.gather(p.get('embedding')!, inputs) as tf.Tensor2D); // [T*B, E]
   for (let l = 0; l < c.layers; l++) {
-    const hs = lstm(tf.reshape(x, [T, B, x.shape[1]]), p.get(`lstm${l}.wx`) as tf.Tensor2D, p.get(`lstm${l}.wh`) as tf.Tensor2D, p.get(`lstm${l}.b`) as tf.Tensor1D);
+    const hs = lstm(
+      tf.reshape(x, [T, B, x.shape[1]]),
+      p.get(`lstm${l}.wx`) as tf.Tensor2D,
+      p.get(`lstm${l}.wh`) as tf.Tensor2D,
+      p.get(`lstm${l}.b`) as tf.Tensor1D,
+    );
     x = drop(tf.reshape(hs, [T * B, c.hiddenDim]));
   }
   return tf.concat([x, tf.ones([T * B, 1])], 1) as tf.Tensor2D;

@@ -17,7 +17,13 @@ const MAX_BATCH = 64;
 const model = await PoemModel.load(workerData.checkpoint as string);
 const coupletDir = workerData.couplet as string | undefined;
 const couplets = coupletDir && existsSync(join(coupletDir, 'manifest.json')) ? await CoupletModel.load(coupletDir) : undefined;
-parentPort!.postMessage({ ready: true, manifest: model.manifest, backend: model.backend, fallback: model.backendInfo.fallback, coupletVersion: couplets?.version ?? null });
+parentPort!.postMessage({
+  ready: true,
+  manifest: model.manifest,
+  backend: model.backend,
+  fallback: model.backendInfo.fallback,
+  coupletVersion: couplets?.version ?? null,
+});
 
 const waiting: { id: number; request: PoemRequest }[] = [];
 const writing: { id: number; draft: PoemDraft }[] = [];

@@ -16,7 +16,8 @@ export function repeatedCharacters(lines: string[]): number {
 
 /** Share of all characters of the poems that are repeats (above). */
 export function repeatShare(poems: string[][]): number {
-  let repeats = 0, chars = 0;
+  let repeats = 0,
+    chars = 0;
   for (const lines of poems) {
     repeats += repeatedCharacters(lines);
     chars += lines.reduce((n, l) => n + [...l].length, 0);
@@ -51,7 +52,8 @@ export type ToneCheck = {
 export function checkTones(lines: string[], toneOf: (ch: string) => Tonal): ToneCheck {
   const tones = lines.map((l) => [...l].map(toneOf));
   const broken: string[] = [];
-  let positions = 0, positionsKept = 0;
+  let positions = 0,
+    positionsKept = 0;
   const rule = (ok: boolean, what: string) => {
     positions++;
     if (ok) positionsKept++;
@@ -83,7 +85,9 @@ export function checkTones(lines: string[], toneOf: (ch: string) => Tonal): Tone
 
 /** Tone rules over many poems: the share kept whole, and the share of checked positions kept. */
 export function toneRulesKept(poems: string[][], toneOf: (ch: string) => Tonal): { poems: number; positions: number } {
-  let kept = 0, positions = 0, positionsKept = 0;
+  let kept = 0,
+    positions = 0,
+    positionsKept = 0;
   for (const lines of poems) {
     const c = checkTones(lines, toneOf);
     if (c.kept) kept++;
@@ -151,7 +155,10 @@ export function scorePoems(
  * most 七言 poems) it ends level: D B C D or B D A B. A 律诗 runs its quatrain twice.
  */
 const LINE_PATTERNS: Record<'A' | 'B' | 'C' | 'D', string> = { A: 'ZZPPZ', B: 'PPZZP', C: 'PPPZZ', D: 'ZZZPP' };
-export const TONE_TEMPLATES = [['A', 'B', 'C', 'D'], ['C', 'D', 'A', 'B']] as const;
+export const TONE_TEMPLATES = [
+  ['A', 'B', 'C', 'D'],
+  ['C', 'D', 'A', 'B'],
+] as const;
 /** the rhyming first line that keeps an unrhymed one's opening tones */
 const RHYMING_FIRST_LINE = { A: 'D', C: 'B' } as const;
 

@@ -38,9 +38,7 @@ export const THIRTEEN_RHYMES: Readonly<Record<string, readonly string[]>> = {
   中东: ['eng', 'ing', 'ong', 'iong', 'ueng'],
 };
 
-const GROUP_OF_FINAL = new Map<string, string>(
-  Object.entries(THIRTEEN_RHYMES).flatMap(([group, finals]) => finals.map((final) => [final, group] as const)),
-);
+const GROUP_OF_FINAL = new Map<string, string>(Object.entries(THIRTEEN_RHYMES).flatMap(([group, finals]) => finals.map((final) => [final, group] as const)));
 
 const INITIAL = /^(zh|ch|sh|[bpmfdtnlgkhjqxrzcs])/;
 // pinyin's shortened spellings, written in full

@@ -3,7 +3,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from './backend.js';
 import { lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig } from './model.js';
 
-const { config, params: paramsBuffer, grads: gradsBuffer, backend } = workerData as {
+const {
+  config,
+  params: paramsBuffer,
+  grads: gradsBuffer,
+  backend,
+} = workerData as {
   config: ModelConfig;
   params: SharedArrayBuffer;
   grads: SharedArrayBuffer;
@@ -14,7 +19,10 @@ const params = paramViews(config, paramsBuffer);
 const grads = paramViews(config, gradsBuffer);
 const ready = initBackend(backend);
 // tell the engine when the backend is up: native TensorFlow must not start in two threads at once
-ready.then(() => parentPort!.postMessage({ ready: true }), (e) => parentPort!.postMessage({ ready: false, error: (e as Error).message }));
+ready.then(
+  () => parentPort!.postMessage({ ready: true }),
+  (e) => parentPort!.postMessage({ ready: false, error: (e as Error).message }),
+);
 
 parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number }) => {
   try {

@@ -264,8 +264,16 @@ export const PERPLEXITY_DEFINITION =
 export type PerplexityResult = { perplexity: number; contentPerplexity: number; tokens: number; contentTokens: number; poems: number };
 
 export async function perplexity(engine: GradEngine, vocab: Vocab, poems: Poem[], batchTokens = 4096): Promise<PerplexityResult> {
-  const batches = epochBatches(poems.map((poem) => ({ poem, weight: 1 })), vocab, batchTokens, 0);
-  let nll = 0, tokens = 0, contentNll = 0, contentTokens = 0;
+  const batches = epochBatches(
+    poems.map((poem) => ({ poem, weight: 1 })),
+    vocab,
+    batchTokens,
+    0,
+  );
+  let nll = 0,
+    tokens = 0,
+    contentNll = 0,
+    contentTokens = 0;
   for (const seqs of batches) {
     const r = await engine.run(seqs, { grads: false, perToken: true });
     r.batches.forEach((batch, k) => {
@@ -319,7 +327,12 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
   if (!o.epochs && !o.maxSteps && !o.maxMinutes) o.epochs = 1;
 
   const start = o.from ? loadCheckpoint(o.from, { optimizer: true }) : undefined;
-  const vocab = start?.vocab ?? Vocab.build(data.train.map((e) => e.poem), o.minCount);
+  const vocab =
+    start?.vocab ??
+    Vocab.build(
+      data.train.map((e) => e.poem),
+      o.minCount,
+    );
   const config: ModelConfig = start?.manifest.config.model ?? { vocabSize: vocab.size, embedDim: o.embedDim, hiddenDim: o.hiddenDim, layers: o.layers };
   const engine = await createEngine(config, o.workers, o.backend);
   try {
@@ -327,9 +340,15 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
     for (const [name, p] of engine.params) p.set(initial.get(name)!);
     const optimizer = await ParamOptimizer.create(o.optimizer, engine.params, start?.optimizerState);
     const lr0 = o.lr ?? DEFAULT_LR[o.optimizer];
-    const state = start ? { ...start.manifest.training, history: [...start.manifest.training.history] } : { step: 0, epoch: 0, batchInEpoch: 0, tokensSeen: 0, seconds: 0, history: [] as Manifest['training']['history'] };
-    log(`model: ${countParams(config).toLocaleString('en')} parameters, vocabulary ${vocab.size}, ${config.layers}×LSTM(${config.hiddenDim}), embedding ${config.embedDim}`);
-    log(`data: ${data.train.length} training poems${data.split.stanzas ? ` (${data.split.stanzas} of them stanzas of irregular poems)` : ''}, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`);
+    const state = start
+      ? { ...start.manifest.training, history: [...start.manifest.training.history] }
+      : { step: 0, epoch: 0, batchInEpoch: 0, tokensSeen: 0, seconds: 0, history: [] as Manifest['training']['history'] };
+    log(
+      `model: ${countParams(config).toLocaleString('en')} parameters, vocabulary ${vocab.size}, ${config.layers}×LSTM(${config.hiddenDim}), embedding ${config.embedDim}`,
+    );
+    log(
+      `data: ${data.train.length} training poems${data.split.stanzas ? ` (${data.split.stanzas} of them stanzas of irregular poems)` : ''}, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`,
+    );
 
     const began = performance.now();
     const elapsedMinutes = () => (performance.now() - began) / 60000;
@@ -338,13 +357,18 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
     const firstStep = state.step;
     const firstEpochPos = state.epoch + state.batchInEpoch / stepsPerEpoch;
     const fraction = () =>
-      Math.min(1, Math.max(
-        o.maxSteps ? (state.step - firstStep) / o.maxSteps : 0,
-        o.maxMinutes ? elapsedMinutes() / o.maxMinutes : 0,
-        o.epochs ? (state.epoch + state.batchInEpoch / stepsPerEpoch - firstEpochPos) / o.epochs : 0,
-      ));
+      Math.min(
+        1,
+        Math.max(
+          o.maxSteps ? (state.step - firstStep) / o.maxSteps : 0,
+          o.maxMinutes ? elapsedMinutes() / o.maxMinutes : 0,
+          o.epochs ? (state.epoch + state.batchInEpoch / stepsPerEpoch - firstEpochPos) / o.epochs : 0,
+        ),
+      );
     let lossAverage = NaN;
-    let windowTokens = 0, windowStart = performance.now(), tokensPerSecond = 0;
+    let windowTokens = 0,
+      windowStart = performance.now(),
+      tokensPerSecond = 0;
     let lastSave = performance.now();
     let parent = start?.manifest.version ?? null;
     let saved: Manifest | undefined;
@@ -361,7 +385,10 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
         params: engine.params,
         optimizerState: final && o.dtype === 'float16' ? undefined : optimizer.state,
         dtype: o.dtype,
-        config: { model: config, training: { optimizer: o.optimizer, lr: lr0, batchTokens: o.batchTokens, clip: o.clip, dropout: o.dropout, seed: o.seed, minCount: vocab.minCount } },
+        config: {
+          model: config,
+          training: { optimizer: o.optimizer, lr: lr0, batchTokens: o.batchTokens, clip: o.clip, dropout: o.dropout, seed: o.seed, minCount: vocab.minCount },
+        },
         split: { ...SPLIT, ...data.split },
         metrics: { devPerplexity: metrics?.perplexity ?? null, devContentPerplexity: metrics?.contentPerplexity ?? null, devTokens: metrics?.tokens ?? null },
         training: { ...state, seconds: state.seconds + (performance.now() - began) / 1000 },

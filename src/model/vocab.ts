@@ -7,7 +7,10 @@ import { FORMS, type Form, type Poem } from './corpus.js';
 
 export const SPECIALS = ['<pad>', '<bos>', '<eos>', '<unk>', ...FORMS.map((f) => `<${f}>`)] as const;
 export const PUNCTUATION = ['，', '。'] as const;
-export const PAD = 0, BOS = 1, EOS = 2, UNK = 3;
+export const PAD = 0,
+  BOS = 1,
+  EOS = 2,
+  UNK = 3;
 
 export const VocabFile = z.object({ tokens: z.array(z.string()).min(SPECIALS.length + PUNCTUATION.length), minCount: z.number().int() });
 
@@ -18,7 +21,10 @@ export class Vocab {
   /** first id of an ordinary character; everything before is special or punctuation */
   readonly firstChar = SPECIALS.length + PUNCTUATION.length;
 
-  constructor(readonly tokens: string[], readonly minCount: number) {
+  constructor(
+    readonly tokens: string[],
+    readonly minCount: number,
+  ) {
     SPECIALS.forEach((s, i) => {
       if (tokens[i] !== s) throw new Error(`vocabulary: token ${i} must be ${s}, found ${tokens[i]}`);
     });

@@ -252,8 +252,7 @@ type Dict = Record<string, any>;
 const P = (bit: number): bigint => 1n << BigInt(bit);
 const ADMINISTRATOR = P(3);
 const ALL_PERMISSIONS = (1n << 51n) - 1n;
-const DEFAULT_EVERYONE =
-  P(0) | P(6) | P(10) | P(11) | P(14) | P(15) | P(16) | P(18) | P(20) | P(21) | P(25) | P(26) | P(31) | P(35) | P(38);
+const DEFAULT_EVERYONE = P(0) | P(6) | P(10) | P(11) | P(14) | P(15) | P(16) | P(18) | P(20) | P(21) | P(25) | P(26) | P(31) | P(35) | P(38);
 const DEFAULT_BOT = P(6) | P(10) | P(11) | P(14) | P(15) | P(16) | P(18) | P(31) | P(38);
 
 const FLAG_SUPPRESS_EMBEDS = 1 << 2;
@@ -912,12 +911,7 @@ export class DiscordStandIn {
 
   private async component(input: ComponentInput, values: string[] | null): Promise<StandInInteraction> {
     await this.waitForReady({ timeoutMs: 10_000 });
-    const id =
-      typeof input.message === 'string'
-        ? input.message
-        : 'messageId' in input.message
-          ? input.message.messageId
-          : input.message.id;
+    const id = typeof input.message === 'string' ? input.message : 'messageId' in input.message ? input.message.messageId : input.message.id;
     const msg = this.messagesById.get(id);
     if (!msg || msg.deleted) throw new StandInError(`no message ${id} to interact with`);
     const guild = this.requireGuild(msg.guildId ?? this.guildId);
@@ -978,10 +972,7 @@ export class DiscordStandIn {
     },
   ): StandInInteraction {
     const sessions = [...this.sessions.values()].filter(
-      (s) =>
-        s.identified &&
-        s.ws?.readyState === WebSocket.OPEN &&
-        Number((BigInt(ctx.guild.id) >> 22n) % BigInt(s.shard[1])) === s.shard[0],
+      (s) => s.identified && s.ws?.readyState === WebSocket.OPEN && Number((BigInt(ctx.guild.id) >> 22n) % BigInt(s.shard[1])) === s.shard[0],
     );
     const session = sessions[0];
     if (!session) throw new StandInError('no bot is connected to the gateway (did client.login finish?)');
@@ -1043,9 +1034,7 @@ export class DiscordStandIn {
 
   private checkExpiry(s: InteractionState): void {
     if (s.ack || s.failure || this.now() - s.dispatchedAt <= ACK_WINDOW_MS) return;
-    s.failure = new StandInError(
-      `interaction ${s.label} was not acknowledged within 3 s — the user sees "The application did not respond"`,
-    );
+    s.failure = new StandInError(`interaction ${s.label} was not acknowledged within 3 s — the user sees "The application did not respond"`);
     for (const w of s.ackWaiters.splice(0)) w.reject(s.failure);
     for (const w of s.answerWaiters.splice(0)) {
       clearTimeout(w.timer);
@@ -1282,9 +1271,7 @@ export class DiscordStandIn {
   }
 
   private toAttachment(m: MessageState, u: Upload, body: Dict): SeenAttachment {
-    const meta: Dict | undefined = Array.isArray(body.attachments)
-      ? body.attachments.find((a: Dict) => String(a?.id) === u.index)
-      : undefined;
+    const meta: Dict | undefined = Array.isArray(body.attachments) ? body.attachments.find((a: Dict) => String(a?.id) === u.index) : undefined;
     const id = snowflake();
     const filename = String(meta?.filename ?? u.name).replace(/[^\w.\-\u0080-\uffff]/g, '_');
     const dims = pngSize(u.data);
@@ -1398,9 +1385,7 @@ export class DiscordStandIn {
         session.shard = shard;
         if (d.compress === true && session.compress === 'none') session.compress = 'identify';
         this.sessions.set(session.id, session);
-        const guilds = [...this.guilds.values()].filter(
-          (g) => Number((BigInt(g.id) >> 22n) % BigInt(shard[1])) === shard[0],
-        );
+        const guilds = [...this.guilds.values()].filter((g) => Number((BigInt(g.id) >> 22n) % BigInt(shard[1])) === shard[0]);
         this.sendDispatch(session, 'READY', {
           v: 10,
           user: clone(this.botUser),
@@ -1790,8 +1775,22 @@ export class DiscordStandIn {
     this.route('GET', '/guilds/:guild', true, ({ params }) => {
       const g = this.guilds.get(params.guild!);
       if (!g) refuse(403, 50001, 'Missing Access');
-      const { joined_at: _j, large: _l, unavailable: _u, member_count: _m, voice_states: _v, members: _ms, channels: _c, threads: _t, presences: _p, stage_instances: _s, guild_scheduled_events: _e, soundboard_sounds: _sb, lazy: _z, ...rest } =
-        this.guildCreate(g);
+      const {
+        joined_at: _j,
+        large: _l,
+        unavailable: _u,
+        member_count: _m,
+        voice_states: _v,
+        members: _ms,
+        channels: _c,
+        threads: _t,
+        presences: _p,
+        stage_instances: _s,
+        guild_scheduled_events: _e,
+        soundboard_sounds: _sb,
+        lazy: _z,
+        ...rest
+      } = this.guildCreate(g);
       return ok(rest);
     });
     this.route('GET', '/guilds/:guild/channels', true, ({ params }) => {
@@ -1946,9 +1945,7 @@ export class DiscordStandIn {
       application_id: this.applicationId,
       version: snowflake(),
       default_member_permissions:
-        c.default_member_permissions === undefined || c.default_member_permissions === null
-          ? null
-          : String(c.default_member_permissions),
+        c.default_member_permissions === undefined || c.default_member_permissions === null ? null : String(c.default_member_permissions),
       type,
       name: c.name,
       name_localizations: c.name_localizations ?? null,
@@ -1984,7 +1981,9 @@ export class DiscordStandIn {
       const valid: Record<number, boolean> = { 4: true, 5: true, 6: isComponent, 7: isComponent, 9: isCommand || isComponent };
       if (!valid[type]) {
         refuse(400, 50035, 'Invalid Form Body', {
-          type: { _errors: [{ code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: `Interaction response type ${body.type} is not valid for this interaction` }] },
+          type: {
+            _errors: [{ code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: `Interaction response type ${body.type} is not valid for this interaction` }],
+          },
         });
       }
       const data: Dict = body.data ?? {};
@@ -2015,7 +2014,9 @@ export class DiscordStandIn {
         this.applyBody(message, rest, ctx.uploads, 'edit', errors, { ephemeralAllowed: false });
       } else if (type === 9) {
         if (typeof data.custom_id !== 'string' || typeof data.title !== 'string' || !Array.isArray(data.components)) {
-          refuse(400, 50035, 'Invalid Form Body', { data: { _errors: [{ code: 'BASE_TYPE_REQUIRED', message: 'custom_id, title and components are required' }] } });
+          refuse(400, 50035, 'Invalid Form Body', {
+            data: { _errors: [{ code: 'BASE_TYPE_REQUIRED', message: 'custom_id, title and components are required' }] },
+          });
         }
       }
       // accepted
@@ -2121,13 +2122,26 @@ async function parseBody(req: IncomingMessage, raw: Buffer): Promise<{ body: any
 // ───────────────────────────── validation ─────────────────────────────
 
 function validateMessage(
-  m: { content: string; embeds: APIEmbed[]; components: APIMessageTopLevelComponent[]; flags: number; allowedMentions: APIAllowedMentions | undefined; attachments: SeenAttachment[] },
+  m: {
+    content: string;
+    embeds: APIEmbed[];
+    components: APIMessageTopLevelComponent[];
+    flags: number;
+    allowedMentions: APIAllowedMentions | undefined;
+    attachments: SeenAttachment[];
+  },
   errors: FormErrors,
 ): void {
   const v2 = Boolean(m.flags & FLAG_COMPONENTS_V2);
   if (chars(m.content) > 2000) errors.add(['content'], 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
-  if (v2 && m.content) errors.add(['content'], 'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2', 'The \'content\' field cannot be used when using MessageFlags.IS_COMPONENTS_V2');
-  if (v2 && m.embeds.length) errors.add(['embeds'], 'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2', 'The \'embeds\' field cannot be used when using MessageFlags.IS_COMPONENTS_V2');
+  if (v2 && m.content)
+    errors.add(
+      ['content'],
+      'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2',
+      "The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+    );
+  if (v2 && m.embeds.length)
+    errors.add(['embeds'], 'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2', "The 'embeds' field cannot be used when using MessageFlags.IS_COMPONENTS_V2");
   if (m.embeds.length > 10) errors.add(['embeds'], 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
   let total = 0;
   m.embeds.forEach((e: Dict, i) => {
@@ -2149,7 +2163,10 @@ function validateMessage(
       if (!Array.isArray(e.fields)) return errors.add(['embeds', i, 'fields'], 'BASE_TYPE_LIST', 'Must be a list.');
       if (e.fields.length > 25) errors.add(['embeds', i, 'fields'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
       e.fields.forEach((f: Dict, j: number) => {
-        for (const [k, max] of [['name', 256], ['value', 1024]] as const) {
+        for (const [k, max] of [
+          ['name', 256],
+          ['value', 1024],
+        ] as const) {
           if (typeof f?.[k] !== 'string' || f[k].length === 0) errors.add(['embeds', i, 'fields', j, k], 'BASE_TYPE_REQUIRED', 'This field is required');
           else len(['fields', j, k], f[k], max);
         }
@@ -2163,7 +2180,8 @@ function validateMessage(
   if (am) {
     const parse: unknown[] = Array.isArray(am.parse) ? am.parse : [];
     for (const p of parse) {
-      if (!['users', 'roles', 'everyone'].includes(String(p))) errors.add(['allowed_mentions', 'parse'], 'BASE_TYPE_CHOICES', `Value must be one of {'users', 'roles', 'everyone'}.`);
+      if (!['users', 'roles', 'everyone'].includes(String(p)))
+        errors.add(['allowed_mentions', 'parse'], 'BASE_TYPE_CHOICES', `Value must be one of {'users', 'roles', 'everyone'}.`);
     }
     if (parse.includes('users') && Array.isArray(am.users) && am.users.length) {
       errors.add(['allowed_mentions'], 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE', 'parse:["users"] and users: [ids] are mutually exclusive.');
@@ -2197,21 +2215,26 @@ function validateComponents(components: unknown, v2: boolean, errors: FormErrors
       if (typeof c.custom_id !== 'string') errors.add([...path, 'custom_id'], 'BASE_TYPE_REQUIRED', 'This field is required');
       if (c.type === 3) {
         const opts = c.options;
-        if (!Array.isArray(opts) || opts.length < 1 || opts.length > 25) errors.add([...path, 'options'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 25 in length.');
+        if (!Array.isArray(opts) || opts.length < 1 || opts.length > 25)
+          errors.add([...path, 'options'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 25 in length.');
         else
           opts.forEach((o: Dict, i: number) => {
-            if (typeof o?.label !== 'string' || chars(o.label) > 100 || !o.label) errors.add([...path, 'options', i, 'label'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
-            if (typeof o?.value !== 'string' || chars(o.value) > 100 || !o.value) errors.add([...path, 'options', i, 'value'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+            if (typeof o?.label !== 'string' || chars(o.label) > 100 || !o.label)
+              errors.add([...path, 'options', i, 'label'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+            if (typeof o?.value !== 'string' || chars(o.value) > 100 || !o.value)
+              errors.add([...path, 'options', i, 'value'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
           });
       }
       for (const k of ['min_values', 'max_values']) {
-        if (c[k] !== undefined && !(Number.isInteger(c[k]) && c[k] >= 0 && c[k] <= 25)) errors.add([...path, k], 'NUMBER_TYPE_MAX', 'int value should be between 0 and 25.');
+        if (c[k] !== undefined && !(Number.isInteger(c[k]) && c[k] >= 0 && c[k] <= 25))
+          errors.add([...path, k], 'NUMBER_TYPE_MAX', 'int value should be between 0 and 25.');
       }
     } else if (c.type === 4) {
       errors.add([...path, 'type'], 'COMPONENT_TYPE_INVALID', 'Text inputs are only allowed in modals');
     }
     if (typeof c.custom_id === 'string') {
-      if (c.custom_id.length < 1 || chars(c.custom_id) > 100) errors.add([...path, 'custom_id'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+      if (c.custom_id.length < 1 || chars(c.custom_id) > 100)
+        errors.add([...path, 'custom_id'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
       if (ids.has(c.custom_id)) errors.add([...path, 'custom_id'], 'COMPONENT_CUSTOM_ID_DUPLICATED', 'Component custom id cannot be duplicated');
       ids.add(c.custom_id);
     }
@@ -2307,7 +2330,8 @@ function validateCommandOptions(options: unknown, errors: FormErrors, path: (str
   const names = new Set<string>();
   let sawOptional = false;
   const subs = options.filter((o: Dict) => o?.type === 1 || o?.type === 2).length;
-  if (subs && subs !== options.length) errors.add(path, 'APPLICATION_COMMAND_OPTIONS_TYPE_INVALID', 'Sub-command and sub-command group option types are mutually exclusive to all other types');
+  if (subs && subs !== options.length)
+    errors.add(path, 'APPLICATION_COMMAND_OPTIONS_TYPE_INVALID', 'Sub-command and sub-command group option types are mutually exclusive to all other types');
   options.forEach((o: Dict, i: number) => {
     const p = [...path, i];
     if (!o || typeof o !== 'object') return errors.add(p, 'MODEL_TYPE_CONVERT', 'Must be an object.');
@@ -2328,14 +2352,17 @@ function validateCommandOptions(options: unknown, errors: FormErrors, path: (str
       return;
     }
     if (o.required) {
-      if (sawOptional) errors.add([...p, 'required'], 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID', 'Required options must be placed before non-required options');
+      if (sawOptional)
+        errors.add([...p, 'required'], 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID', 'Required options must be placed before non-required options');
     } else sawOptional = true;
     if (o.choices !== undefined) {
       if (!Array.isArray(o.choices) || o.choices.length > 25) errors.add([...p, 'choices'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
-      else if (o.autocomplete) errors.add([...p, 'autocomplete'], 'APPLICATION_COMMAND_OPTION_CHOICES_AND_AUTOCOMPLETE', 'Autocomplete cannot be used with choices');
+      else if (o.autocomplete)
+        errors.add([...p, 'autocomplete'], 'APPLICATION_COMMAND_OPTION_CHOICES_AND_AUTOCOMPLETE', 'Autocomplete cannot be used with choices');
       else
         o.choices.forEach((ch: Dict, j: number) => {
-          if (typeof ch?.name !== 'string' || chars(ch.name) < 1 || chars(ch.name) > 100) errors.add([...p, 'choices', j, 'name'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+          if (typeof ch?.name !== 'string' || chars(ch.name) < 1 || chars(ch.name) > 100)
+            errors.add([...p, 'choices', j, 'name'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
           const want = o.type === 3 ? 'string' : 'number';
           if (typeof ch?.value !== want) errors.add([...p, 'choices', j, 'value'], `BASE_TYPE_${want.toUpperCase()}`, `Must be a ${want}.`);
         });

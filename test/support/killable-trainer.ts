@@ -14,7 +14,11 @@ const log = pino({ level: 'silent' });
 const db = await openDatabase(`file:${dbFile}`);
 const holder = { model: await loadServingModel(db, baseDir, log) };
 const trainer = new Trainer({
-  db, log, modelDir, active: () => holder.model, swapTo: hotSwapper(holder),
+  db,
+  log,
+  modelDir,
+  active: () => holder.model,
+  swapTo: hotSwapper(holder),
   settings: { lr: 0.01, maxMinutes: 10, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05 },
 });
 trainer.on('progress', (state) => {

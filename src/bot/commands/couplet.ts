@@ -47,7 +47,10 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
     text: answer.text,
     checkpointVersion: answer.checkpoint,
   });
-  const reply = { embeds: [poemEmbed({ lines: [answer.upper, answer.lower], form, checkpoint: answer.checkpoint, prompt: '上联 given' })], components: [ratingButtons(stored.id)] };
+  const reply = {
+    embeds: [poemEmbed({ lines: [answer.upper, answer.lower], form, checkpoint: answer.checkpoint, prompt: '上联 given' })],
+    components: [ratingButtons(stored.id)],
+  };
   const message = (await interaction.reply({ ...reply, withResponse: true })).resource?.message;
   if (message) await setPoemMessage(ctx.db, stored.id, message.id);
   ctx.log.info({ poemId: stored.id, kind: 'couplet', user: interaction.user.id }, 'couplet served');

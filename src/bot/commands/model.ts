@@ -85,7 +85,10 @@ async function status(interaction: ChatInputCommandInteraction, ctx: BotContext)
       { name: 'Next scheduled run', value: next ? `${when(next, 'f')} (${when(next)}), ${ctx.config.TRAIN_TZ}` : 'none (TRAIN_CRON=off)' },
       {
         name: 'Recent versions',
-        value: versions.map((v) => `${v.active ? '▶' : '·'} \`${v.version}\` ppl ${v.devPerplexity?.toFixed(2) ?? '?'}${v.runId ? ` (run #${v.runId})` : ''}`).join('\n') || 'none',
+        value:
+          versions
+            .map((v) => `${v.active ? '▶' : '·'} \`${v.version}\` ppl ${v.devPerplexity?.toFixed(2) ?? '?'}${v.runId ? ` (run #${v.runId})` : ''}`)
+            .join('\n') || 'none',
       },
     );
   await interaction.reply({ embeds: [embed], ...ephemeral });
@@ -121,7 +124,9 @@ async function watchRun(message: Message, started: Extract<StartResult, { starte
   const timer = setInterval(() => {
     if (!changed) return;
     changed = false;
-    editing = editing.then(() => message.edit({ content: progressMessage(started.run), ...quiet })).catch((e) => ctx.log.warn({ err: e }, 'progress edit failed'));
+    editing = editing
+      .then(() => message.edit({ content: progressMessage(started.run), ...quiet }))
+      .catch((e) => ctx.log.warn({ err: e }, 'progress edit failed'));
   }, ctx.config.PROGRESS_EDIT_SECONDS * 1000);
   try {
     const report = await started.done;
@@ -140,7 +145,10 @@ async function stop(interaction: ChatInputCommandInteraction, ctx: BotContext) {
     await interaction.reply({ content: 'No fine-tune is running.', ...ephemeral });
     return;
   }
-  await interaction.reply({ content: `Stopping fine-tune #${running.id}. Its report will say when it has stopped; the active model is not changed.`, ...ephemeral });
+  await interaction.reply({
+    content: `Stopping fine-tune #${running.id}. Its report will say when it has stopped; the active model is not changed.`,
+    ...ephemeral,
+  });
 }
 
 async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContext) {
@@ -148,14 +156,21 @@ async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContex
   if (asked !== null) {
     const parsed = VersionId.safeParse(asked);
     if (!parsed.success) {
-      await interaction.reply({ content: `\`${asked.replace(/`/g, "'")}\` ${parsed.error.issues[0]!.message}. \`/model status\` lists the versions.`, ...ephemeral });
+      await interaction.reply({
+        content: `\`${asked.replace(/`/g, "'")}\` ${parsed.error.issues[0]!.message}. \`/model status\` lists the versions.`,
+        ...ephemeral,
+      });
       return;
     }
   }
   await interaction.deferReply({ flags: MessageFlags.Ephemeral }); // loading a version takes about a second
   const target = asked !== null ? await ctx.db.prisma.modelVersion.findUnique({ where: { version: asked } }) : await previousVersion(ctx.db);
   if (!target) {
-    await interaction.editReply({ content: asked !== null ? `There is no version \`${asked}\`. \`/model status\` lists the recent ones.` : 'There is no earlier active version to roll back to.', ...quiet });
+    await interaction.editReply({
+      content:
+        asked !== null ? `There is no version \`${asked}\`. \`/model status\` lists the recent ones.` : 'There is no earlier active version to roll back to.',
+      ...quiet,
+    });
     return;
   }
   const current = ctx.model;
@@ -167,7 +182,10 @@ async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContex
     await serveVersion(ctx.db, ctx.swapModel, target, current);
   } catch (e) {
     ctx.log.warn({ err: e, version: target.version }, 'rollback failed');
-    await interaction.editReply({ content: `Could not switch to \`${target.version}\`: ${(e as Error).message}\nStill answering with \`${ctx.model.version}\`.`, ...quiet });
+    await interaction.editReply({
+      content: `Could not switch to \`${target.version}\`: ${(e as Error).message}\nStill answering with \`${ctx.model.version}\`.`,
+      ...quiet,
+    });
     return;
   }
   ctx.log.info({ from: current.version, to: target.version, by: interaction.user.id }, 'rolled back');

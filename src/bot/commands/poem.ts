@@ -19,7 +19,10 @@ export const data = new SlashCommandBuilder()
   .addStringOption((o) => o.setName('start').setDescription('The poem begins with this (1–7 characters), e.g. 月').setMaxLength(7))
   .addStringOption((o) => o.setName('acrostic').setDescription('藏头诗: one character per line (4 or 8)').setMaxLength(8))
   .addStringOption((o) =>
-    o.setName('form').setDescription('Form of the poem').addChoices(...FORMS.map((f) => ({ name: FORM_SHAPE[f].name, value: f }))),
+    o
+      .setName('form')
+      .setDescription('Form of the poem')
+      .addChoices(...FORMS.map((f) => ({ name: FORM_SHAPE[f].name, value: f }))),
   )
   .addNumberOption((o) => o.setName('temperature').setDescription('Boldness, 0.1 (safe) to 2 (wild); default 0.8').setMinValue(0.1).setMaxValue(2))
   .addStringOption((o) =>
@@ -29,8 +32,8 @@ export const data = new SlashCommandBuilder()
   .addStringOption((o) =>
     o
       .setName('rhyme')
-      .setDescription('Rhyme by the Tang poets\' groups (default) or by modern Mandarin (十三辙)')
-      .addChoices({ name: 'classical (the Tang poets\' groups)', value: 'classical' }, { name: 'modern (十三辙)', value: 'modern' }),
+      .setDescription("Rhyme by the Tang poets' groups (default) or by modern Mandarin (十三辙)")
+      .addChoices({ name: "classical (the Tang poets' groups)", value: 'classical' }, { name: 'modern (十三辙)', value: 'modern' }),
   );
 
 /** zh-CN → simplified; zh-TW and zh-HK → traditional; anything else → traditional (the corpus's own script). */

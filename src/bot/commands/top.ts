@@ -10,11 +10,10 @@ export const data = new SlashCommandBuilder()
   .setName('top')
   .setDescription('The best-rated poems')
   .addStringOption((o) =>
-    o.setName('period').setDescription('Which poems to rank (default: this week)').addChoices(
-      { name: 'today', value: 'day' },
-      { name: 'this week', value: 'week' },
-      { name: 'all time', value: 'all' },
-    ),
+    o
+      .setName('period')
+      .setDescription('Which poems to rank (default: this week)')
+      .addChoices({ name: 'today', value: 'day' }, { name: 'this week', value: 'week' }, { name: 'all time', value: 'all' }),
   )
   .addStringOption((o) =>
     o.setName('kind').setDescription('Poems (default) or couplets').addChoices({ name: 'poems', value: 'poem' }, { name: 'couplets 对联', value: 'couplet' }),
@@ -26,7 +25,11 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
   const poems = await topPoems(ctx.db, { period, kind, guildId: interaction.guildId ?? undefined, limit: 10 });
   const embed = new EmbedBuilder().setTitle(`Best-rated ${kind === 'couplet' ? 'couplets' : 'poems'} ${PERIODS[period]}`).setColor(0x8b1e1e);
   if (poems.length === 0) {
-    embed.setDescription(kind === 'couplet' ? 'No rated couplets yet. Try `/couplet 白日依山尽` and rate the answer.' : 'No rated poems yet. Ask for one with `/poem 月` and rate it with the stars under it.');
+    embed.setDescription(
+      kind === 'couplet'
+        ? 'No rated couplets yet. Try `/couplet 白日依山尽` and rate the answer.'
+        : 'No rated poems yet. Ask for one with `/poem 月` and rate it with the stars under it.',
+    );
   } else {
     embed.setDescription(
       poems
