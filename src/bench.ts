@@ -6,8 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, cpus } from 'node:os';
-import { parseArgs } from 'node:util';
-import { count } from './cli-args.js';
+import { count, type Flags } from './cli-args.js';
 import { BASE_CHECKPOINT, loadCheckpoint } from './model/checkpoint.js';
 import { loadTangCorpus } from './model/corpus.js';
 import { PoemModel, type Precision } from './model/generate.js';
@@ -111,22 +110,7 @@ async function trainingThroughput(
   }
 }
 
-export async function benchCommand(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      json: { type: 'boolean' },
-      checkpoint: { type: 'string' },
-      steps: { type: 'string' },
-      poems: { type: 'string' },
-      'ppl-poems': { type: 'string' },
-      repeats: { type: 'string' },
-      'training-only': { type: 'boolean' },
-      'generation-only': { type: 'boolean' },
-      'skip-torch': { type: 'boolean' },
-      ablations: { type: 'boolean' },
-    },
-  });
+export async function benchCommand(values: Flags): Promise<void> {
   const dir = values.checkpoint ?? BASE_CHECKPOINT;
   const steps = count(values.steps, 'steps') ?? 10;
   const poems = count(values.poems, 'poems') ?? 100;

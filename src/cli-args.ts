@@ -3,6 +3,9 @@ import type { z } from 'zod';
 
 export class UsageError extends Error {}
 
+/** A command's options by flag name, as typed (a boolean flag: 'true' when given). */
+export type Flags = Record<string, string | undefined>;
+
 export function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);

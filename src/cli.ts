@@ -1,14 +1,14 @@
 /** `tangshi poem | train | eval | bench | couplet …`: the bot's offline twin. */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import { readFileSync, rmSync } from 'node:fs';
 import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpoint.js';
-import { loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from './model/corpus.js';
+import { FORMS, loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
-import { count, num, parse, UsageError } from './cli-args.js';
+import { count, type Flags, num, parse, UsageError } from './cli-args.js';
 import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, TrainOptions, type Progress } from './model/train.js';
 
 function progressBar() {
@@ -45,30 +45,7 @@ const TRAIN_FLAGS: Record<string, string> = {
   saveEveryMinutes: 'save-every',
 };
 
-async function trainCommand(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      from: { type: 'string' },
-      out: { type: 'string' },
-      epochs: { type: 'string' },
-      'max-steps': { type: 'string' },
-      'max-minutes': { type: 'string' },
-      optimizer: { type: 'string' },
-      lr: { type: 'string' },
-      embed: { type: 'string' },
-      hidden: { type: 'string' },
-      layers: { type: 'string' },
-      'batch-tokens': { type: 'string' },
-      workers: { type: 'string' },
-      seed: { type: 'string' },
-      'save-every': { type: 'string' },
-      dtype: { type: 'string' },
-      'no-eval': { type: 'boolean' },
-      dropout: { type: 'string' },
-      stanzas: { type: 'boolean' },
-    },
-  });
+async function trainCommand(values: Flags) {
   const out = values.out ?? join(process.env.MODEL_DIR ?? 'data/models', 'trained');
   const bar = progressBar();
   const controller = new AbortController();
@@ -92,7 +69,7 @@ async function trainCommand(args: string[]) {
     seed: num(values.seed, 'seed'),
     saveEveryMinutes: num(values['save-every'], 'save-every'),
     dtype: values.dtype as never,
-    evalDev: !values['no-eval'],
+    evalDev: values['no-eval'] === undefined,
     dropout: num(values.dropout, 'dropout'),
   };
   // checked here too, so that a bad value is named by its flag before the corpus is read
@@ -104,7 +81,7 @@ async function trainCommand(args: string[]) {
     const got = issue.code === 'invalid_enum_value' ? '' : ` (got "${values[flag as keyof typeof values]}")`; // zod's enum message names it
     throw new UsageError(`--${flag}: ${issue.message}${got}`);
   }
-  const manifest = await train(options, corpusTrainData([], { stanzas: values.stanzas }), {
+  const manifest = await train(options, corpusTrainData([], { stanzas: values.stanzas !== undefined }), {
     onProgress: bar.update,
     onLog: (m) => {
       bar.stop();
@@ -120,25 +97,7 @@ const FormArg = z.enum(['wujue', 'qijue', 'wulv', 'qilv'], { message: 'must be w
 const ScriptArg = z.enum(['simplified', 'traditional'], { message: 'must be simplified or traditional' });
 const PrecisionArg = z.enum(['int8', 'float32'], { message: 'must be int8 or float32' });
 
-async function poemCommand(args: string[]) {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      acrostic: { type: 'string' },
-      form: { type: 'string' },
-      temperature: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      seed: { type: 'string' },
-      script: { type: 'string' },
-      checkpoint: { type: 'string' },
-      precision: { type: 'string' },
-      json: { type: 'boolean' },
-      'no-tones': { type: 'boolean' },
-      rhyme: { type: 'string' },
-    },
-  });
+async function poemCommand(values: Flags, positionals: string[] = []) {
   if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
   const precision = parse(PrecisionArg, values.precision, 'precision');
   const model = await PoemModel.load(values.checkpoint ?? BASE_CHECKPOINT, { precision });
@@ -152,7 +111,7 @@ async function poemCommand(args: string[]) {
       topP: num(values['top-p'], 'top-p'),
       seed: num(values.seed, 'seed'),
       script: parse(ScriptArg, values.script, 'script'),
-      tones: !values['no-tones'],
+      tones: !values['no-tones'] !== undefined,
       rhyme: parse(z.enum(['classical', 'modern'], { message: 'must be classical or modern' }), values.rhyme, 'rhyme'),
     });
     console.log(values.json ? JSON.stringify(poem) : poem.lines.join('\n'));
@@ -164,11 +123,7 @@ async function poemCommand(args: string[]) {
   }
 }
 
-async function evalCommand(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: { checkpoint: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' } },
-  });
+async function evalCommand(values: Flags) {
   const ck = loadCheckpoint(values.checkpoint ?? BASE_CHECKPOINT);
   let poems: Poem[];
   let skipped = 0;
@@ -194,11 +149,7 @@ async function evalCommand(args: string[]) {
 }
 
 /** Copies a checkpoint for shipping: float16 weights, no optimizer state, dev perplexity re-measured on them. */
-async function exportCommand(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: { checkpoint: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string' }, workers: { type: 'string' } },
-  });
+async function exportCommand(values: Flags) {
   if (!values.checkpoint || !values.out) throw new UsageError('usage: tangshi export --checkpoint DIR --out DIR [--dtype float16|float32]');
   const dtype = parse(z.enum(['float16', 'float32'], { message: 'must be float16 or float32' }), values.dtype, 'dtype') ?? 'float16';
   const ck = loadCheckpoint(values.checkpoint);
@@ -222,8 +173,7 @@ async function exportCommand(args: string[]) {
  * Scores any poems file by the measures of verse (poetics.ts): the chinese-poetry JSON format, or the JSON lines
  * `tangshi poem --json` prints (either script).
  */
-async function poeticsCommand(args: string[]) {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+async function poeticsCommand(values: Flags, positionals: string[] = []) {
   const file = positionals[0];
   if (!file || positionals.length > 1)
     throw new UsageError('usage: tangshi poetics FILE [--json]  (a chinese-poetry JSON file, or the JSON lines of tangshi poem --json)');
@@ -272,30 +222,163 @@ async function poeticsCommand(args: string[]) {
   }
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = {
-  export: exportCommand,
-  poetics: poeticsCommand,
-  poem: poemCommand,
-  train: trainCommand,
-  eval: evalCommand,
-  bench: async (args) => (await import('./bench.js')).benchCommand(args),
-  couplet: async (args) => (await import('./couplet/cli.js')).coupletCommand(args),
-  'couplet-train': async (args) => (await import('./couplet/cli.js')).coupletTrainCommand(args),
-  'couplet-eval': async (args) => (await import('./couplet/cli.js')).coupletEvalCommand(args),
-};
+/**
+ * The commands and their options, with help (`tangshi --help`, `tangshi poem --help`) from commander. Values
+ * are checked by the commands themselves (cli-args.ts), so a bad one is named by its flag; any usage error
+ * exits with code 2.
+ */
+const program = new Command('tangshi')
+  .description("tangshi-bot's command line: write poems and couplets, train, evaluate and benchmark the models")
+  .helpOption('-h, --help', 'show help for a command')
+  .showHelpAfterError('(tangshi COMMAND --help lists its options)')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`tangshi: ${text.replace(/^error: /, '')}`) });
 
-const [name, ...rest] = process.argv.slice(2);
+const FORMS_TEXT = 'wujue 五绝, qijue 七绝, wulv 五律, qilv 七律';
+const checkpointOption = () => new Option('--checkpoint <dir>', 'the model to use').default('models/base', 'the shipped model');
+
+program
+  .command('poem')
+  .description('write one poem')
+  .argument('[start]', 'the poem begins with this (1–7 Chinese characters, simplified or traditional)')
+  .option('--acrostic <text>', '藏头诗: one character per line (4 or 8 characters)')
+  .addOption(new Option('--form <form>', `the form: ${FORMS_TEXT} (default: drawn as often as the corpus has each)`).choices(FORMS))
+  .addOption(new Option('--temperature <t>', 'sampling temperature, 0.05–3').default('0.8'))
+  .addOption(new Option('--top-k <k>', 'sample among the k best characters').default('40'))
+  .addOption(new Option('--top-p <p>', 'and within probability mass p (nucleus)').default('0.9'))
+  .option('--seed <n>', 'the same seed writes the same poem (default: random)')
+  .addOption(new Option('--script <script>', 'script of the poem').choices(['simplified', 'traditional']).default('traditional'))
+  .addOption(checkpointOption())
+  .addOption(new Option('--precision <p>', 'how the products run').choices(['int8', 'float32']).default('int8'))
+  .option('--no-tones', 'do not keep the tone rules of regulated verse (平仄)')
+  .addOption(new Option('--rhyme <system>', "the poets' rhyme groups, or 十三辙 on modern readings").choices(['classical', 'modern']).default('classical'))
+  .option('--json', 'print the poem as one JSON object')
+  .action((start: string | undefined, _opts, cmd: Command) => poemCommand(flags(cmd), start === undefined ? [] : [start]));
+
+program
+  .command('train')
+  .description('train the poem model from scratch, or resume --from a checkpoint (Ctrl-C saves and stops)')
+  .option('--from <dir>', 'resume this checkpoint: weights, optimizer state and data position')
+  .addOption(new Option('--out <dir>', 'where the checkpoint goes').default('$MODEL_DIR/trained'))
+  .option('--epochs <n>', 'passes over the training split (default: until another limit)')
+  .option('--max-steps <n>', 'stop after this many steps')
+  .option('--max-minutes <m>', 'stop after this many minutes')
+  .addOption(new Option('--optimizer <name>', 'the optimizer').choices(['adam', 'sgd-momentum', 'adagrad']).default('adam'))
+  .option('--lr <x>', 'learning rate (default: 0.002 for adam)')
+  .addOption(new Option('--layers <n>', 'LSTM layers').choices(['1', '2']).default('2'))
+  .addOption(new Option('--hidden <h>', 'LSTM width').default('256'))
+  .addOption(new Option('--embed <e>', 'embedding width').default('128'))
+  .addOption(new Option('--batch-tokens <n>', 'tokens per step').default('3072'))
+  .option('--workers <n>', 'data-parallel gradient workers (default: 2, or 1 where threads are unsafe)')
+  .addOption(new Option('--seed <n>', 'initialisation and data order').default('1'))
+  .addOption(new Option('--save-every <minutes>', 'checkpoint this often').default('15'))
+  .addOption(new Option('--dtype <dtype>', 'weights as stored').choices(['float32', 'float16']).default('float32'))
+  .addOption(new Option('--dropout <p>', 'dropout on the embedding and each LSTM output').default('0'))
+  .option('--stanzas', 'also train on the regular stanzas of longer poems')
+  .option('--no-eval', 'skip the dev perplexity at the end')
+  .action((_opts, cmd: Command) => trainCommand(flags(cmd)));
+
+program
+  .command('eval')
+  .description('perplexity on the dev split, or on any file in the chinese-poetry format')
+  .addOption(checkpointOption())
+  .option('--file <poems.json>', 'score this file instead of the dev split')
+  .option('--workers <n>', 'threads for the forward passes')
+  .option('--json', 'print one JSON object')
+  .action((_opts, cmd: Command) => evalCommand(flags(cmd)));
+
+program
+  .command('export')
+  .description('copy a checkpoint for shipping: float16 weights, no optimizer state, dev perplexity re-measured')
+  .requiredOption('--checkpoint <dir>', 'the checkpoint to export')
+  .requiredOption('--out <dir>', 'where the copy goes')
+  .addOption(new Option('--dtype <dtype>', 'weights as stored').choices(['float16', 'float32']).default('float16'))
+  .option('--workers <n>', 'threads for the dev perplexity')
+  .action((_opts, cmd: Command) => exportCommand(flags(cmd)));
+
+program
+  .command('poetics')
+  .description('score a poems file by the measures of verse (chinese-poetry JSON, or the lines of tangshi poem --json)')
+  .argument('<file>', 'the poems')
+  .option('--json', 'print one JSON object')
+  .action((file: string, _opts, cmd: Command) => poeticsCommand(flags(cmd), [file]));
+
+program
+  .command('bench')
+  .description('the figures in README.md, beside PyTorch (also npm run bench)')
+  .option('--json', 'print one JSON object')
+  .addOption(checkpointOption())
+  .addOption(new Option('--steps <n>', 'training steps per throughput run').default('10'))
+  .addOption(new Option('--poems <n>', 'poems timed per precision').default('100'))
+  .addOption(new Option('--ppl-poems <n>', 'dev poems for the perplexity as served').default('300'))
+  .addOption(new Option('--repeats <n>', 'throughput runs per size, ours and PyTorch alternately').default('3'))
+  .option('--training-only', 'only the training throughput')
+  .option('--generation-only', 'only writing poems and couplets')
+  .option('--skip-torch', 'do not run PyTorch')
+  .option('--ablations', 'also one worker, hand BPTT vs autograd')
+  .action(async (_opts, cmd: Command) => (await import('./bench.js')).benchCommand(flags(cmd)));
+
+program
+  .command('couplet')
+  .description('对对子: the lower line for an upper line')
+  .argument('<upper>', 'the upper line (上联), 5 or 7 Chinese characters')
+  .addOption(new Option('--checkpoint <dir>', 'the couplet model').default('models/couplet', 'the shipped couplet model'))
+  .addOption(new Option('--temperature <t>', 'sampling temperature, 0.05–3').default('0.6'))
+  .option('--seed <n>', 'the same seed writes the same line (default: random)')
+  .addOption(new Option('--script <script>', 'script of the answer').choices(['simplified', 'traditional']).default('traditional'))
+  .option('--no-rules', 'the model alone: no tone opposition, no ban on reused characters')
+  .option('--json', 'print one JSON object')
+  .action(async (upper: string, _opts, cmd: Command) => (await import('./couplet/cli.js')).coupletCommand(flags(cmd), [upper]));
+
+program
+  .command('couplet-train')
+  .description('train the couplet model; the best dev checkpoint is saved in float16 (Ctrl-C stops early)')
+  .addOption(new Option('--out <dir>', 'where the checkpoint goes').default('data/models/couplet'))
+  .addOption(new Option('--embed <e>', 'embedding width').default('128'))
+  .addOption(new Option('--hidden <h>', 'LSTM width, encoder and decoder').default('256'))
+  .option('--no-attention', "without attention: the decoder sees only the encoder's final state")
+  .addOption(new Option('--teacher-forcing <r>', 'chance a decoder step is fed the true previous character').default('1'))
+  .addOption(new Option('--dropout <p>', 'dropout on the embeddings and the output layer input').default('0'))
+  .addOption(new Option('--lr <x>', "Adam's learning rate").default('0.002'))
+  .addOption(new Option('--batch <n>', 'pairs per step').default('256'))
+  .addOption(new Option('--max-minutes <m>', 'stop after this many minutes').default('10'))
+  .option('--max-steps <n>', 'stop after this many steps')
+  .addOption(new Option('--eval-every <n>', 'dev loss every n steps').default('50'))
+  .addOption(new Option('--seed <n>', 'initialisation and data order').default('1'))
+  .action(async (_opts, cmd: Command) => (await import('./couplet/cli.js')).coupletTrainCommand(flags(cmd)));
+
+program
+  .command('couplet-eval')
+  .description('BLEU-4 and the 对仗 measures on the test split, for the model and two baselines')
+  .addOption(new Option('--checkpoint <dir>', 'the couplet model').default('models/couplet', 'the shipped couplet model'))
+  .option('--limit <n>', 'the first n test pairs only')
+  .option('--no-baselines', 'the model only')
+  .option('--json', 'print one JSON object')
+  .action(async (_opts, cmd: Command) => (await import('./couplet/cli.js')).coupletEvalCommand(flags(cmd)));
+
+/**
+ * A command's options by their flag names (`max-steps`, `no-tones`), as strings: what the commands check.
+ * A default shown in help but left to the command is not filled in, so the command's own default applies.
+ */
+function flags(cmd: Command): Flags {
+  const opts = cmd.opts();
+  const values: Flags = {};
+  for (const o of cmd.options) {
+    const name = o.long!.replace(/^--/, '');
+    const v = opts[o.attributeName()];
+    if (o.negate) values[name] = v === false ? 'true' : undefined;
+    else if (typeof v === 'boolean') values[name] = v ? 'true' : undefined;
+    else values[name] = cmd.getOptionValueSource(o.attributeName()) === 'default' ? undefined : (v as string | undefined);
+  }
+  return values;
+}
+
 try {
-  const command = name && commands[name];
-  if (!command) throw new UsageError(`usage: tangshi <${Object.keys(commands).join('|')}> [options]`);
-  await command(rest);
+  await program.parseAsync(process.argv);
   process.exit(0);
 } catch (e) {
-  const known =
-    e instanceof UsageError ||
-    (e as Error).name === 'CheckpointError' ||
-    (e as Error).name === 'PoemFileError' ||
-    /^ERR_PARSE_ARGS_/.test((e as { code?: string }).code ?? '');
+  if (e instanceof CommanderError) process.exit(e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 2);
+  const known = e instanceof UsageError || (e as Error).name === 'CheckpointError' || (e as Error).name === 'PoemFileError';
   console.error(`tangshi: ${known ? (e as Error).message : (e as Error).stack}`);
   process.exit(known ? 2 : 1);
 }

@@ -86,12 +86,12 @@ describe('tangshi poem', () => {
 
   const bad: [string, string[], RegExp][] = [
     ['a start text that is not Chinese', ['poem', 'abc'], /only Chinese characters.*「a」.*「b」.*「c」/],
-    ['an unknown form', ['poem', '月', '--form', 'xx'], /--form must be wujue, qijue, wulv or qilv.*xx/],
+    ['an unknown form', ['poem', '月', '--form', 'xx'], /--form <form>' argument 'xx' is invalid\. Allowed choices are wujue, qijue, wulv, qilv/],
     ['a temperature that is not a number', ['poem', '月', '--temperature', 'hot'], /--temperature must be a number.*hot/],
     ['both a start text and an acrostic', ['poem', '月', '--acrostic', '春夏秋冬'], /not both/],
-    ['an unknown precision', ['poem', '月', '--precision', 'fp8'], /--precision must be int8 or float32.*fp8/],
-    ['a negative number, which reads like an option', ['poem', '月', '--temperature', '-1'], /argument is ambiguous[\s\S]*--temperature=-XYZ/],
-    ['an unknown option', ['poem', '月', '--bogus'], /Unknown option '--bogus'/],
+    ['an unknown precision', ['poem', '月', '--precision', 'fp8'], /--precision <p>' argument 'fp8' is invalid\. Allowed choices are int8, float32/],
+    ['a temperature out of range', ['poem', '月', '--temperature', '-1'], /Invalid temperature: Number must be greater than or equal to 0\.05/],
+    ['an unknown option', ['poem', '月', '--bogus'], /unknown option '--bogus'[\s\S]*tangshi COMMAND --help/],
   ];
   for (const [what, args, message] of bad) {
     it(`rejects ${what} with a message on stderr`, async () => {
@@ -202,12 +202,12 @@ describe('bad input to eval and train: a message that names the problem, no stac
     [
       'train with an unknown optimizer',
       () => ['train', '--optimizer', 'rmsprop', '--out', join(tempDir(), 'm')],
-      /--optimizer: .*'adam' \| 'sgd-momentum' \| 'adagrad', received 'rmsprop'/,
+      /--optimizer <name>' argument 'rmsprop' is invalid\. Allowed choices are adam, sgd-momentum, adagrad/,
     ],
     [
       'train with three layers',
       () => ['train', '--layers', '3', '--out', join(tempDir(), 'm')],
-      /--layers: Number must be less than or equal to 2 \(got "3"\)/,
+      /--layers <n>' argument '3' is invalid\. Allowed choices are 1, 2/,
     ],
     ['eval with 0 workers', () => ['eval', '--checkpoint', checkpoint, '--workers', '0'], /--workers must be a whole number ≥ 1 \(got "0"\)/],
     [
@@ -226,7 +226,8 @@ describe('bad input to eval and train: a message that names the problem, no stac
       () => ['poetics', fileWith('z.jsonl', '{"text":"no lines"}\n')],
       /z\.jsonl: line 1 is neither the chinese-poetry format nor a JSON object with "lines"/,
     ],
-    ['poetics without a file', () => ['poetics'], /usage: tangshi poetics FILE/],
+    ['poetics without a file', () => ['poetics'], /missing required argument 'file'/],
+    ['an unknown command', () => ['poems'], /unknown command 'poems'[\s\S]*--help/],
   ];
   for (const [what, args, message] of cases) {
     it(what, async () => {
@@ -237,4 +238,40 @@ describe('bad input to eval and train: a message that names the problem, no stac
       expect(run.stderr).not.toMatch(STACK_FRAME);
     });
   }
+});
+
+describe('help', () => {
+  // help wraps to the terminal's width: compare with whitespace runs made one space
+  const flat = (text: string) => text.replace(/\s+/g, ' ');
+  it('lists every command, and every option of a command with its default and choices', async () => {
+    const top = await tangshi(['--help']);
+    expect(top.code).toBe(0);
+    for (const command of ['poem', 'train', 'eval', 'export', 'poetics', 'bench', 'couplet', 'couplet-train', 'couplet-eval'])
+      expect(top.stdout).toMatch(new RegExp(`\\n  ${command} `));
+    const poem = await tangshi(['poem', '--help']);
+    expect(poem.code).toBe(0);
+    for (const option of [
+      '--acrostic',
+      '--form',
+      '--temperature',
+      '--top-k',
+      '--top-p',
+      '--seed',
+      '--script',
+      '--checkpoint',
+      '--precision',
+      '--no-tones',
+      '--rhyme',
+      '--json',
+    ]) {
+      expect(poem.stdout).toContain(option);
+    }
+    expect(flat(poem.stdout)).toContain('--temperature <t> sampling temperature, 0.05–3 (default: "0.8")');
+    expect(flat(poem.stdout)).toContain('(choices: "wujue", "qijue", "wulv", "qilv")');
+    expect(flat(poem.stdout)).toContain('(choices: "classical", "modern", default: "classical")');
+    expect(flat((await tangshi(['train', '--help'])).stdout)).toContain(
+      '--optimizer <name> the optimizer (choices: "adam", "sgd-momentum", "adagrad", default: "adam")',
+    );
+    expect(flat((await tangshi(['help', 'couplet'])).stdout)).toContain('upper the upper line (上联), 5 or 7 Chinese characters');
+  });
 });

@@ -2,8 +2,7 @@
  * `tangshi couplet TEXT` (answer an upper line), `tangshi couplet-train` and `tangshi couplet-eval`
  * (BLEU-4 and the rules of a couplet on the test split, beside the two baselines).
  */
-import { parseArgs } from 'node:util';
-import { count, num, parse, UsageError } from '../cli-args.js';
+import { count, type Flags, num, parse, UsageError } from '../cli-args.js';
 import { initBackend } from '../model/backend.js';
 import { BASE_CHECKPOINT } from '../model/checkpoint.js';
 import { PoemModel } from '../model/generate.js';
@@ -17,19 +16,7 @@ import { trainCouplets } from './train.js';
 
 const ScriptArg = z.enum(['simplified', 'traditional'], { message: 'must be simplified or traditional' });
 
-export async function coupletCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      checkpoint: { type: 'string' },
-      temperature: { type: 'string' },
-      seed: { type: 'string' },
-      script: { type: 'string' },
-      json: { type: 'boolean' },
-      'no-rules': { type: 'boolean' },
-    },
-  });
+export async function coupletCommand(values: Flags, positionals: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('give one upper line of 5 or 7 characters, e.g. tangshi couplet 白日依山盡');
   const model = await CoupletModel.load(values.checkpoint ?? COUPLET_CHECKPOINT);
   try {
@@ -38,7 +25,7 @@ export async function coupletCommand(args: string[]): Promise<void> {
       temperature: num(values.temperature, 'temperature'),
       seed: num(values.seed, 'seed'),
       script: parse(ScriptArg, values.script, 'script'),
-      rules: !values['no-rules'],
+      rules: values['no-rules'] === undefined,
     });
     console.log(values.json ? JSON.stringify(answer) : `${answer.upper}\n${answer.lower}`);
   } catch (e) {
@@ -47,24 +34,7 @@ export async function coupletCommand(args: string[]): Promise<void> {
   }
 }
 
-export async function coupletTrainCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      out: { type: 'string' },
-      embed: { type: 'string' },
-      hidden: { type: 'string' },
-      'no-attention': { type: 'boolean' },
-      'teacher-forcing': { type: 'string' },
-      dropout: { type: 'string' },
-      lr: { type: 'string' },
-      batch: { type: 'string' },
-      'max-minutes': { type: 'string' },
-      'max-steps': { type: 'string' },
-      'eval-every': { type: 'string' },
-      seed: { type: 'string' },
-    },
-  });
+export async function coupletTrainCommand(values: Flags): Promise<void> {
   const teacherForcing = num(values['teacher-forcing'], 'teacher-forcing') ?? 1;
   if (teacherForcing < 0 || teacherForcing > 1) throw new UsageError(`--teacher-forcing: must be between 0 and 1 (got ${teacherForcing})`);
   const dropout = num(values.dropout, 'dropout') ?? 0;
@@ -79,7 +49,7 @@ export async function coupletTrainCommand(args: string[]): Promise<void> {
     out: values.out ?? 'data/models/couplet',
     embedDim: count(values.embed, 'embed') ?? 128,
     hiddenDim: count(values.hidden, 'hidden') ?? 256,
-    attention: !values['no-attention'],
+    attention: values['no-attention'] === undefined,
     teacherForcing,
     dropout,
     signal: controller.signal,
@@ -139,12 +109,11 @@ export async function evaluateCouplets(dir: string, options: { limit?: number; b
   return scores;
 }
 
-export async function coupletEvalCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { checkpoint: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'no-baselines': { type: 'boolean' } },
+export async function coupletEvalCommand(values: Flags): Promise<void> {
+  const scores = await evaluateCouplets(values.checkpoint ?? COUPLET_CHECKPOINT, {
+    limit: count(values.limit, 'limit'),
+    baselines: values['no-baselines'] === undefined,
   });
-  const scores = await evaluateCouplets(values.checkpoint ?? COUPLET_CHECKPOINT, { limit: count(values.limit, 'limit'), baselines: !values['no-baselines'] });
   if (values.json) console.log(JSON.stringify(scores));
   else
     for (const [name, s] of Object.entries(scores))
