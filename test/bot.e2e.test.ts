@@ -295,6 +295,41 @@ describe('/couplet', () => {
   }
 });
 
+describe("replies in the user's language", () => {
+  it('tells a zh-CN, a zh-TW and an en-US user what was wrong, each in their own language', async () => {
+    const bad = [{ name: 'start', type: STRING, value: 'abc' }];
+    const [cn, tw, en] = await Promise.all([poem(bad, du, 'zh-CN'), poem(bad, li, 'zh-TW'), poem(bad, wang, 'en-US')]);
+    expect(cn.ephemeral && tw.ephemeral && en.ephemeral).toBe(true);
+    expect(cn.content).toMatch(/开头只能是汉字，这些不是：「a」 「b」 「c」。 例如：`\/poem 月`/);
+    expect(tw.content).toMatch(/開頭只能是漢字，這些不是：「a」 「b」 「c」。 例如：`\/poem 月`/);
+    expect(en.content).toMatch(/The start text may hold only Chinese characters; these are not: 「a」 「b」 「c」\. For example/);
+    const couplet = await discord
+      .slashCommand({ name: 'couplet', options: [{ name: 'upper', type: STRING, value: '白日依山' }], user: du, locale: 'zh-CN' })
+      .then((i) => i.response());
+    expect(couplet.content).toMatch(/上联是 5 个或 7 个字（五言或七言的一句）；这句有 4 个字。 例如：`\/couplet 白日依山尽`/);
+  });
+
+  it("writes public messages in the server's language, whoever asks", async () => {
+    const top = await discord.slashCommand({ name: 'top', options: [], user: du, locale: 'zh-CN' }).then((i) => i.response());
+    expect(top.embeds[0]!.title).toMatch(/^Best-rated poems this week/); // the stand-in's server speaks en-US
+  });
+
+  it('registers the commands with their descriptions in zh-CN and zh-TW, options and choices too', () => {
+    const registered = discord.commands(discord.guildId);
+    const poemCommand = registered.find((c) => c.name === 'poem')!;
+    expect(poemCommand.description_localizations).toEqual({ 'zh-CN': '写一首唐诗', 'zh-TW': '寫一首唐詩' });
+    const options = poemCommand.options as unknown as {
+      name: string;
+      description_localizations?: Record<string, string>;
+      choices?: { name_localizations?: Record<string, string> }[];
+    }[];
+    for (const option of options) expect(Object.keys(option.description_localizations ?? {}).sort(), option.name).toEqual(['zh-CN', 'zh-TW']);
+    expect(options.find((o) => o.name === 'rhyme')!.choices![0]!.name_localizations).toEqual({ 'zh-CN': '古韵（唐人韵部）', 'zh-TW': '古韻（唐人韻部）' });
+    const coupletCommand = registered.find((c) => c.name === 'couplet')!;
+    expect((coupletCommand.description_localizations as Record<string, string>)['zh-TW']).toBe('對對子：出上聯，對下聯');
+  });
+});
+
 describe('acknowledging in time', () => {
   it('answers a lone poem with one reply, and a burst with every poem inside the 3-second rule', async () => {
     const lone = await poem([{ name: 'start', type: STRING, value: '山' }]);

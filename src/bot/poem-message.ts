@@ -2,6 +2,7 @@
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder } from 'discord.js';
 import { z } from 'zod';
 import { FORM_SHAPE, type Form } from '../model/corpus.js';
+import { messagesFor } from './messages.js';
 
 export const RatingButtonId = z
   .string()
@@ -26,7 +27,7 @@ export function promptLabel(kind: string, text: string): string {
 export type ShownForm = Form | 'couplet5' | 'couplet7';
 const COUPLET_TITLES = { couplet5: '对联 · 五言', couplet7: '对联 · 七言' } as const;
 
-export type PoemView = { lines: string[]; form: ShownForm; checkpoint: string; prompt: string; rating?: { average: number; count: number } };
+export type PoemView = { lines: string[]; form: ShownForm; checkpoint: string; prompt: string; rating?: { average: number; count: number }; locale?: string };
 
 export function poemEmbed(view: PoemView) {
   const embed = new EmbedBuilder()
@@ -35,9 +36,10 @@ export function poemEmbed(view: PoemView) {
     .setFooter({ text: `model ${view.checkpoint}${view.prompt ? ` · ${view.prompt}` : ''}` })
     .setColor(0x8b1e1e);
   if (view.rating && view.rating.count > 0) {
+    const say = messagesFor(view.locale ?? 'en');
     embed.addFields({
-      name: 'Rating',
-      value: `${'⭐'.repeat(Math.round(view.rating.average))} ${view.rating.average.toFixed(1)} (${view.rating.count} ${view.rating.count === 1 ? 'rating' : 'ratings'})`,
+      name: say.rating,
+      value: `${'⭐'.repeat(Math.round(view.rating.average))} ${view.rating.average.toFixed(1)} (${say.ratings(view.rating.count)})`,
     });
   }
   return embed;

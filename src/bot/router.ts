@@ -10,6 +10,7 @@ import * as model from './commands/model.js';
 import * as poem from './commands/poem.js';
 import * as top from './commands/top.js';
 import type { BotContext } from './context.js';
+import { messagesFor } from './messages.js';
 
 export const commands = [poem, couplet, top, model];
 const byName = new Map(commands.map((c) => [c.data.name, c]));
@@ -37,11 +38,7 @@ export class Router {
   private async dispatch(interaction: Interaction): Promise<void> {
     if (!interaction.isRepliable()) return;
     if (this.closing) {
-      await interaction.reply({
-        content: 'The bot is restarting; please try again in a minute.',
-        flags: MessageFlags.Ephemeral,
-        allowedMentions: { parse: [] },
-      });
+      await interaction.reply({ content: messagesFor(interaction.locale).restarting, flags: MessageFlags.Ephemeral });
       return;
     }
     if (interaction.isChatInputCommand()) {
@@ -51,14 +48,14 @@ export class Router {
     } else if (interaction.isButton() && interaction.customId.startsWith('rate:')) {
       await handleRating(interaction, this.ctx);
     } else {
-      await interaction.reply({ content: 'This bot does not know that action.', flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+      await interaction.reply({ content: messagesFor(interaction.locale).unknownAction, flags: MessageFlags.Ephemeral });
     }
   }
 
   private async fail(interaction: Interaction, error: unknown) {
     this.ctx.log.error({ err: error, interaction: interaction.id, user: interaction.user.id }, 'interaction failed');
     if (!interaction.isRepliable()) return;
-    const message = { content: 'Sorry, something went wrong on our side. Please try again in a moment.', allowedMentions: { parse: [] as never[] } };
+    const message = { content: messagesFor(interaction.locale).internalError };
     const r = interaction as RepliableInteraction;
     try {
       if (r.deferred || r.replied) await r.followUp({ ...message, flags: MessageFlags.Ephemeral });

@@ -97,16 +97,28 @@ export class CoupletModel {
   /** Validates an upper line: 5 or 7 Chinese characters the model knows. Returns its ids (traditional). */
   parseUpper(text: string): number[] {
     const chars = [...text.trim()];
-    if (chars.length === 0) throw new PoemInputError('The upper line is empty: type 5 or 7 Chinese characters, e.g. 白日依山盡.');
+    if (chars.length === 0)
+      throw new PoemInputError('The upper line is empty: type 5 or 7 Chinese characters, e.g. 白日依山盡.', { code: 'empty', kind: 'upper' });
     const notChinese = [...new Set(chars.filter((ch) => !HAN.test(ch)))];
     if (notChinese.length > 0)
-      throw new PoemInputError(`The upper line may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`);
+      throw new PoemInputError(`The upper line may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`, {
+        code: 'notChinese',
+        kind: 'upper',
+        chars: notChinese,
+      });
     if (chars.length !== 5 && chars.length !== 7)
-      throw new PoemInputError(`An upper line has 5 or 7 characters (a line of 五言 or 七言 verse); this one has ${chars.length}.`);
+      throw new PoemInputError(`An upper line has 5 or 7 characters (a line of 五言 or 七言 verse); this one has ${chars.length}.`, {
+        code: 'upperLength',
+        length: chars.length,
+      });
     const converted = [...toTraditional(chars.join(''))];
     const ids = chars.map((ch, i) => (this.vocab.has(converted[i]!) ? this.vocab.id(converted[i]!) : this.vocab.has(ch) ? this.vocab.id(ch) : -1));
     const unknown = [...new Set(chars.filter((_, i) => ids[i] === -1))];
-    if (unknown.length > 0) throw new PoemInputError(`The couplet model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`);
+    if (unknown.length > 0)
+      throw new PoemInputError(`The couplet model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`, {
+        code: 'unknownChars',
+        chars: unknown,
+      });
     return ids;
   }
 
@@ -115,7 +127,8 @@ export class CoupletModel {
     const parsed = CoupletRequest.safeParse(request);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new PoemInputError(`Invalid ${issue.path.join('.') || 'request'}: ${issue.message}.`);
+      const field = issue.path.join('.') || 'request';
+      throw new PoemInputError(`Invalid ${field}: ${issue.message}.`, { code: 'invalid', field, detail: issue.message });
     }
     const req = parsed.data;
     const upper = this.parseUpper(req.upper);

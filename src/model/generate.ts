@@ -46,23 +46,34 @@ type Prompt = { form: Form; forced: Map<number, number> }; // content position �
 /** Validates and resolves start text / acrostic / form into the characters the poem must contain. */
 export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rng: prand.RandomGenerator): Prompt {
   if (req.start !== undefined && req.acrostic !== undefined) {
-    throw new PoemInputError('Give either a start text or an acrostic, not both.');
+    throw new PoemInputError('Give either a start text or an acrostic, not both.', { code: 'bothPrompts' });
   }
   const kind = req.acrostic !== undefined ? 'acrostic' : 'start text';
+  const which = req.acrostic !== undefined ? 'acrostic' : 'start';
   const raw = (req.acrostic ?? req.start ?? '').trim();
   if ((req.acrostic !== undefined || req.start !== undefined) && raw.length === 0) {
-    throw new PoemInputError(`The ${kind} is empty: type 1 to 7 Chinese characters, e.g. 月.`);
+    throw new PoemInputError(`The ${kind} is empty: type 1 to 7 Chinese characters, e.g. 月.`, { code: 'empty', kind: which });
   }
   const chars = [...raw];
   const notChinese = [...new Set(chars.filter((ch) => !HAN.test(ch)))];
   if (notChinese.length > 0) {
-    throw new PoemInputError(`The ${kind} may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`);
+    throw new PoemInputError(`The ${kind} may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`, {
+      code: 'notChinese',
+      kind: which,
+      chars: notChinese,
+    });
   }
   if (req.start !== undefined && chars.length > 7) {
-    throw new PoemInputError(`The start text is too long (${chars.length} characters): a poem line holds at most 7.`);
+    throw new PoemInputError(`The start text is too long (${chars.length} characters): a poem line holds at most 7.`, {
+      code: 'startTooLong',
+      length: chars.length,
+    });
   }
   if (req.acrostic !== undefined && chars.length !== 4 && chars.length !== 8) {
-    throw new PoemInputError(`An acrostic needs 4 characters (a 绝句) or 8 (a 律诗), one per line; got ${chars.length}.`);
+    throw new PoemInputError(`An acrostic needs 4 characters (a 绝句) or 8 (a 律诗), one per line; got ${chars.length}.`, {
+      code: 'acrosticLength',
+      length: chars.length,
+    });
   }
   // The model writes traditional characters: convert the whole text (phrases convert better than single
   // characters), falling back to the character as typed when only that one is known.
@@ -70,7 +81,10 @@ export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rn
   const ids = chars.map((ch, i) => (vocab.has(converted[i]!) ? vocab.id(converted[i]!) : vocab.has(ch) ? vocab.id(ch) : -1));
   const unknown = [...new Set(chars.filter((_, i) => ids[i] === -1))];
   if (unknown.length > 0) {
-    throw new PoemInputError(`The model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`);
+    throw new PoemInputError(`The model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`, {
+      code: 'unknownChars',
+      chars: unknown,
+    });
   }
 
   let allowed = [...FORMS];
@@ -79,11 +93,22 @@ export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rn
   let form = req.form;
   if (form && !allowed.includes(form)) {
     const shape = FORM_SHAPE[form];
-    throw new PoemInputError(
-      req.acrostic !== undefined
-        ? `A ${shape.name} has ${shape.lines} lines, so its acrostic needs ${shape.lines} characters, not ${chars.length}.`
-        : `A ${shape.name} line holds ${shape.lineLength} characters; the start text has ${chars.length}. Choose a 七言 form or a shorter start.`,
-    );
+    throw req.acrostic !== undefined
+      ? new PoemInputError(`A ${shape.name} has ${shape.lines} lines, so its acrostic needs ${shape.lines} characters, not ${chars.length}.`, {
+          code: 'formLines',
+          form: shape.name,
+          lines: shape.lines,
+          length: chars.length,
+        })
+      : new PoemInputError(
+          `A ${shape.name} line holds ${shape.lineLength} characters; the start text has ${chars.length}. Choose a 七言 form or a shorter start.`,
+          {
+            code: 'formLineLength',
+            form: shape.name,
+            lineLength: shape.lineLength,
+            length: chars.length,
+          },
+        );
   }
   if (!form) {
     const total = allowed.reduce((n, f) => n + FORM_SHARE[f], 0);
@@ -265,7 +290,8 @@ export class PoemModel {
     const parsed = PoemRequest.safeParse(request);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new PoemInputError(`Invalid ${issue.path.join('.') || 'request'}: ${issue.message}.`);
+      const field = issue.path.join('.') || 'request';
+      throw new PoemInputError(`Invalid ${field}: ${issue.message}.`, { code: 'invalid', field, detail: issue.message });
     }
     const req = parsed.data;
     // Mersenne Twister: its seeding spreads nearby seeds (xoroshiro128+ gave correlated first draws for seeds 0, 1, 2…)

@@ -24,5 +24,25 @@ export type RhymeSystem = 'classical' | 'modern';
 export type PoemRequest = z.input<typeof PoemRequest>;
 export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; checkpoint: string };
 
-/** Bad input: the message names the problem and is fit to show a user. */
-export class PoemInputError extends Error {}
+/** What was wrong with a request, for a message in the user's language (the bot's catalog, src/bot/messages.ts). */
+export type InputProblem =
+  | { code: 'bothPrompts' }
+  | { code: 'empty'; kind: 'start' | 'acrostic' | 'upper' }
+  | { code: 'notChinese'; kind: 'start' | 'acrostic' | 'upper'; chars: string[] }
+  | { code: 'startTooLong'; length: number }
+  | { code: 'acrosticLength'; length: number }
+  | { code: 'upperLength'; length: number }
+  | { code: 'unknownChars'; chars: string[] }
+  | { code: 'formLines'; form: string; lines: number; length: number }
+  | { code: 'formLineLength'; form: string; lineLength: number; length: number }
+  | { code: 'invalid'; field: string; detail: string };
+
+/** Bad input: the message (English) names the problem and is fit to show a user; `problem` says it in data. */
+export class PoemInputError extends Error {
+  constructor(
+    message?: string,
+    readonly problem?: InputProblem,
+  ) {
+    super(message);
+  }
+}

@@ -31,7 +31,12 @@ let running = false;
 
 const fail = (id: number, e: unknown) => {
   const inputError = e instanceof PoemInputError;
-  parentPort!.postMessage({ id, error: inputError ? (e as Error).message : ((e as Error).stack ?? String(e)), inputError });
+  parentPort!.postMessage({
+    id,
+    error: inputError ? (e as Error).message : ((e as Error).stack ?? String(e)),
+    inputError,
+    problem: inputError ? e.problem : undefined,
+  });
 };
 
 async function write(): Promise<void> {

@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Manifest } from './checkpoint.js';
-import { PoemInputError, type GeneratedPoem, type PoemRequest } from './poem-request.js';
+import { type GeneratedPoem, type InputProblem, PoemInputError, type PoemRequest } from './poem-request.js';
 import { BASE_CHECKPOINT, COUPLET_CHECKPOINT, startWorker } from './workers.js';
 import type { CoupletAnswer, CoupletRequest } from '../couplet/decode.js';
 
@@ -27,13 +27,13 @@ class PoemThread {
   private idle?: () => void;
 
   constructor(readonly worker: Worker) {
-    worker.on('message', (m: { id: number; poem?: GeneratedPoem; couplet?: CoupletAnswer; error?: string; inputError?: boolean }) => {
+    worker.on('message', (m: { id: number; poem?: GeneratedPoem; couplet?: CoupletAnswer; error?: string; inputError?: boolean; problem?: InputProblem }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       if (this.pending.size === 0) this.idle?.();
       if (m.poem || m.couplet) p.resolve((m.poem ?? m.couplet) as never);
-      else p.reject(m.inputError ? new PoemInputError(m.error) : new Error(`poem worker: ${m.error}`));
+      else p.reject(m.inputError ? new PoemInputError(m.error, m.problem) : new Error(`poem worker: ${m.error}`));
     });
     const failAll = (e: Error) => {
       for (const p of this.pending.values()) p.reject(e);

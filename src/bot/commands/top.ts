@@ -1,44 +1,52 @@
 /** /top [period] [kind]: the best-rated poems or couplets (average, then number of ratings). */
 import { EmbedBuilder, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { BotContext } from '../context.js';
+import { messagesFor } from '../messages.js';
 import { topPoems } from '../db.js';
 import { promptLabel } from '../poem-message.js';
-
-const PERIODS = { day: 'today', week: 'this week', all: 'of all time' } as const;
 
 export const data = new SlashCommandBuilder()
   .setName('top')
   .setDescription('The best-rated poems')
+  .setDescriptionLocalizations({ 'zh-CN': '评分最高的诗', 'zh-TW': '評分最高的詩' })
   .addStringOption((o) =>
     o
       .setName('period')
       .setDescription('Which poems to rank (default: this week)')
-      .addChoices({ name: 'today', value: 'day' }, { name: 'this week', value: 'week' }, { name: 'all time', value: 'all' }),
+      .setDescriptionLocalizations({ 'zh-CN': '时间范围（默认本周）', 'zh-TW': '時間範圍（預設本週）' })
+      .addChoices(
+        { name: 'today', name_localizations: { 'zh-CN': '今日', 'zh-TW': '今日' }, value: 'day' },
+        { name: 'this week', name_localizations: { 'zh-CN': '本周', 'zh-TW': '本週' }, value: 'week' },
+        { name: 'all time', name_localizations: { 'zh-CN': '历来', 'zh-TW': '歷來' }, value: 'all' },
+      ),
   )
   .addStringOption((o) =>
-    o.setName('kind').setDescription('Poems (default) or couplets').addChoices({ name: 'poems', value: 'poem' }, { name: 'couplets 对联', value: 'couplet' }),
+    o
+      .setName('kind')
+      .setDescription('Poems (default) or couplets')
+      .setDescriptionLocalizations({ 'zh-CN': '诗（默认）或对联', 'zh-TW': '詩（預設）或對聯' })
+      .addChoices(
+        { name: 'poems', name_localizations: { 'zh-CN': '诗', 'zh-TW': '詩' }, value: 'poem' },
+        { name: 'couplets', name_localizations: { 'zh-CN': '对联', 'zh-TW': '對聯' }, value: 'couplet' },
+      ),
   );
 
 export async function execute(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<void> {
-  const period = (interaction.options.getString('period') ?? 'week') as keyof typeof PERIODS;
+  const period = (interaction.options.getString('period') ?? 'week') as 'day' | 'week' | 'all';
   const kind = (interaction.options.getString('kind') ?? 'poem') as 'poem' | 'couplet';
   const poems = await topPoems(ctx.db, { period, kind, guildId: interaction.guildId ?? undefined, limit: 10 });
-  const embed = new EmbedBuilder().setTitle(`Best-rated ${kind === 'couplet' ? 'couplets' : 'poems'} ${PERIODS[period]}`).setColor(0x8b1e1e);
-  if (poems.length === 0) {
-    embed.setDescription(
-      kind === 'couplet'
-        ? 'No rated couplets yet. Try `/couplet 白日依山尽` and rate the answer.'
-        : 'No rated poems yet. Ask for one with `/poem 月` and rate it with the stars under it.',
-    );
-  } else {
+  const say = messagesFor(interaction.guildLocale ?? interaction.locale); // a public message: the server's language
+  const embed = new EmbedBuilder().setTitle(say.topTitle({ kind, period })).setColor(0x8b1e1e);
+  if (poems.length === 0) embed.setDescription(say.topEmpty(kind));
+  else {
     embed.setDescription(
       poems
         .map((p, k) => {
-          const prompt = p.kind === 'couplet' ? '对联' : promptLabel(p.promptKind, p.promptText) || 'free';
-          return `**${k + 1}.** ⭐ ${p.average.toFixed(1)} (${p.count}) · ${prompt} · by <@${p.userId}>\n${p.text}`;
+          const prompt = p.kind === 'couplet' ? '对联' : promptLabel(p.promptKind, p.promptText) || say.free;
+          return `**${k + 1}.** ⭐ ${p.average.toFixed(1)} (${p.count}) · ${prompt} · ${say.by} <@${p.userId}>\n${p.text}`;
         })
         .join('\n\n'),
     );
   }
-  await interaction.reply({ embeds: [embed], allowedMentions: { parse: [] } });
+  await interaction.reply({ embeds: [embed] });
 }

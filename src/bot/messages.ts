@@ -1,0 +1,193 @@
+/**
+ * What the bot says to users, in their language: one catalog, English, simplified Chinese (zh-CN) and
+ * traditional Chinese (zh-TW, zh-HK), chosen by the locale Discord sends with every interaction. The admin
+ * command /model answers in English.
+ */
+import type { InputProblem } from '../model/poem-request.js';
+
+export type Language = 'en' | 'zh-CN' | 'zh-TW';
+
+/** Discord's locale → the catalog's language: zh-CN simplified, zh-TW and zh-HK traditional, anything else English. */
+export function languageOf(locale: string): Language {
+  if (locale === 'zh-CN') return 'zh-CN';
+  if (locale === 'zh-TW' || locale === 'zh-HK') return 'zh-TW';
+  return 'en';
+}
+
+const quoted = (chars: string[]) => chars.map((c) => `「${c}」`).join(' ');
+const what = {
+  en: { start: 'start text', acrostic: 'acrostic', upper: 'upper line' },
+  'zh-CN': { start: '开头', acrostic: '藏头', upper: '上联' },
+  'zh-TW': { start: '開頭', acrostic: '藏頭', upper: '上聯' },
+};
+
+type Catalog = {
+  cooldown: (p: { when: string; seconds: number }) => string;
+  poemExample: string;
+  coupletExample: string;
+  coupletMissing: string;
+  restarting: string;
+  unknownAction: string;
+  internalError: string;
+  notOurButton: string;
+  poemGone: string;
+  rating: string;
+  ratings: (n: number) => string;
+  topTitle: (p: { kind: 'poem' | 'couplet'; period: 'day' | 'week' | 'all' }) => string;
+  topEmpty: (kind: 'poem' | 'couplet') => string;
+  free: string;
+  by: string;
+  upperGiven: string;
+  problem: (p: InputProblem) => string;
+};
+
+const CATALOG: Record<Language, Catalog> = {
+  en: {
+    cooldown: ({ when, seconds }) => `You can ask for the next poem ${when} (one every ${seconds} s).`,
+    poemExample: 'For example: `/poem 月` or `/poem acrostic:春夏秋冬`.',
+    coupletExample: 'For example: `/couplet 白日依山尽`.',
+    coupletMissing: 'The couplet model is not installed on this bot (models/couplet).',
+    restarting: 'The bot is restarting; please try again in a minute.',
+    unknownAction: 'This bot does not know that action.',
+    internalError: 'Sorry, something went wrong on our side. Please try again in a moment.',
+    notOurButton: 'That button is not one of ours.',
+    poemGone: 'This poem is no longer in our records, so it cannot be rated. Ask for a new one with `/poem`.',
+    rating: 'Rating',
+    ratings: (n) => `${n} ${n === 1 ? 'rating' : 'ratings'}`,
+    topTitle: ({ kind, period }) =>
+      `Best-rated ${kind === 'couplet' ? 'couplets' : 'poems'} ${{ day: 'today', week: 'this week', all: 'of all time' }[period]}`,
+    topEmpty: (kind) =>
+      kind === 'couplet'
+        ? 'No rated couplets yet. Try `/couplet 白日依山尽` and rate the answer.'
+        : 'No rated poems yet. Ask for one with `/poem 月` and rate it with the stars under it.',
+    free: 'free',
+    by: 'by',
+    upperGiven: '上联 given',
+    problem: (p) => {
+      switch (p.code) {
+        case 'bothPrompts':
+          return 'Give either a start text or an acrostic, not both.';
+        case 'empty':
+          return p.kind === 'upper'
+            ? 'The upper line is empty: type 5 or 7 Chinese characters, e.g. 白日依山尽.'
+            : `The ${what.en[p.kind]} is empty: type 1 to 7 Chinese characters, e.g. 月.`;
+        case 'notChinese':
+          return `The ${what.en[p.kind]} may hold only Chinese characters; these are not: ${quoted(p.chars)}.`;
+        case 'startTooLong':
+          return `The start text is too long (${p.length} characters): a poem line holds at most 7.`;
+        case 'acrosticLength':
+          return `An acrostic needs 4 characters (a 绝句) or 8 (a 律诗), one per line; got ${p.length}.`;
+        case 'upperLength':
+          return `An upper line has 5 or 7 characters (a line of 五言 or 七言 verse); this one has ${p.length}.`;
+        case 'unknownChars':
+          return `The model does not know ${quoted(p.chars)}: try another character.`;
+        case 'formLines':
+          return `A ${p.form} has ${p.lines} lines, so its acrostic needs ${p.lines} characters, not ${p.length}.`;
+        case 'formLineLength':
+          return `A ${p.form} line holds ${p.lineLength} characters; the start text has ${p.length}. Choose a 七言 form or a shorter start.`;
+        case 'invalid':
+          return `Invalid ${p.field}: ${p.detail}.`;
+      }
+    },
+  },
+  'zh-CN': {
+    cooldown: ({ when, seconds }) => `请${when}再来要下一首（每 ${seconds} 秒一首）。`,
+    poemExample: '例如：`/poem 月` 或 `/poem acrostic:春夏秋冬`。',
+    coupletExample: '例如：`/couplet 白日依山尽`。',
+    coupletMissing: '这个机器人没有安装对联模型（models/couplet）。',
+    restarting: '机器人正在重启，请一分钟后再试。',
+    unknownAction: '机器人不认识这个操作。',
+    internalError: '抱歉，我们这边出了问题，请稍后再试。',
+    notOurButton: '这不是我们的按钮。',
+    poemGone: '这首诗已不在记录中，无法评分。请用 `/poem` 要一首新的。',
+    rating: '评分',
+    ratings: (n) => `${n} 人评分`,
+    topTitle: ({ kind, period }) => `${{ day: '今日', week: '本周', all: '历来' }[period]}评分最高的${kind === 'couplet' ? '对联' : '诗'}`,
+    topEmpty: (kind) =>
+      kind === 'couplet'
+        ? '还没有评过分的对联。试试 `/couplet 白日依山尽`，再给对出的下联打分。'
+        : '还没有评过分的诗。用 `/poem 月` 要一首，再点下面的星星打分。',
+    free: '自由',
+    by: '作者',
+    upperGiven: '出上联',
+    problem: (p) => {
+      switch (p.code) {
+        case 'bothPrompts':
+          return '开头和藏头只能选一个。';
+        case 'empty':
+          return p.kind === 'upper' ? '上联是空的：请输入 5 或 7 个汉字，例如 白日依山尽。' : `${what['zh-CN'][p.kind]}是空的：请输入 1 到 7 个汉字，例如 月。`;
+        case 'notChinese':
+          return `${what['zh-CN'][p.kind]}只能是汉字，这些不是：${quoted(p.chars)}。`;
+        case 'startTooLong':
+          return `开头太长了（${p.length} 个字）：一句诗最多 7 个字。`;
+        case 'acrosticLength':
+          return `藏头要 4 个字（绝句）或 8 个字（律诗），每句一个；现在是 ${p.length} 个。`;
+        case 'upperLength':
+          return `上联是 5 个或 7 个字（五言或七言的一句）；这句有 ${p.length} 个字。`;
+        case 'unknownChars':
+          return `模型不认识 ${quoted(p.chars)}：请换一个字。`;
+        case 'formLines':
+          return `${p.form}有 ${p.lines} 句，所以藏头要 ${p.lines} 个字，不是 ${p.length} 个。`;
+        case 'formLineLength':
+          return `${p.form}一句 ${p.lineLength} 个字，开头有 ${p.length} 个字。请选七言，或缩短开头。`;
+        case 'invalid':
+          return `${p.field} 无效：${p.detail}。`;
+      }
+    },
+  },
+  'zh-TW': {
+    cooldown: ({ when, seconds }) => `請${when}再來要下一首（每 ${seconds} 秒一首）。`,
+    poemExample: '例如：`/poem 月` 或 `/poem acrostic:春夏秋冬`。',
+    coupletExample: '例如：`/couplet 白日依山盡`。',
+    coupletMissing: '這個機器人沒有安裝對聯模型（models/couplet）。',
+    restarting: '機器人正在重啟，請一分鐘後再試。',
+    unknownAction: '機器人不認識這個操作。',
+    internalError: '抱歉，我們這邊出了問題，請稍後再試。',
+    notOurButton: '這不是我們的按鈕。',
+    poemGone: '這首詩已不在記錄中，無法評分。請用 `/poem` 要一首新的。',
+    rating: '評分',
+    ratings: (n) => `${n} 人評分`,
+    topTitle: ({ kind, period }) => `${{ day: '今日', week: '本週', all: '歷來' }[period]}評分最高的${kind === 'couplet' ? '對聯' : '詩'}`,
+    topEmpty: (kind) =>
+      kind === 'couplet'
+        ? '還沒有評過分的對聯。試試 `/couplet 白日依山盡`，再給對出的下聯打分。'
+        : '還沒有評過分的詩。用 `/poem 月` 要一首，再點下面的星星打分。',
+    free: '自由',
+    by: '作者',
+    upperGiven: '出上聯',
+    problem: (p) => {
+      switch (p.code) {
+        case 'bothPrompts':
+          return '開頭和藏頭只能選一個。';
+        case 'empty':
+          return p.kind === 'upper' ? '上聯是空的：請輸入 5 或 7 個漢字，例如 白日依山盡。' : `${what['zh-TW'][p.kind]}是空的：請輸入 1 到 7 個漢字，例如 月。`;
+        case 'notChinese':
+          return `${what['zh-TW'][p.kind]}只能是漢字，這些不是：${quoted(p.chars)}。`;
+        case 'startTooLong':
+          return `開頭太長了（${p.length} 個字）：一句詩最多 7 個字。`;
+        case 'acrosticLength':
+          return `藏頭要 4 個字（絕句）或 8 個字（律詩），每句一個；現在是 ${p.length} 個。`;
+        case 'upperLength':
+          return `上聯是 5 個或 7 個字（五言或七言的一句）；這句有 ${p.length} 個字。`;
+        case 'unknownChars':
+          return `模型不認識 ${quoted(p.chars)}：請換一個字。`;
+        case 'formLines':
+          return `${p.form}有 ${p.lines} 句，所以藏頭要 ${p.lines} 個字，不是 ${p.length} 個。`;
+        case 'formLineLength':
+          return `${p.form}一句 ${p.lineLength} 個字，開頭有 ${p.length} 個字。請選七言，或縮短開頭。`;
+        case 'invalid':
+          return `${p.field} 無效：${p.detail}。`;
+      }
+    },
+  },
+};
+
+/** The catalog in the language of `locale` (Discord's interaction locale). */
+export function messagesFor(locale: string): Catalog {
+  return CATALOG[languageOf(locale)];
+}
+
+/** The user's message for bad input: from its problem in their language, else the error's own (English) message. */
+export function inputProblemText(locale: string, error: { message: string; problem?: InputProblem }): string {
+  return error.problem ? messagesFor(locale).problem(error.problem) : error.message;
+}
