@@ -31,17 +31,19 @@ describe('the couplets of the corpus', () => {
 });
 
 describe('BLEU-4 (corpus, character level)', () => {
-  it('is 1 for the references themselves and 0 without a shared 4-gram', () => {
+  it('is 1 for the references themselves, 0 without a shared character, and small without a shared 4-gram', () => {
     expect(bleu4(['白日依山盡', '黃河入海流'], ['白日依山盡', '黃河入海流'])).toBeCloseTo(1, 12);
-    expect(bleu4(['白日依山樹'], ['青山依舊在'])).toBe(0);
+    expect(bleu4(['明月松間照'], ['青山依舊在'])).toBe(0);
+    const noFourGram = bleu4(['白日依山樹'], ['青山依舊在']); // 1-grams 2/5, no 2-, 3- or 4-gram: (0+1)/(4+1), 1/4, 1/3
+    expect(noFourGram).toBeCloseTo(Math.exp((Math.log(2 / 5) + Math.log(1 / 5) + Math.log(1 / 4) + Math.log(1 / 3)) / 4), 12);
   });
 
   it('is the geometric mean of the clipped n-gram precisions, as counted by hand', () => {
-    // candidate 白日依山盡流 vs reference 白日依山流盡: 1-grams 6/6, 2-grams 3/5, 3-grams 2/4, 4-grams 1/3; same length
-    const want = Math.exp((Math.log(6 / 6) + Math.log(3 / 5) + Math.log(2 / 4) + Math.log(1 / 3)) / 4);
+    // candidate 白日依山盡流 vs reference 白日依山流盡: 1-grams 6/6, 2-grams 3/5, 3-grams 2/4, 4-grams 1/3 (BLEU+1 from n = 2)
+    const want = Math.exp((Math.log(6 / 6) + Math.log(4 / 6) + Math.log(3 / 5) + Math.log(2 / 4)) / 4);
     expect(bleu4(['白日依山盡流'], ['白日依山流盡'])).toBeCloseTo(want, 12);
     // clipping: a repeated character counts only as often as the reference has it; a shorter candidate pays the brevity penalty
-    expect(bleu4(['山山山山山'], ['山水山水山'])).toBe(0);
+    expect(bleu4(['山山山山山'], ['山水山水山'])).toBeCloseTo(Math.exp((Math.log(3 / 5) + Math.log(1 / 5) + Math.log(1 / 4) + Math.log(1 / 3)) / 4), 12);
     const short = bleu4(['白日依山'], ['白日依山盡']);
     expect(short).toBeCloseTo(Math.exp(1 - 5 / 4), 12);
   });

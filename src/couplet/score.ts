@@ -4,7 +4,9 @@
  *
  * BLEU-4 here is corpus BLEU (Papineni et al. 2002) at the character level with one reference per line:
  * clipped n-gram precisions for n = 1…4 summed over the whole test split, their geometric mean with equal
- * weights, times the brevity penalty. No smoothing: over a thousand lines no precision is zero.
+ * weights, times the brevity penalty; smoothed as BLEU+1 (Lin & Och 2004): 1 added to the matches and the
+ * total for n ≥ 2. A 5-character line has only two 4-grams, and a young model's lines matched none in a
+ * thousand, which unsmoothed BLEU scores 0 whatever their 1- to 3-grams.
  */
 import { clearTone } from '../model/tones.js';
 import { keyPositions } from './decode.js';
@@ -36,8 +38,8 @@ export function bleu4(candidates: string[], references: string[]): number {
       total[n - 1]! += Math.max(0, c.length - n + 1);
     }
   });
-  if (matched.some((m) => m === 0)) return 0;
-  const logPrecision = matched.reduce((s, m, i) => s + Math.log(m / total[i]!), 0) / 4;
+  if (matched[0] === 0) return 0;
+  const logPrecision = matched.reduce((s, m, i) => s + Math.log(i === 0 ? m / total[0]! : (m + 1) / (total[i]! + 1)), 0) / 4;
   const brevity = candidateLength >= referenceLength ? 1 : Math.exp(1 - referenceLength / candidateLength);
   return brevity * Math.exp(logPrecision);
 }
