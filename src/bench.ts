@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, cpus } from 'node:os';
-import { count, type Flags } from './cli-args.js';
+import { count, type Flags } from './shared/cli-args.js';
 import { BASE_CHECKPOINT, loadCheckpoint } from './model/checkpoint.js';
 import { loadTangCorpus } from './model/corpus.js';
 import { PoemModel, type Precision } from './model/generate.js';

@@ -8,7 +8,7 @@ import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpo
 import { FORMS, loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from './model/corpus.js';
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
-import { count, type Flags, num, parse, UsageError } from './cli-args.js';
+import { count, type Flags, num, parse, UsageError } from './shared/cli-args.js';
 import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, TrainOptions, type Progress } from './model/train.js';
 
 function progressBar() {

@@ -16,7 +16,7 @@ import {
   topPoems,
   type Database,
   type PoemInput,
-} from '../src/bot/db.js';
+} from '../src/db/db.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tangshi-db-'));
 let n = 0;

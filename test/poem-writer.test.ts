@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PoemModel } from '../src/model/generate.js';
 import { PoemInputError, type PoemRequest } from '../src/model/poem-request.js';
-import { PoemWriter } from '../src/model/poem-writer.js';
+import { PoemWriter } from '../src/serving/poem-writer.js';
 import { makeTinyCheckpoint } from './helpers.js';
 
 let dir: string;

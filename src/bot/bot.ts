@@ -4,15 +4,15 @@
  * closes everything.
  */
 import { Client, Events, GatewayIntentBits } from 'discord.js';
-import { hotSwapper } from '../jobs/hot-swap.js';
+import { hotSwapper } from '../serving/hot-swap.js';
 import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
 import { Trainer, type RunReport } from '../jobs/trainer.js';
 import { failInterruptedRuns, loadServingModel } from '../jobs/versions.js';
 import { finetuneBudget, type Config } from './config.js';
 import type { BotContext } from './context.js';
-import { openDatabase } from './db.js';
-import { log } from './log.js';
+import { openDatabase } from '../db/db.js';
+import { log } from '../shared/log.js';
 import { commands, Router } from './router.js';
 import { reportMessage } from './training-report.js';
 

@@ -1,9 +1,9 @@
 /** What every command handler gets: settings, database, the active model, counters. */
 import type { AcknowledgementGate } from './acknowledgements.js';
 import type { Config } from './config.js';
-import type { Database } from './db.js';
-import type { Log } from './log.js';
-import type { PoemWriter } from '../model/poem-writer.js';
+import type { Database } from '../db/db.js';
+import type { Log } from '../shared/log.js';
+import type { PoemWriter } from '../serving/poem-writer.js';
 import type { TrainingSchedule } from '../jobs/schedule.js';
 import type { Trainer } from '../jobs/trainer.js';
 

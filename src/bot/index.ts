@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { startBot } from './bot.js';
 import { readConfig, type Config } from './config.js';
-import { log } from './log.js';
+import { log } from '../shared/log.js';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 let config: Config;

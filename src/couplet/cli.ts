@@ -2,7 +2,7 @@
  * `tangshi couplet TEXT` (answer an upper line), `tangshi couplet-train` and `tangshi couplet-eval`
  * (BLEU-4 and the rules of a couplet on the test split, beside the two baselines).
  */
-import { count, type Flags, num, parse, UsageError } from '../cli-args.js';
+import { count, type Flags, num, parse, UsageError } from '../shared/cli-args.js';
 import { initBackend } from '../model/backend.js';
 import { BASE_CHECKPOINT } from '../model/checkpoint.js';
 import { PoemModel } from '../model/generate.js';

@@ -11,7 +11,7 @@
 import { cleanLines, isDev, regularPoem, type Poem } from '../model/corpus.js';
 import { toTraditional, type Script } from '../model/script.js';
 import type { Example } from '../model/train.js';
-import type { Database } from '../bot/db.js';
+import type { Database } from '../db/db.js';
 
 export type RatedOptions = { minAverage: number; maxShare: number; corpusPoems: number };
 

@@ -4,7 +4,7 @@
  * the trainer refuses and the firing is logged and skipped.
  */
 import cron from 'node-cron';
-import type { Log } from '../bot/log.js';
+import type { Log } from '../shared/log.js';
 import type { Trainer } from './trainer.js';
 
 export type TrainingSchedule = { nextRun(): Date | null; stop(): Promise<void> };

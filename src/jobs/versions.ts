@@ -6,9 +6,9 @@
 import { rmSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Manifest } from '../model/checkpoint.js';
-import { PoemWriter } from '../model/poem-writer.js';
-import { retryWhenBusy, type Database } from '../bot/db.js';
-import type { Log } from '../bot/log.js';
+import { PoemWriter } from '../serving/poem-writer.js';
+import { retryWhenBusy, type Database } from '../db/db.js';
+import type { Log } from '../shared/log.js';
 import type { ModelVersion } from '../generated/prisma/client.js';
 
 export type { ModelVersion };

@@ -4,8 +4,8 @@
  * worker is training.
  */
 import { pino } from 'pino';
-import { openDatabase } from '../../src/bot/db.js';
-import { hotSwapper } from '../../src/jobs/hot-swap.js';
+import { openDatabase } from '../../src/db/db.js';
+import { hotSwapper } from '../../src/serving/hot-swap.js';
 import { Trainer } from '../../src/jobs/trainer.js';
 import { loadServingModel } from '../../src/jobs/versions.js';
 

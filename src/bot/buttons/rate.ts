@@ -2,7 +2,7 @@
 import { MessageFlags, type ButtonInteraction } from 'discord.js';
 import type { BotContext } from '../context.js';
 import { messagesFor } from '../messages.js';
-import { poemById, ratePoem } from '../db.js';
+import { poemById, ratePoem } from '../../db/db.js';
 import { RatingButtonId, poemEmbed, promptLabel, type ShownForm } from '../poem-message.js';
 
 export async function handleRating(interaction: ButtonInteraction, ctx: BotContext): Promise<void> {

@@ -5,7 +5,7 @@ import { PoemInputError } from '../../model/poem-request.js';
 import type { Script } from '../../model/script.js';
 import type { BotContext } from '../context.js';
 import { inputProblemText, messagesFor } from '../messages.js';
-import { recordPoem, setPoemMessage } from '../db.js';
+import { recordPoem, setPoemMessage } from '../../db/db.js';
 import { poemEmbed, ratingButtons } from '../poem-message.js';
 import { scriptForLocale } from './poem.js';
 

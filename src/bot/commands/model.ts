@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { RunState, StartResult } from '../../jobs/trainer.js';
 import { previousVersion, recentVersions, serveVersion } from '../../jobs/versions.js';
 import type { BotContext } from '../context.js';
-import { counts } from '../db.js';
+import { counts } from '../../db/db.js';
 import { progressLine, progressMessage, reportMessage, startedBy } from '../training-report.js';
 
 export const data = new SlashCommandBuilder()

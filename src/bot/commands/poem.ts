@@ -5,7 +5,7 @@ import { PoemInputError, type GeneratedPoem } from '../../model/poem-request.js'
 import type { Script } from '../../model/script.js';
 import type { BotContext } from '../context.js';
 import { inputProblemText, messagesFor } from '../messages.js';
-import { recordPoem, setPoemMessage } from '../db.js';
+import { recordPoem, setPoemMessage } from '../../db/db.js';
 import { poemEmbed, promptLabel, ratingButtons } from '../poem-message.js';
 
 /** A poem not ready this long after its interaction gets an acknowledgement first (Discord allows 3 s). */

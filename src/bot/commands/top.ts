@@ -2,7 +2,7 @@
 import { EmbedBuilder, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { BotContext } from '../context.js';
 import { messagesFor } from '../messages.js';
-import { topPoems } from '../db.js';
+import { topPoems } from '../../db/db.js';
 import { promptLabel } from '../poem-message.js';
 
 export const data = new SlashCommandBuilder()

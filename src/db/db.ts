@@ -25,7 +25,7 @@ import { Prisma, PrismaClient, type Poem } from '../generated/prisma/client.js';
 export type { Poem, Rating, PromptKind } from '../generated/prisma/client.js';
 
 export const DEFAULT_DATABASE_URL = 'file:./data/tangshi.db';
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
 
 export type Database = {
   prisma: PrismaClient;

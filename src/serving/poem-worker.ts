@@ -9,7 +9,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoupletModel, type CoupletRequest } from '../couplet/decode.js';
-import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from './generate.js';
+import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from '../model/generate.js';
 
 /** poems written together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
 const MAX_BATCH = 64;

@@ -6,9 +6,9 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { Manifest } from './checkpoint.js';
-import { type GeneratedPoem, type InputProblem, PoemInputError, type PoemRequest } from './poem-request.js';
-import { BASE_CHECKPOINT, COUPLET_CHECKPOINT, startWorker } from './workers.js';
+import type { Manifest } from '../model/checkpoint.js';
+import { type GeneratedPoem, type InputProblem, PoemInputError, type PoemRequest } from '../model/poem-request.js';
+import { BASE_CHECKPOINT, COUPLET_CHECKPOINT, startWorker } from '../model/workers.js';
 import type { CoupletAnswer, CoupletRequest } from '../couplet/decode.js';
 
 type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };

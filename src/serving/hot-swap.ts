@@ -3,7 +3,7 @@
  * reference in one assignment, let the poems in flight finish on the old one, then free it. A /poem handler
  * reads `holder.model` once per request, so no request sees a half-loaded model and none is dropped.
  */
-import { PoemWriter } from '../model/poem-writer.js';
+import { PoemWriter } from './poem-writer.js';
 
 export type ModelHolder = { model: PoemWriter };
 
