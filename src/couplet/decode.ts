@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { sample } from '../model/generate.js';
 import { Int8Matrix } from '../model/int8-matvec.js';
 import { LstmCells } from '../model/lstm-cell.js';
-import { PoemInputError } from '../model/poem-request.js';
+import { PoemInputError, parseRequest } from '../model/poem-request.js';
 import { inScript, toTraditional } from '../model/script.js';
 import { clearTone } from '../model/tones.js';
 import { BOS } from '../model/vocab.js';
@@ -124,13 +124,7 @@ export class CoupletModel {
 
   /** Writes the lower line for an upper line. Throws PoemInputError for bad input. */
   answer(request: CoupletRequest): CoupletAnswer {
-    const parsed = CoupletRequest.safeParse(request);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.join('.') || 'request';
-      throw new PoemInputError(`Invalid ${field}: ${issue.message}.`, { code: 'invalid', field, detail: issue.message });
-    }
-    const req = parsed.data;
+    const req = parseRequest(CoupletRequest, request);
     const upper = this.parseUpper(req.upper);
     const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
     const n = upper.length;

@@ -18,7 +18,7 @@ import { toneTemplate, type Tonal } from './poetics.js';
 import { clearTone } from './tones.js';
 import { inScript, toTraditional } from './script.js';
 import { BOS, type Vocab } from './vocab.js';
-import { PoemInputError, PoemRequest, type GeneratedPoem } from './poem-request.js';
+import { PoemInputError, PoemRequest, parseRequest, type GeneratedPoem } from './poem-request.js';
 
 export { PoemInputError, PoemRequest, type GeneratedPoem };
 
@@ -287,13 +287,7 @@ export class PoemModel {
    * writes one token at a time until `poem` is set.
    */
   startPoem(request: PoemRequest): PoemDraft {
-    const parsed = PoemRequest.safeParse(request);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.join('.') || 'request';
-      throw new PoemInputError(`Invalid ${field}: ${issue.message}.`, { code: 'invalid', field, detail: issue.message });
-    }
-    const req = parsed.data;
+    const req = parseRequest(PoemRequest, request);
     // Mersenne Twister: its seeding spreads nearby seeds (xoroshiro128+ gave correlated first draws for seeds 0, 1, 2…)
     const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
     const prompt = resolvePrompt(this.vocab, req, rng);

@@ -37,6 +37,15 @@ export type InputProblem =
   | { code: 'formLineLength'; form: string; lineLength: number; length: number }
   | { code: 'invalid'; field: string; detail: string };
 
+/** A request checked by its schema; the first problem found is a PoemInputError that names the field. */
+export function parseRequest<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, request: unknown): T {
+  const parsed = schema.safeParse(request);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join('.') || 'request';
+  throw new PoemInputError(`Invalid ${field}: ${issue.message}.`, { code: 'invalid', field, detail: issue.message });
+}
+
 /** Bad input: the message (English) names the problem and is fit to show a user; `problem` says it in data. */
 export class PoemInputError extends Error {
   constructor(
