@@ -93,6 +93,7 @@ describe('the learning loop from Discord', () => {
     expect(progress.length).toBeGreaterThan(0);
     const embed = final.embeds[0]!;
     expect(embed.title).toBe('Fine-tune #1: promoted');
+    expect(final.allowedMentions).toMatchObject({ parse: [] }); // the edits too: the client's default, no one is pinged
     const field = (name: string) => embed.fields!.find((f) => f.name === name)!.value;
     const [before, after] = field('Dev perplexity').split(' → ').map(Number);
     expect(after!).toBeLessThan(before!);
@@ -112,6 +113,7 @@ describe('the learning loop from Discord', () => {
 
     // the same report, for the admins who did not watch
     const posted = await until(() => discord.messages({ channelId: discord.channelIds.get('reports') }).find(reportOf));
+    expect(posted.allowedMentions).toMatchObject({ parse: [] });
     expect(posted.embeds[0]!.title).toBe('Fine-tune #1: promoted');
     expect(posted.attachments[0]!.data.subarray(1, 4).toString()).toBe('PNG');
   });

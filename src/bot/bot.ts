@@ -113,5 +113,5 @@ export async function startBot(config: Config): Promise<RunningBot> {
 async function postReport(client: Client, channelId: string, report: RunReport): Promise<void> {
   const channel = await client.channels.fetch(channelId);
   if (!channel?.isSendable()) throw new Error(`channel ${channelId} is not a text channel the bot can post in`);
-  await channel.send({ ...reportMessage(report), allowedMentions: { parse: [] } });
+  await channel.send(reportMessage(report)); // mentions off by the client's default
 }

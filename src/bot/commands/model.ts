@@ -24,8 +24,8 @@ export const data = new SlashCommandBuilder()
       .addStringOption((o) => o.setName('version').setDescription('Version id, as /model status lists them').setMaxLength(64)),
   );
 
-const quiet = { allowedMentions: { parse: [] as never[] } };
-const ephemeral = { ...quiet, flags: MessageFlags.Ephemeral } as const;
+// (mentions are off by the client's default: nothing in these messages can ping anyone)
+const ephemeral = { flags: MessageFlags.Ephemeral } as const;
 const VersionId = z.string().regex(/^[\w.-]{1,64}$/, 'is not a version id (letters, digits, . _ -)');
 
 /** The server-side check decides (default permissions only hide the command): Manage Server, or ADMIN_USER_IDS. */
@@ -103,10 +103,10 @@ async function retrain(interaction: ChatInputCommandInteraction, ctx: BotContext
   await interaction.deferReply(); // public: the report is for everyone who looks after the bot
   const started = await ctx.trainer.start('admin', interaction.user.id);
   if (!started.started) {
-    await interaction.editReply({ content: busyText(started.running), ...quiet });
+    await interaction.editReply({ content: busyText(started.running) });
     return;
   }
-  const message = await interaction.editReply({ content: progressMessage(started.run), ...quiet });
+  const message = await interaction.editReply({ content: progressMessage(started.run) });
   // Progress edits go through the channel (bot token), not the interaction token, which expires after 15 minutes.
   const watcher = watchRun(message, started, ctx).catch((e) => ctx.log.warn({ err: e }, 'could not show the fine-tune progress'));
   ctx.background.add(watcher);
@@ -124,15 +124,13 @@ async function watchRun(message: Message, started: Extract<StartResult, { starte
   const timer = setInterval(() => {
     if (!changed) return;
     changed = false;
-    editing = editing
-      .then(() => message.edit({ content: progressMessage(started.run), ...quiet }))
-      .catch((e) => ctx.log.warn({ err: e }, 'progress edit failed'));
+    editing = editing.then(() => message.edit({ content: progressMessage(started.run) })).catch((e) => ctx.log.warn({ err: e }, 'progress edit failed'));
   }, ctx.config.PROGRESS_EDIT_SECONDS * 1000);
   try {
     const report = await started.done;
     clearInterval(timer); // no progress edit after the report
     await editing;
-    await message.edit({ ...reportMessage(report), ...quiet });
+    await message.edit({ ...reportMessage(report) });
   } finally {
     clearInterval(timer);
     ctx.trainer.off('progress', onProgress);
@@ -169,13 +167,12 @@ async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContex
     await interaction.editReply({
       content:
         asked !== null ? `There is no version \`${asked}\`. \`/model status\` lists the recent ones.` : 'There is no earlier active version to roll back to.',
-      ...quiet,
     });
     return;
   }
   const current = ctx.model;
   if (target.version === current.version) {
-    await interaction.editReply({ content: `\`${target.version}\` is already answering.`, ...quiet });
+    await interaction.editReply({ content: `\`${target.version}\` is already answering.` });
     return;
   }
   try {
@@ -184,13 +181,11 @@ async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContex
     ctx.log.warn({ err: e, version: target.version }, 'rollback failed');
     await interaction.editReply({
       content: `Could not switch to \`${target.version}\`: ${(e as Error).message}\nStill answering with \`${ctx.model.version}\`.`,
-      ...quiet,
     });
     return;
   }
   ctx.log.info({ from: current.version, to: target.version, by: interaction.user.id }, 'rolled back');
   await interaction.editReply({
     content: `Now answering with \`${target.version}\` (dev perplexity ${target.devPerplexity?.toFixed(2) ?? '?'}), was \`${current.version}\` (${current.manifest.metrics.devPerplexity?.toFixed(2) ?? '?'}).`,
-    ...quiet,
   });
 }
