@@ -43,6 +43,8 @@ type State = { h: Float32Array; c: Float32Array }[];
 export class CoupletModel {
   private readonly contentIds: Int32Array;
   private readonly toneOfId: Uint8Array; // 1 level, 2 oblique, 0 either
+  /** content ids fit for a position that must be level (1) / oblique (2) */
+  private readonly fitFor: Record<1 | 2, Int32Array>;
 
   private constructor(
     readonly manifest: CoupletManifest,
@@ -60,6 +62,7 @@ export class CoupletModel {
     this.contentIds = Int32Array.from(ids);
     this.toneOfId = new Uint8Array(vocab.size);
     for (const id of ids) this.toneOfId[id] = { level: 1, oblique: 2, none: 0 }[clearTone(vocab.tokens[id]!) ?? 'none'];
+    this.fitFor = { 1: this.contentIds.filter((id) => this.toneOfId[id] !== 2), 2: this.contentIds.filter((id) => this.toneOfId[id] !== 1) };
   }
 
   static async load(dir = COUPLET_CHECKPOINT): Promise<CoupletModel> {
@@ -149,7 +152,7 @@ export class CoupletModel {
       else {
         const upperTone = this.toneOfId[upper[t]!];
         const opposite = req.rules && keys.has(t) && upperTone !== 0 ? (upperTone === 1 ? 2 : 1) : 0;
-        const allowed = opposite === 0 ? this.contentIds : this.contentIds.filter((id) => this.toneOfId[id] !== (opposite === 1 ? 2 : 1));
+        const allowed = opposite === 0 ? this.contentIds : this.fitFor[opposite];
         const logits = this.out.applyMany([this.attend(state[0]!.h, encoded)], allowed)[0]!;
         token = sample(logits, allowed, req, rng, req.rules ? { banned: used } : undefined);
       }

@@ -101,7 +101,13 @@ export function scoreCouplets(test: Couplet[], written: string[]): CoupletScore 
  */
 export function retrievalBaseline(train: Couplet[]): (upper: string) => string {
   const byChar = new Map<string, number[]>();
-  train.forEach((pair, k) => new Set(pair.upper).forEach((ch) => byChar.set(ch, [...(byChar.get(ch) ?? []), k])));
+  train.forEach((pair, k) => {
+    for (const ch of new Set(pair.upper)) {
+      const ks = byChar.get(ch);
+      if (ks) ks.push(k);
+      else byChar.set(ch, [k]);
+    }
+  });
   return (upper) => {
     const u = [...upper];
     const score = new Map<number, number>();

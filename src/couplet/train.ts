@@ -44,7 +44,11 @@ const encode = (vocab: Vocab, pairs: Couplet[]): Encoded[] =>
 /** Batches of one line length each, shuffled by `rng`. */
 function batches(pairs: Encoded[], size: number, rng: prand.RandomGenerator): Encoded[][] {
   const byLength = new Map<number, Encoded[]>();
-  for (const p of pairs) byLength.set(p.upper.length, [...(byLength.get(p.upper.length) ?? []), p]);
+  for (const p of pairs) {
+    const group = byLength.get(p.upper.length);
+    if (group) group.push(p);
+    else byLength.set(p.upper.length, [p]);
+  }
   const shuffle = <T>(xs: T[]) => {
     for (let i = xs.length - 1; i > 0; i--) {
       const j = prand.unsafeUniformIntDistribution(0, i, rng);

@@ -430,7 +430,12 @@ export class PoemModel {
     // one product per set of ids wanted (the tone masks are shared by every poem at such a position)
     const out: (Float32Array | undefined)[] = new Array(items.length);
     const askedFor = new Map<WantLogits, number[]>();
-    items.forEach(({ wantLogits }, k) => wantLogits && askedFor.set(wantLogits, [...(askedFor.get(wantLogits) ?? []), k]));
+    items.forEach(({ wantLogits }, k) => {
+      if (!wantLogits) return;
+      const ks = askedFor.get(wantLogits);
+      if (ks) ks.push(k);
+      else askedFor.set(wantLogits, [k]);
+    });
     for (const [want, ks] of askedFor) {
       const logits = this.outWeight.applyMany(
         ks.map((k) => below[k]!),
