@@ -1,86 +1,45 @@
 /**
  * End to end: the real bot (discord.js, Prisma on a SQLite file, the shipped model) against the local
- * Discord stand-in, playing users.
+ * Discord stand-in, playing users. Tests that only ask share one bot; every test that counts, lists or
+ * changes what the bot has stored starts its own (startTestBot), so any test passes alone or in any order.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PermissionFlagsBits } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBot, type RunningBot } from '../src/bot/bot.js';
-import { readConfig } from '../src/bot/config.js';
 import { toTraditional } from '../src/model/script.js';
-import { saveCouplet } from '../src/couplet/checkpoint.js';
-import { initParams } from '../src/couplet/model.js';
-import { loadCouplets } from '../src/couplet/pairs.js';
-import { Vocab } from '../src/model/vocab.js';
 import { keyPositions } from '../src/couplet/decode.js';
 import { checkTones } from '../src/model/poetics.js';
 import { clearTone } from '../src/model/tones.js';
 import { poemRhymes } from '../src/model/rhyme.js';
-import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer } from './support/discord-standin.js';
+import { BOOLEAN, buttonIds, type Option, poemLines, STRING, SUBCOMMAND, startTestBot, type TestBot, users } from './support/test-bot.js';
 
-const STRING = 3,
-  _NUMBER = 10,
-  SUBCOMMAND = 1;
 const du = { id: '100000000000000001', username: 'du_fu' };
 const li = { id: '100000000000000002', username: 'li_bai' };
 const wang = { id: '100000000000000003', username: 'wang_wei' };
 const ADMIN = PermissionFlagsBits.ManageGuild;
 
-let discord: DiscordStandIn;
-let bot: RunningBot;
-
+/** the bot for tests that only ask: none of them depends on what another stored */
+let shared: TestBot;
 beforeAll(async () => {
-  discord = await startDiscordStandIn();
-  const dir = mkdtempSync(join(tmpdir(), 'tangshi-e2e-'));
-  // an untrained couplet model: /couplet's rules make its answers couplets all the same
-  const pairs = loadCouplets().train.slice(0, 4000);
-  const vocab = Vocab.build(
-    pairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' as const })),
-    1,
-  );
-  const coupletConfig = { vocabSize: vocab.size, embedDim: 8, hiddenDim: 12, attention: true };
-  saveCouplet(join(dir, 'couplet'), { config: coupletConfig, vocab, params: initParams(coupletConfig, 3), training: {}, split: {}, metrics: {} });
-  const config = readConfig({
-    COUPLET_MODEL_DIR: join(dir, 'couplet'),
-    DISCORD_TOKEN: discord.token,
-    DISCORD_API_URL: discord.apiUrl,
-    DISCORD_GUILD_ID: discord.guildId,
-    DATABASE_URL: `file:${join(dir, 'bot.db')}`,
-    POEM_COOLDOWN_SECONDS: '0',
-    LOG_LEVEL: 'silent',
-    TRAIN_CRON: 'off',
-    MODEL_DIR: join(dir, 'models'),
-  });
-  bot = await startBot(config);
+  shared = await startTestBot();
 });
-
 afterAll(async () => {
-  await bot?.stop();
-  await discord?.close();
+  await shared?.stop();
 });
 
-const poem = (options: { name: string; type: number; value: string | number }[], user = du, locale = 'en-US') =>
-  discord.slashCommand({ name: 'poem', options, user, locale }).then((i) => i.response());
-
-/** custom ids of the buttons under a message, left to right */
-function buttonIds(answer: InteractionAnswer): string[] {
-  return (answer.components as unknown as { components: { custom_id: string }[] }[]).flatMap((row) => row.components.map((b) => b.custom_id));
-}
-
-function poemLines(answer: InteractionAnswer): string[] {
-  return (answer.embeds[0]?.description ?? '').split('\n');
-}
+const poem = (options: Option[], user = du, locale = 'en-US') => shared.poem(options, user, locale);
+const modelStatus = (t: TestBot, user: { id: string; username: string }, permissions: bigint | string, permissionOverride = false) =>
+  t.discord
+    .slashCommand({ name: 'model', options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never], user, permissions, permissionOverride })
+    .then((i) => i.response());
 
 describe('the bot against a local Discord', () => {
   it('registers /poem, /top and /model in the guild, /model for Manage Server only', () => {
-    const names = discord
-      .commands(discord.guildId)
+    const names = shared.discord
+      .commands(shared.discord.guildId)
       .map((c) => c.name)
       .sort();
     expect(names).toEqual(['couplet', 'model', 'poem', 'top']);
-    const model = discord.commands(discord.guildId).find((c) => c.name === 'model')!;
+    const model = shared.discord.commands(shared.discord.guildId).find((c) => c.name === 'model')!;
     expect(BigInt(model.default_member_permissions!)).toBe(ADMIN);
   });
 
@@ -92,7 +51,7 @@ describe('the bot against a local Discord', () => {
     expect([4, 8]).toContain(lines.length);
     expect(lines[0]!.startsWith('月')).toBe(true);
     expect(new Set(lines.map((l) => [...l].length)).size).toBe(1); // every line the same length
-    expect(answer.embeds[0]!.footer?.text).toContain(bot.ctx.model.version);
+    expect(answer.embeds[0]!.footer?.text).toContain(shared.bot.ctx.model.version);
     expect(buttonIds(answer).map((id) => id.split(':')[2])).toEqual(['1', '2', '3', '4', '5']);
     expect(answer.allowedMentions).toMatchObject({ parse: [] }); // the client's default: no one is pinged
   });
@@ -100,65 +59,64 @@ describe('the bot against a local Discord', () => {
   it('stores ratings from two users, shows the average, and lets a user change theirs', async () => {
     const answer = await poem([{ name: 'start', type: STRING, value: '山' }]);
     const id = (stars: number) => buttonIds(answer)[stars - 1]!;
-    await (await discord.clickButton({ message: answer.messageId, customId: id(4), user: du })).response();
-    const second = await (await discord.clickButton({ message: answer.messageId, customId: id(5), user: li })).response();
+    await (await shared.discord.clickButton({ message: answer.messageId, customId: id(4), user: du })).response();
+    const second = await (await shared.discord.clickButton({ message: answer.messageId, customId: id(5), user: li })).response();
     expect(JSON.stringify(second.embeds[0]!.fields)).toContain('4.5 (2 ratings)');
-    const poemRow = await bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
+    const poemRow = await shared.bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
     expect(poemRow!.ratings.map((r) => [r.userId, r.stars]).sort()).toEqual([
       [du.id, 4],
       [li.id, 5],
     ]);
-    await (await discord.clickButton({ message: answer.messageId, customId: id(2), user: du })).response();
-    expect(JSON.stringify(discord.message(answer.messageId).embeds[0]!.fields)).toContain('3.5 (2 ratings)');
-    expect(await bot.ctx.db.prisma.rating.count({ where: { poemId: poemRow!.id } })).toBe(2);
+    await (await shared.discord.clickButton({ message: answer.messageId, customId: id(2), user: du })).response();
+    expect(JSON.stringify(shared.discord.message(answer.messageId).embeds[0]!.fields)).toContain('3.5 (2 ratings)');
+    expect(await shared.bot.ctx.db.prisma.rating.count({ where: { poemId: poemRow!.id } })).toBe(2);
   });
 
   it('loses no rating when many users click at once', async () => {
     const answer = await poem([{ name: 'start', type: STRING, value: '海' }]);
     const customId = buttonIds(answer)[3]!;
-    const users = Array.from({ length: 20 }, (_, k) => ({ id: `2000000000000000${String(k).padStart(2, '0')}`, username: `u${k}` }));
-    const clicks = await Promise.all(users.map((user) => discord.clickButton({ message: answer.messageId, customId, user })));
+    const clicks = await Promise.all(users(20, 200000000000000000n).map((user) => shared.discord.clickButton({ message: answer.messageId, customId, user })));
     await Promise.all(clicks.map((c) => c.response()));
-    const row = await bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
+    const row = await shared.bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
     expect(row!.ratings).toHaveLength(20);
   });
 
-  it('lists the best-rated poem in /top with its prompt and author', async () => {
-    const answer = await (await discord.slashCommand({ name: 'top', options: [{ name: 'period', type: STRING, value: 'all' }], user: wang })).response();
-    const text = answer.embeds[0]!.description!;
-    expect(text).toMatch(/\*\*1\.\*\* ⭐ 4\.0 \(20\) · 海 · by <@100000000000000001>/);
-    expect(text).toContain('3.5 (2) · 山');
+  it('lists the best-rated poems in /top, best first, with prompt, rating and author', async () => {
+    const t = await startTestBot();
+    const sea = await t.poem([{ name: 'start', type: STRING, value: '海' }], du);
+    const hill = await t.poem([{ name: 'start', type: STRING, value: '山' }], li);
+    await t.poem([{ name: 'start', type: STRING, value: '夜' }], li); // not rated: not listed
+    for (const [k, user] of users(3, 200000000000000000n).entries()) await t.rate(sea, 4 + (k % 2), user); // 4, 5, 4
+    await t.rate(hill, 3, du);
+    await t.rate(hill, 4, wang);
+    const answer = await (await t.discord.slashCommand({ name: 'top', options: [{ name: 'period', type: STRING, value: 'all' }], user: wang })).response();
+    const rows = answer.embeds[0]!.description!.split('\n').filter((line) => line.startsWith('**'));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/^\*\*1\.\*\* ⭐ 4\.3 \(3\) · 海 · by <@100000000000000001>/);
+    expect(rows[1]).toMatch(/^\*\*2\.\*\* ⭐ 3\.5 \(2\) · 山 · by <@100000000000000002>/);
     expect(answer.allowedMentions).toMatchObject({ parse: [] }); // the client's default: no one is pinged
   });
 
   it('refuses /model status to a non-admin, even one whose client could send it', async () => {
-    const i = await discord.slashCommand({
-      name: 'model',
-      options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never],
-      user: li,
-      permissions: '0',
-      permissionOverride: true,
-    });
-    const answer = await i.response();
+    const answer = await modelStatus(shared, li, '0', true);
     expect(answer.ephemeral).toBe(true);
     expect(answer.content).toMatch(/Only server admins/);
     expect(answer.embeds).toHaveLength(0);
   });
 
-  it('shows /model status to an admin: version, perplexity, backend, counts', async () => {
-    const i = await discord.slashCommand({
-      name: 'model',
-      options: [{ name: 'status', type: SUBCOMMAND, options: [] } as never],
-      user: wang,
-      permissions: ADMIN,
-    });
-    const answer = await i.response();
+  it('shows /model status to an admin: version, backend, and what it has served and stored', async () => {
+    const t = await startTestBot();
+    const first = await t.poem([{ name: 'start', type: STRING, value: '月' }], du);
+    await t.poem([{ name: 'start', type: STRING, value: '日' }], li);
+    await t.rate(first, 5, li);
+    await t.rate(first, 3, wang);
+    const answer = await modelStatus(t, wang, ADMIN);
     expect(answer.ephemeral).toBe(true);
     const fields = Object.fromEntries(answer.embeds[0]!.fields!.map((f) => [f.name, f.value]));
-    expect(fields['Active version']).toBe(bot.ctx.model.version);
+    expect(fields['Active version']).toBe(t.bot.ctx.model.version);
     expect(fields.Backend).toBe('wasm');
-    expect(Number(fields['Poems served'])).toBeGreaterThanOrEqual(3);
-    expect(Number(fields['Ratings stored'])).toBeGreaterThanOrEqual(22);
+    expect(fields['Poems served']).toBe('2');
+    expect(fields['Ratings stored']).toBe('2');
   });
 
   it.each([
@@ -197,25 +155,23 @@ describe('the bot against a local Discord', () => {
   it('tells a user who clicks a rating on a deleted poem that it is gone', async () => {
     const answer = await poem([{ name: 'start', type: STRING, value: '夜' }]);
     const customId = buttonIds(answer)[0]!;
-    await bot.ctx.db.prisma.poem.delete({ where: { id: Number(customId.split(':')[1]) } });
-    const click = await (await discord.clickButton({ message: answer.messageId, customId, user: li })).response();
+    await shared.bot.ctx.db.prisma.poem.delete({ where: { id: Number(customId.split(':')[1]) } });
+    const click = await (await shared.discord.clickButton({ message: answer.messageId, customId, user: li })).response();
     expect(click.ephemeral).toBe(true);
     expect(click.content).toMatch(/no longer in our records/);
   });
 
   it('answers 30 concurrent /poem requests inside the 3-second rule', async () => {
-    const users = Array.from({ length: 30 }, (_, k) => ({ id: `3000000000000000${String(k).padStart(2, '0')}`, username: `c${k}` }));
-    const answers = await Promise.all(users.map((user) => poem([{ name: 'start', type: STRING, value: '湖' }], user)));
+    const answers = await Promise.all(users(30, 300000000000000000n).map((user) => poem([{ name: 'start', type: STRING, value: '湖' }], user)));
     for (const a of answers) {
       expect(a.latencyMs).toBeLessThan(3000);
       expect(poemLines(a)[0]!.startsWith('湖')).toBe(true);
     }
-    expect(discord.refusals).toEqual([]);
+    expect(shared.discord.refusals).toEqual([]);
   });
 });
 
 describe('the rules of verse in /poem', () => {
-  const BOOLEAN = 5;
   it('keeps the tone rules by default, and writes free tones and modern rhyme when asked', async () => {
     const kept = await poem([
       { name: 'start', type: STRING, value: '春' },
@@ -243,7 +199,7 @@ describe('the rules of verse in /poem', () => {
 
 describe('/couplet', () => {
   const couplet = (options: { name: string; type: number; value: string | number }[], user = du, locale = 'en-US') =>
-    discord.slashCommand({ name: 'couplet', options, user, locale }).then((i) => i.response());
+    shared.discord.slashCommand({ name: 'couplet', options, user, locale }).then((i) => i.response());
 
   it('answers an upper line with a lower line of its length, opposed tones, no reused character, and rating buttons', async () => {
     const answer = await couplet([{ name: 'upper', type: STRING, value: '白日依山尽' }]);
@@ -261,15 +217,19 @@ describe('/couplet', () => {
     expect(answer.allowedMentions).toMatchObject({ parse: [] });
 
     // rated, it is listed by /top kind:couplet, and not among the poems
-    const rated = await (await discord.clickButton({ message: answer.messageId, customId: buttonIds(answer)[4]!, user: li })).response();
+    const rated = await (await shared.discord.clickButton({ message: answer.messageId, customId: buttonIds(answer)[4]!, user: li })).response();
     expect(JSON.stringify(rated.embeds[0]!.fields)).toContain('5.0 (1 rating)');
     expect(rated.embeds[0]!.title).toBe('对联 · 五言');
-    const row = await bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId } });
+    const row = await shared.bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId } });
     expect(row).toMatchObject({ kind: 'couplet', form: 'couplet5', promptText: '白日依山盡' });
-    const top = await discord.slashCommand({ name: 'top', options: [{ name: 'kind', type: STRING, value: 'couplet' }], user: wang }).then((i) => i.response());
+    const top = await shared.discord
+      .slashCommand({ name: 'top', options: [{ name: 'kind', type: STRING, value: 'couplet' }], user: wang })
+      .then((i) => i.response());
     expect(top.embeds[0]!.title).toMatch(/couplets/);
     expect(top.embeds[0]!.description).toContain(`${upper}，${lower}。`);
-    const poems = await discord.slashCommand({ name: 'top', options: [{ name: 'period', type: STRING, value: 'all' }], user: wang }).then((i) => i.response());
+    const poems = await shared.discord
+      .slashCommand({ name: 'top', options: [{ name: 'period', type: STRING, value: 'all' }], user: wang })
+      .then((i) => i.response());
     expect(poems.embeds[0]!.description ?? '').not.toContain(`${upper}，${lower}。`);
   });
 
@@ -303,19 +263,19 @@ describe("replies in the user's language", () => {
     expect(cn.content).toMatch(/开头只能是汉字，这些不是：「a」 「b」 「c」。 例如：`\/poem 月`/);
     expect(tw.content).toMatch(/開頭只能是漢字，這些不是：「a」 「b」 「c」。 例如：`\/poem 月`/);
     expect(en.content).toMatch(/The start text may hold only Chinese characters; these are not: 「a」 「b」 「c」\. For example/);
-    const couplet = await discord
+    const couplet = await shared.discord
       .slashCommand({ name: 'couplet', options: [{ name: 'upper', type: STRING, value: '白日依山' }], user: du, locale: 'zh-CN' })
       .then((i) => i.response());
     expect(couplet.content).toMatch(/上联是 5 个或 7 个字（五言或七言的一句）；这句有 4 个字。 例如：`\/couplet 白日依山尽`/);
   });
 
   it("writes public messages in the server's language, whoever asks", async () => {
-    const top = await discord.slashCommand({ name: 'top', options: [], user: du, locale: 'zh-CN' }).then((i) => i.response());
+    const top = await shared.discord.slashCommand({ name: 'top', options: [], user: du, locale: 'zh-CN' }).then((i) => i.response());
     expect(top.embeds[0]!.title).toMatch(/^Best-rated poems this week/); // the stand-in's server speaks en-US
   });
 
   it('registers the commands with their descriptions in zh-CN and zh-TW, options and choices too', () => {
-    const registered = discord.commands(discord.guildId);
+    const registered = shared.discord.commands(shared.discord.guildId);
     const poemCommand = registered.find((c) => c.name === 'poem')!;
     expect(poemCommand.description_localizations).toEqual({ 'zh-CN': '写一首唐诗', 'zh-TW': '寫一首唐詩' });
     const options = poemCommand.options as unknown as {
@@ -334,8 +294,9 @@ describe('acknowledging in time', () => {
   it('answers a lone poem with one reply, and a burst with every poem inside the 3-second rule', async () => {
     const lone = await poem([{ name: 'start', type: STRING, value: '山' }]);
     expect(lone.deferred).toBe(false); // written in milliseconds: no acknowledgement first
-    const users = Array.from({ length: 90 }, (_, k) => ({ id: String(600000000000000000n + BigInt(k)), username: `reader${k}` }));
-    const burst = await Promise.all(users.map((user, k) => poem([{ name: 'start', type: STRING, value: '日紅山夜湖海月'[k % 7]! }], user)));
+    const burst = await Promise.all(
+      users(90, 600000000000000000n).map((user, k) => poem([{ name: 'start', type: STRING, value: '日紅山夜湖海月'[k % 7]! }], user)),
+    );
     for (const [k, answer] of burst.entries()) {
       expect(answer.latencyMs, `poem ${k}: first response`).toBeLessThan(3000);
       expect(answer.ephemeral).toBe(false);
@@ -346,21 +307,21 @@ describe('acknowledging in time', () => {
 });
 
 describe('the per-user cooldown', () => {
-  it('tells a user who asks again too soon when to try again', async () => {
-    bot.ctx.config.POEM_COOLDOWN_SECONDS = 30;
-    try {
-      await poem([{ name: 'start', type: STRING, value: '日' }], wang);
-      const again = await poem([{ name: 'start', type: STRING, value: '日' }], wang);
-      expect(again.ephemeral).toBe(true);
-      expect(again.content).toMatch(/next poem <t:\d+:R>/);
-    } finally {
-      bot.ctx.config.POEM_COOLDOWN_SECONDS = 0;
-    }
+  it('tells a user who asks again too soon when to try again, and lets others ask', async () => {
+    const t = await startTestBot({ env: { POEM_COOLDOWN_SECONDS: '30' } });
+    const first = await t.poem([{ name: 'start', type: STRING, value: '日' }], wang);
+    expect(first.ephemeral).toBe(false);
+    const again = await t.poem([{ name: 'start', type: STRING, value: '日' }], wang);
+    expect(again.ephemeral).toBe(true);
+    expect(again.content).toMatch(/next poem <t:\d+:R>/);
+    const other = await t.poem([{ name: 'start', type: STRING, value: '日' }], du);
+    expect(other.ephemeral).toBe(false);
   });
 });
 
 describe('shutting down', () => {
   it('finishes the interaction in flight, then logs out', async () => {
+    const { discord, bot } = await startTestBot();
     const inFlight = await discord.slashCommand({
       name: 'poem',
       options: [{ name: 'start', type: STRING, value: '月' }],

@@ -6,60 +6,41 @@
  */
 import { join } from 'node:path';
 import { PermissionFlagsBits } from 'discord.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBot, type RunningBot } from '../src/bot/bot.js';
-import { readConfig } from '../src/bot/config.js';
-import { activeVersion } from '../src/jobs/versions.js';
-import { startDiscordStandIn, type DiscordStandIn, type SeenMessage } from './support/discord-standin.js';
-import { makeTinyCheckpoint, tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/db.js';
+import { activeVersion, markActive, registerVersion } from '../src/jobs/versions.js';
+import type { SeenMessage } from './support/discord-standin.js';
+import { makeTinyCheckpoint } from './helpers.js';
+import { STRING, SUBCOMMAND, startTestBot, type TestBot } from './support/test-bot.js';
 
-const STRING = 3,
-  SUBCOMMAND = 1;
 const admin = { id: '200000000000000001', username: 'admin' };
 const user = { id: '200000000000000002', username: 'reader' };
 const ADMIN = PermissionFlagsBits.ManageGuild;
 
-let discord: DiscordStandIn;
-let bot: RunningBot;
-let baseVersion: string;
-
-beforeAll(async () => {
-  discord = await startDiscordStandIn({ extraChannels: ['reports'] });
-  const dir = tempDir('tangshi-loop-e2e-');
-  const base = makeTinyCheckpoint({ dir: join(dir, 'base') });
-  baseVersion = base.manifest.version;
-  bot = await startBot(
-    readConfig({
-      DISCORD_TOKEN: discord.token,
-      DISCORD_API_URL: discord.apiUrl,
-      DISCORD_GUILD_ID: discord.guildId,
-      DATABASE_URL: `file:${join(dir, 'bot.db')}`,
-      MODEL_DIR: join(dir, 'models'),
-      BASE_MODEL_DIR: base.dir,
-      POEM_COOLDOWN_SECONDS: '0',
-      LOG_LEVEL: 'silent',
-      TRAIN_CRON: 'off',
-      FINETUNE_MAX_STEPS: '40',
-      FINETUNE_LR: '0.01',
-      FINETUNE_WORKERS: '1',
-      PROGRESS_EDIT_SECONDS: '0.2',
-      REPORT_CHANNEL_ID: discord.channelIds.get('reports')!,
-    }),
-  );
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await discord?.close();
-});
+/** A bot with a tiny base model, a report channel and a fine-tune budget of 40 steps; `before` may leave versions in its database. */
+async function startLearningBot(before?: (dir: string, base: ReturnType<typeof makeTinyCheckpoint>) => Promise<void>) {
+  let baseVersion = '';
+  const t = await startTestBot({
+    standIn: { extraChannels: ['reports'] },
+    env: { FINETUNE_MAX_STEPS: '40', FINETUNE_LR: '0.01', FINETUNE_WORKERS: '1', PROGRESS_EDIT_SECONDS: '0.2' },
+    before: async (dir, discord) => {
+      const base = makeTinyCheckpoint({ dir: join(dir, 'base') });
+      baseVersion = base.manifest.version;
+      await before?.(dir, base);
+      return { BASE_MODEL_DIR: base.dir, REPORT_CHANNEL_ID: discord.channelIds.get('reports')! };
+    },
+  });
+  return { ...t, baseVersion, model: (...args: Parameters<typeof model> extends [TestBot, ...infer Rest] ? Rest : never) => model(t, ...args) };
+}
 
 const model = (
+  t: TestBot,
   sub: string,
   options: { name: string; type: number; value: string }[] = [],
   who = admin,
   permissions: bigint | string = ADMIN,
   permissionOverride = false,
-) => discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride });
+) => t.discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride });
 
 async function until<T>(check: () => T | undefined | false, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -74,7 +55,8 @@ async function until<T>(check: () => T | undefined | false, timeoutMs = 90_000):
 const reportOf = (m: SeenMessage) => (m.embeds[0]?.title?.startsWith('Fine-tune #') ? m : undefined);
 
 describe('the learning loop from Discord', () => {
-  it('an admin retrains: progress, then a report with perplexities and a loss PNG; the new version answers; /poem answers throughout', async () => {
+  it('an admin retrains: progress, then a report with perplexities and a loss PNG; the new version answers; /poem answers throughout; /model status shows the run', async () => {
+    const { discord, bot, baseVersion, model } = await startLearningBot();
     const answer = await (await model('retrain')).response();
     expect(answer.ephemeral).toBe(false);
     expect(answer.content).toMatch(/Fine-tune #1\*\* started by <@200000000000000001>/);
@@ -116,11 +98,10 @@ describe('the learning loop from Discord', () => {
     expect(posted.allowedMentions).toMatchObject({ parse: [] });
     expect(posted.embeds[0]!.title).toBe('Fine-tune #1: promoted');
     expect(posted.attachments[0]!.data.subarray(1, 4).toString()).toBe('PNG');
-  });
 
-  it('/model status shows the last run, the schedule and the versions', async () => {
-    const answer = await (await model('status')).response();
-    const fields = Object.fromEntries(answer.embeds[0]!.fields!.map((f) => [f.name, f.value]));
+    // and /model status tells the admins
+    const status = await (await model('status')).response();
+    const fields = Object.fromEntries(status.embeds[0]!.fields!.map((f) => [f.name, f.value]));
     expect(fields['Last run']).toMatch(/^#1 promoted <t:\d+:R>: [\d.]+ → [\d.]+$/);
     expect(fields['Next scheduled run']).toBe('none (TRAIN_CRON=off)');
     expect(fields['Fine-tune now']).toBe('none');
@@ -129,6 +110,7 @@ describe('the learning loop from Discord', () => {
   });
 
   it('non-admins cannot start, stop or roll back anything, whatever the options say', async () => {
+    const { bot, baseVersion, model } = await startLearningBot();
     const runs = await bot.ctx.db.prisma.trainingRun.count();
     const serving = bot.ctx.model.version;
     for (const [sub, options] of [
@@ -145,11 +127,22 @@ describe('the learning loop from Discord', () => {
   });
 
   it('/model rollback goes back to the previous version; bad version ids get a clear message', async () => {
+    // a fine-tune's candidate, promoted over the base, as the database holds it after a run
+    const { bot, baseVersion, model } = await startLearningBot(async (dir, base) => {
+      const db = await openDatabase(`file:${join(dir, 'bot.db')}`);
+      const tuned = makeTinyCheckpoint({ dir: join(dir, 'models', 'tuned'), hidden: 12 });
+      await registerVersion(db, base.manifest, base.dir);
+      await markActive(db, base.manifest.version);
+      await registerVersion(db, tuned.manifest, tuned.dir);
+      await markActive(db, tuned.manifest.version);
+      await db.close();
+    });
     const bad = await (await model('rollback', [{ name: 'version', type: STRING, value: '../../etc/passwd' }])).response();
     expect(bad.content).toContain('is not a version id');
     const missing = await (await model('rollback', [{ name: 'version', type: STRING, value: 'v20990101-000000-abcdef' }])).response();
     expect(missing.content).toContain('There is no version `v20990101-000000-abcdef`');
     const promoted = bot.ctx.model.version;
+    expect(promoted).not.toBe(baseVersion);
     const answer = await (await model('rollback')).response();
     expect(answer.content).toContain(`Now answering with \`${baseVersion}\``);
     expect(bot.ctx.model.version).toBe(baseVersion);
@@ -161,14 +154,15 @@ describe('the learning loop from Discord', () => {
   });
 
   it('/model stop ends a run: the report says it failed and why, and the active model stays', async () => {
+    const { discord, bot, model } = await startLearningBot();
     const serving = bot.ctx.model.version;
     bot.ctx.trainer.once('progress', () => void model('stop'));
     const answer = await (await model('retrain')).response();
     const final = await until(() => reportOf(discord.message(answer.messageId)));
-    expect(final.embeds[0]!.title).toMatch(/^Fine-tune #2: failed$/);
+    expect(final.embeds[0]!.title).toMatch(/^Fine-tune #1: failed$/);
     expect(final.embeds[0]!.description).toContain('stopped by <@200000000000000001>');
     expect(final.embeds[0]!.description).toContain(`The active model \`${serving}\` keeps answering.`);
     expect(bot.ctx.model.version).toBe(serving);
-    expect((await bot.ctx.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: 2 } })).status).toBe('failed');
+    expect((await bot.ctx.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: 1 } })).status).toBe('failed');
   });
 });
