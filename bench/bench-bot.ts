@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBot, type RunningBot } from '../src/bot/bot.js';
 import { readConfig } from '../src/bot/config.js';
-import { startDiscordStandIn, type DiscordStandIn } from '../test/support/discord-standin.js';
+import { startDiscordStandIn, type DiscordStandIn } from '../test/support/discord/index.js';
 
 export async function startBenchBot(settings: Record<string, string | undefined> = {}): Promise<{ discord: DiscordStandIn; bot: RunningBot }> {
   const dir = mkdtempSync(join(tmpdir(), 'tangshi-bench-'));

@@ -14,7 +14,7 @@
 import { parseArgs } from 'node:util';
 import { PermissionFlagsBits } from 'discord.js';
 import type { RunPhase } from '../src/jobs/trainer.js';
-import type { InteractionAnswer } from '../test/support/discord-standin.js';
+import type { InteractionAnswer } from '../test/support/discord/index.js';
 import { startBenchBot } from './bench-bot.js';
 
 const { values } = parseArgs({

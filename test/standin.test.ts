@@ -21,7 +21,7 @@ import {
   type Interaction,
   type TextChannel,
 } from 'discord.js';
-import { startDiscordStandIn, StandInError, type DiscordStandIn } from './support/discord-standin.js';
+import { startDiscordStandIn, StandInError, type DiscordStandIn } from './support/discord/index.js';
 
 // 1×1 PNG
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');

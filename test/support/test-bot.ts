@@ -13,7 +13,7 @@ import { initParams } from '../../src/couplet/model.js';
 import { loadCouplets } from '../../src/couplet/pairs.js';
 import { Vocab } from '../../src/model/vocab.js';
 import { tempDir } from '../helpers.js';
-import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer, type StandInOptions, type UserInput } from './discord-standin.js';
+import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer, type StandInOptions, type UserInput } from './discord/index.js';
 
 export const STRING = 3;
 export const BOOLEAN = 5;
@@ -88,9 +88,12 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     (name: string) =>
     (options: Option[], user: UserInput, locale = 'en-US') =>
       discord.slashCommand({ name, options: options as never, user, locale }).then((i) => i.response());
+  // the stand-in is trimmed to the routes the bot calls: a call to any other fails the test, as would one the stand-in broke on
   const stop = async () => {
     await bot.stop();
     await discord.close();
+    const surprises = [...discord.unhandled.map((c) => `${c.method} ${c.path}: no such route in the stand-in`), ...discord.errors.map((e) => e.message)];
+    if (surprises.length) throw new Error(`the Discord stand-in saw: ${surprises.join('; ')}`);
   };
   try {
     onTestFinished(stop);
