@@ -9,6 +9,7 @@ import { FORMS, loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from '.
 import { corpusTrainData } from './model/data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
 import { count, type Flags, num, parse, UsageError } from './shared/cli-args.js';
+import { COUPLET_SAMPLING, DEFAULT_SCRIPT, orList, POEM_SAMPLING, PRECISIONS, RHYME_SYSTEMS, SCRIPTS } from './shared/verse.js';
 import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, TrainOptions, type Progress } from './model/train.js';
 
 function progressBar() {
@@ -93,9 +94,9 @@ async function trainCommand(values: Flags) {
   console.log(`saved ${out} (${manifest.version}), dev perplexity ${manifest.metrics.devPerplexity?.toFixed(2) ?? 'not measured'}`);
 }
 
-const FormArg = z.enum(['wujue', 'qijue', 'wulv', 'qilv'], { message: 'must be wujue, qijue, wulv or qilv' });
-const ScriptArg = z.enum(['simplified', 'traditional'], { message: 'must be simplified or traditional' });
-const PrecisionArg = z.enum(['int8', 'float32'], { message: 'must be int8 or float32' });
+const FormArg = z.enum(FORMS, { message: `must be ${orList(FORMS)}` });
+const ScriptArg = z.enum(SCRIPTS, { message: `must be ${orList(SCRIPTS)}` });
+const PrecisionArg = z.enum(PRECISIONS, { message: `must be ${orList(PRECISIONS)}` });
 
 async function poemCommand(values: Flags, positionals: string[] = []) {
   if (positionals.length > 1) throw new UsageError(`give one start text (got ${positionals.length} words: ${positionals.join(' ')})`);
@@ -112,7 +113,7 @@ async function poemCommand(values: Flags, positionals: string[] = []) {
       seed: num(values.seed, 'seed'),
       script: parse(ScriptArg, values.script, 'script'),
       tones: !values['no-tones'] !== undefined,
-      rhyme: parse(z.enum(['classical', 'modern'], { message: 'must be classical or modern' }), values.rhyme, 'rhyme'),
+      rhyme: parse(z.enum(RHYME_SYSTEMS, { message: `must be ${orList(RHYME_SYSTEMS)}` }), values.rhyme, 'rhyme'),
     });
     console.log(values.json ? JSON.stringify(poem) : poem.lines.join('\n'));
   } catch (e) {
@@ -243,15 +244,15 @@ program
   .argument('[start]', 'the poem begins with this (1–7 Chinese characters, simplified or traditional)')
   .option('--acrostic <text>', '藏头诗: one character per line (4 or 8 characters)')
   .addOption(new Option('--form <form>', `the form: ${FORMS_TEXT} (default: drawn as often as the corpus has each)`).choices(FORMS))
-  .addOption(new Option('--temperature <t>', 'sampling temperature, 0.05–3').default('0.8'))
-  .addOption(new Option('--top-k <k>', 'sample among the k best characters').default('40'))
-  .addOption(new Option('--top-p <p>', 'and within probability mass p (nucleus)').default('0.9'))
+  .addOption(new Option('--temperature <t>', 'sampling temperature, 0.05–3').default(String(POEM_SAMPLING.temperature)))
+  .addOption(new Option('--top-k <k>', 'sample among the k best characters').default(String(POEM_SAMPLING.topK)))
+  .addOption(new Option('--top-p <p>', 'and within probability mass p (nucleus)').default(String(POEM_SAMPLING.topP)))
   .option('--seed <n>', 'the same seed writes the same poem (default: random)')
-  .addOption(new Option('--script <script>', 'script of the poem').choices(['simplified', 'traditional']).default('traditional'))
+  .addOption(new Option('--script <script>', 'script of the poem').choices(SCRIPTS).default(DEFAULT_SCRIPT))
   .addOption(checkpointOption())
-  .addOption(new Option('--precision <p>', 'how the products run').choices(['int8', 'float32']).default('int8'))
+  .addOption(new Option('--precision <p>', 'how the products run').choices(PRECISIONS).default(PRECISIONS[0]))
   .option('--no-tones', 'do not keep the tone rules of regulated verse (平仄)')
-  .addOption(new Option('--rhyme <system>', "the poets' rhyme groups, or 十三辙 on modern readings").choices(['classical', 'modern']).default('classical'))
+  .addOption(new Option('--rhyme <system>', "the poets' rhyme groups, or 十三辙 on modern readings").choices(RHYME_SYSTEMS).default(RHYME_SYSTEMS[0]))
   .option('--json', 'print the poem as one JSON object')
   .action((start: string | undefined, _opts, cmd: Command) => poemCommand(flags(cmd), start === undefined ? [] : [start]));
 
@@ -323,9 +324,9 @@ program
   .description('对对子: the lower line for an upper line')
   .argument('<upper>', 'the upper line (上联), 5 or 7 Chinese characters')
   .addOption(new Option('--checkpoint <dir>', 'the couplet model').default('models/couplet', 'the shipped couplet model'))
-  .addOption(new Option('--temperature <t>', 'sampling temperature, 0.05–3').default('0.6'))
+  .addOption(new Option('--temperature <t>', 'sampling temperature, 0.05–3').default(String(COUPLET_SAMPLING.temperature)))
   .option('--seed <n>', 'the same seed writes the same line (default: random)')
-  .addOption(new Option('--script <script>', 'script of the answer').choices(['simplified', 'traditional']).default('traditional'))
+  .addOption(new Option('--script <script>', 'script of the answer').choices(SCRIPTS).default(DEFAULT_SCRIPT))
   .option('--no-rules', 'the model alone: no tone opposition, no ban on reused characters')
   .option('--json', 'print one JSON object')
   .action(async (upper: string, _opts, cmd: Command) => (await import('./couplet/cli.js')).coupletCommand(flags(cmd), [upper]));

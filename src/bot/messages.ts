@@ -1,8 +1,10 @@
 /**
  * What the bot says to users, in their language: one catalog, English, simplified Chinese (zh-CN) and
  * traditional Chinese (zh-TW, zh-HK), chosen by the locale Discord sends with every interaction. The admin
- * command /model answers in English.
+ * command /model answers in English. The traditional texts are not a second copy: they are the simplified
+ * ones through OpenCC's Taiwan phrases (cn → twp: 默认 → 預設, 本周 → 本週), written out as they are sent.
  */
+import * as OpenCC from 'opencc-js';
 import type { InputProblem } from '../model/poem-request.js';
 
 export type Language = 'en' | 'zh-CN' | 'zh-TW';
@@ -18,7 +20,6 @@ const quoted = (chars: string[]) => chars.map((c) => `「${c}」`).join(' ');
 const what = {
   en: { start: 'start text', acrostic: 'acrostic', upper: 'upper line' },
   'zh-CN': { start: '开头', acrostic: '藏头', upper: '上联' },
-  'zh-TW': { start: '開頭', acrostic: '藏頭', upper: '上聯' },
 };
 
 type Catalog = {
@@ -41,7 +42,7 @@ type Catalog = {
   problem: (p: InputProblem) => string;
 };
 
-const CATALOG: Record<Language, Catalog> = {
+const CATALOG: Record<'en' | 'zh-CN', Catalog> = {
   en: {
     cooldown: ({ when, seconds }) => `You can ask for the next poem ${when} (one every ${seconds} s).`,
     poemExample: 'For example: `/poem 月` or `/poem acrostic:春夏秋冬`.',
@@ -135,56 +136,27 @@ const CATALOG: Record<Language, Catalog> = {
       }
     },
   },
-  'zh-TW': {
-    cooldown: ({ when, seconds }) => `請${when}再來要下一首（每 ${seconds} 秒一首）。`,
-    poemExample: '例如：`/poem 月` 或 `/poem acrostic:春夏秋冬`。',
-    coupletExample: '例如：`/couplet 白日依山盡`。',
-    coupletMissing: '這個機器人沒有安裝對聯模型（models/couplet）。',
-    restarting: '機器人正在重啟，請一分鐘後再試。',
-    unknownAction: '機器人不認識這個操作。',
-    internalError: '抱歉，我們這邊出了問題，請稍後再試。',
-    notOurButton: '這不是我們的按鈕。',
-    poemGone: '這首詩已不在記錄中，無法評分。請用 `/poem` 要一首新的。',
-    rating: '評分',
-    ratings: (n) => `${n} 人評分`,
-    topTitle: ({ kind, period }) => `${{ day: '今日', week: '本週', all: '歷來' }[period]}評分最高的${kind === 'couplet' ? '對聯' : '詩'}`,
-    topEmpty: (kind) =>
-      kind === 'couplet'
-        ? '還沒有評過分的對聯。試試 `/couplet 白日依山盡`，再給對出的下聯打分。'
-        : '還沒有評過分的詩。用 `/poem 月` 要一首，再點下面的星星打分。',
-    free: '自由',
-    by: '作者',
-    upperGiven: '出上聯',
-    problem: (p) => {
-      switch (p.code) {
-        case 'bothPrompts':
-          return '開頭和藏頭只能選一個。';
-        case 'empty':
-          return p.kind === 'upper' ? '上聯是空的：請輸入 5 或 7 個漢字，例如 白日依山盡。' : `${what['zh-TW'][p.kind]}是空的：請輸入 1 到 7 個漢字，例如 月。`;
-        case 'notChinese':
-          return `${what['zh-TW'][p.kind]}只能是漢字，這些不是：${quoted(p.chars)}。`;
-        case 'startTooLong':
-          return `開頭太長了（${p.length} 個字）：一句詩最多 7 個字。`;
-        case 'acrosticLength':
-          return `藏頭要 4 個字（絕句）或 8 個字（律詩），每句一個；現在是 ${p.length} 個。`;
-        case 'upperLength':
-          return `上聯是 5 個或 7 個字（五言或七言的一句）；這句有 ${p.length} 個字。`;
-        case 'unknownChars':
-          return `模型不認識 ${quoted(p.chars)}：請換一個字。`;
-        case 'formLines':
-          return `${p.form}有 ${p.lines} 句，所以藏頭要 ${p.lines} 個字，不是 ${p.length} 個。`;
-        case 'formLineLength':
-          return `${p.form}一句 ${p.lineLength} 個字，開頭有 ${p.length} 個字。請選七言，或縮短開頭。`;
-        case 'invalid':
-          return `${p.field} 無效：${p.detail}。`;
-      }
-    },
-  },
 };
+
+const toTaiwan = OpenCC.Converter({ from: 'cn', to: 'twp' });
+
+/** The same catalog in traditional characters, each text converted as it is made (so a user's characters in it are too). */
+function traditional(catalog: Catalog): Catalog {
+  const convert = (value: unknown) =>
+    typeof value === 'string' ? toTaiwan(value) : (...args: unknown[]) => toTaiwan((value as (...a: unknown[]) => string)(...args));
+  return Object.fromEntries(Object.entries(catalog).map(([key, value]) => [key, convert(value)])) as Catalog;
+}
+
+const CATALOGS: Record<Language, Catalog> = { ...CATALOG, 'zh-TW': traditional(CATALOG['zh-CN']) };
+
+/** Discord's localization fields from the simplified text: zh-CN as written, zh-TW through OpenCC. */
+export function zhLocalizations(simplified: string): { 'zh-CN': string; 'zh-TW': string } {
+  return { 'zh-CN': simplified, 'zh-TW': toTaiwan(simplified) };
+}
 
 /** The catalog in the language of `locale` (Discord's interaction locale). */
 export function messagesFor(locale: string): Catalog {
-  return CATALOG[languageOf(locale)];
+  return CATALOGS[languageOf(locale)];
 }
 
 /** The user's message for bad input: from its problem in their language, else the error's own (English) message. */

@@ -3,6 +3,7 @@
  * (BLEU-4 and the rules of a couplet on the test split, beside the two baselines).
  */
 import { count, type Flags, num, parse, UsageError } from '../shared/cli-args.js';
+import { orList, SCRIPTS } from '../shared/verse.js';
 import { initBackend } from '../model/backend.js';
 import { BASE_CHECKPOINT } from '../model/checkpoint.js';
 import { PoemModel } from '../model/generate.js';
@@ -14,7 +15,7 @@ import { loadCouplets } from './pairs.js';
 import { retrievalBaseline, scoreCouplets, type CoupletScore } from './score.js';
 import { trainCouplets } from './train.js';
 
-const ScriptArg = z.enum(['simplified', 'traditional'], { message: 'must be simplified or traditional' });
+const ScriptArg = z.enum(SCRIPTS, { message: `must be ${orList(SCRIPTS)}` });
 
 export async function coupletCommand(values: Flags, positionals: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('give one upper line of 5 or 7 characters, e.g. tangshi couplet 白日依山盡');

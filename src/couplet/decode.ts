@@ -17,22 +17,23 @@ import { PoemInputError, parseRequest } from '../model/poem-request.js';
 import { inScript, toTraditional } from '../model/script.js';
 import { clearTone } from '../model/tones.js';
 import { BOS } from '../model/vocab.js';
+import { COUPLET_SAMPLING, DEFAULT_SCRIPT, SCRIPTS, type Script } from '../shared/verse.js';
 import { COUPLET_CHECKPOINT, loadCouplet, type CoupletManifest } from './checkpoint.js';
 
 export { COUPLET_CHECKPOINT };
 
 export const CoupletRequest = z.object({
   upper: z.string(),
-  temperature: z.number().min(0.05).max(3).default(0.6),
-  topK: z.number().int().min(1).default(20),
-  topP: z.number().gt(0).max(1).default(0.9),
+  temperature: z.number().min(0.05).max(3).default(COUPLET_SAMPLING.temperature),
+  topK: z.number().int().min(1).default(COUPLET_SAMPLING.topK),
+  topP: z.number().gt(0).max(1).default(COUPLET_SAMPLING.topP),
   seed: z.number().int().optional(),
-  script: z.enum(['simplified', 'traditional']).default('traditional'),
+  script: z.enum(SCRIPTS).default(DEFAULT_SCRIPT),
   /** the couplet rules (tones, no reuse) in decoding; off: the model alone (for comparison) */
   rules: z.boolean().default(true),
 });
 export type CoupletRequest = z.input<typeof CoupletRequest>;
-export type CoupletAnswer = { upper: string; lower: string; text: string; script: 'simplified' | 'traditional'; checkpoint: string };
+export type CoupletAnswer = { upper: string; lower: string; text: string; script: Script; checkpoint: string };
 
 const HAN = /^\p{Script=Han}$/u;
 /** 0-based positions whose tones a lower line opposes: the 2nd, 4th, 6th and the last */

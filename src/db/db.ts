@@ -21,6 +21,7 @@ import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import Sqlite from 'better-sqlite3';
 import { z } from 'zod';
 import { Prisma, PrismaClient, type Poem } from '../generated/prisma/client.js';
+import { COUPLET_FORMS, FORMS, SCRIPTS } from '../shared/verse.js';
 
 export type { Poem, Rating, PromptKind } from '../generated/prisma/client.js';
 
@@ -191,8 +192,8 @@ export const PoemInput = z
     kind: z.enum(['poem', 'couplet']).default('poem'),
     promptKind: z.enum(['start', 'acrostic', 'none']),
     promptText: z.string().max(64).default(''),
-    form: z.enum(['wujue', 'qijue', 'wulv', 'qilv', 'couplet5', 'couplet7']),
-    script: z.enum(['simplified', 'traditional']),
+    form: z.enum([...FORMS, ...COUPLET_FORMS]),
+    script: z.enum(SCRIPTS),
     text: z.string().min(1, 'must not be empty').max(2000),
     checkpointVersion: z.string().min(1, 'must not be empty').max(200),
     messageId: DiscordId.nullish(),

@@ -7,8 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
-export const FORMS = ['wujue', 'qijue', 'wulv', 'qilv'] as const;
-export type Form = (typeof FORMS)[number];
+import { FORMS, type Form } from '../shared/verse.js';
+
+export { FORMS, type Form };
 export const FORM_SHAPE: Record<Form, { lineLength: 5 | 7; lines: 4 | 8; name: string }> = {
   wujue: { lineLength: 5, lines: 4, name: '五言绝句' },
   qijue: { lineLength: 7, lines: 4, name: '七言绝句' },

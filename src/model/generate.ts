@@ -9,6 +9,7 @@ import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backen
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import { FORM_SHAPE, FORMS, poemText, type Form, type Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
+import { PRECISIONS, type Precision as PrecisionName } from '../shared/verse.js';
 import { LstmCells } from './lstm-cell.js';
 import { CorpusLines } from './corpus-lines.js';
 import { classicalRhymeGroups } from './classical-rhyme.js';
@@ -129,8 +130,8 @@ export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rn
  * memory traffic; `float32` through TensorFlow.js, exactly as trained. The bench reports both, with the
  * perplexity each gives on dev poems (servedPerplexity).
  */
-export const Precision = z.enum(['int8', 'float32']);
-export type Precision = z.infer<typeof Precision>;
+export const Precision = z.enum(PRECISIONS);
+export type Precision = PrecisionName;
 
 /** x·W for one fixed matrix W, for one x or several at once. */
 type MatVec = {

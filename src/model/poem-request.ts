@@ -3,24 +3,23 @@
  * bot's main thread (which only passes requests to the poem worker) never loads TensorFlow.js.
  */
 import { z } from 'zod';
-import { FORMS, type Form } from './corpus.js';
-import type { Script } from './script.js';
+import { DEFAULT_SCRIPT, FORMS, type Form, POEM_SAMPLING, RHYME_SYSTEMS, SCRIPTS, type Script } from '../shared/verse.js';
 
 export const PoemRequest = z.object({
   start: z.string().optional(),
   acrostic: z.string().optional(),
   form: z.enum(FORMS).optional(),
-  temperature: z.number().min(0.05).max(3).default(0.8),
-  topK: z.number().int().min(1).default(40),
-  topP: z.number().gt(0).max(1).default(0.9),
+  temperature: z.number().min(0.05).max(3).default(POEM_SAMPLING.temperature),
+  topK: z.number().int().min(1).default(POEM_SAMPLING.topK),
+  topP: z.number().gt(0).max(1).default(POEM_SAMPLING.topP),
   seed: z.number().int().optional(),
-  script: z.enum(['simplified', 'traditional']).default('traditional'),
+  script: z.enum(SCRIPTS).default(DEFAULT_SCRIPT),
   /** the tone rules of regulated verse (平仄) in decoding; off: any tones */
   tones: z.boolean().default(true),
   /** which rhyme groups the even lines keep: the poets' own (classical-rhyme.ts) or 十三辙 on modern readings (rhyme.ts) */
-  rhyme: z.enum(['classical', 'modern']).default('classical'),
+  rhyme: z.enum(RHYME_SYSTEMS).default('classical'),
 });
-export type RhymeSystem = 'classical' | 'modern';
+export type { RhymeSystem } from '../shared/verse.js';
 export type PoemRequest = z.input<typeof PoemRequest>;
 export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; checkpoint: string };
 

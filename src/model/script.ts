@@ -1,7 +1,9 @@
 /** Simplified ⇄ traditional with opencc-js: the corpus (and so the model) is traditional. */
 import * as OpenCC from 'opencc-js';
 
-export type Script = 'simplified' | 'traditional';
+import type { Script } from '../shared/verse.js';
+
+export type { Script };
 
 const toTraditionalText = OpenCC.Converter({ from: 'cn', to: 't' });
 const toSimplifiedText = OpenCC.Converter({ from: 't', to: 'cn' });

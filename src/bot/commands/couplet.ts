@@ -4,7 +4,9 @@ import type { CoupletAnswer } from '../../couplet/decode.js';
 import { PoemInputError } from '../../model/poem-request.js';
 import type { Script } from '../../model/script.js';
 import type { BotContext } from '../context.js';
-import { inputProblemText, messagesFor } from '../messages.js';
+import { inputProblemText, messagesFor, zhLocalizations } from '../messages.js';
+import { scriptOption, temperatureOption } from '../command-options.js';
+import { COUPLET_SAMPLING } from '../../shared/verse.js';
 import { recordPoem, setPoemMessage } from '../../db/db.js';
 import { poemEmbed, ratingButtons } from '../poem-message.js';
 import { scriptForLocale } from './poem.js';
@@ -12,30 +14,17 @@ import { scriptForLocale } from './poem.js';
 export const data = new SlashCommandBuilder()
   .setName('couplet')
   .setDescription('对对子: give an upper line, get its matching lower line')
-  .setDescriptionLocalizations({ 'zh-CN': '对对子：出上联，对下联', 'zh-TW': '對對子：出上聯，對下聯' })
+  .setDescriptionLocalizations(zhLocalizations('对对子：出上联，对下联'))
   .addStringOption((o) =>
     o
       .setName('upper')
       .setDescription('The upper line (上联), 5 or 7 characters, e.g. 白日依山尽')
-      .setDescriptionLocalizations({ 'zh-CN': '上联，5 或 7 个字，例如 白日依山尽', 'zh-TW': '上聯，5 或 7 個字，例如 白日依山盡' })
+      .setDescriptionLocalizations(zhLocalizations('上联，5 或 7 个字，例如 白日依山尽'))
       .setRequired(true)
       .setMaxLength(16),
   )
-  .addNumberOption((o) =>
-    o
-      .setName('temperature')
-      .setDescription('Boldness, 0.1 (safe) to 2 (wild); default 0.6')
-      .setDescriptionLocalizations({ 'zh-CN': '大胆程度，0.1（稳）到 2（野），默认 0.6', 'zh-TW': '大膽程度，0.1（穩）到 2（野），預設 0.6' })
-      .setMinValue(0.1)
-      .setMaxValue(2),
-  )
-  .addStringOption((o) =>
-    o
-      .setName('script')
-      .setDescription('Script of the answer')
-      .setDescriptionLocalizations({ 'zh-CN': '字体：简体或繁体', 'zh-TW': '字體：簡體或繁體' })
-      .addChoices({ name: '简体', value: 'simplified' }, { name: '繁體', value: 'traditional' }),
-  );
+  .addNumberOption(temperatureOption(COUPLET_SAMPLING.temperature))
+  .addStringOption(scriptOption('answer'));
 
 export async function execute(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<void> {
   const model = ctx.model; // read once, as /poem does

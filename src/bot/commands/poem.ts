@@ -4,7 +4,9 @@ import { FORMS, FORM_SHAPE } from '../../model/corpus.js';
 import { PoemInputError, type GeneratedPoem } from '../../model/poem-request.js';
 import type { Script } from '../../model/script.js';
 import type { BotContext } from '../context.js';
-import { inputProblemText, messagesFor } from '../messages.js';
+import { inputProblemText, messagesFor, zhLocalizations } from '../messages.js';
+import { scriptOption, temperatureOption } from '../command-options.js';
+import { POEM_SAMPLING } from '../../shared/verse.js';
 import { recordPoem, setPoemMessage } from '../../db/db.js';
 import { poemEmbed, promptLabel, ratingButtons } from '../poem-message.js';
 
@@ -16,57 +18,44 @@ export const ACK_AT_ONCE_BEHIND = 64;
 export const data = new SlashCommandBuilder()
   .setName('poem')
   .setDescription('Write a Tang-style poem')
-  .setDescriptionLocalizations({ 'zh-CN': '写一首唐诗', 'zh-TW': '寫一首唐詩' })
+  .setDescriptionLocalizations(zhLocalizations('写一首唐诗'))
   .addStringOption((o) =>
     o
       .setName('start')
       .setDescription('The poem begins with this (1–7 characters), e.g. 月')
-      .setDescriptionLocalizations({ 'zh-CN': '诗的开头（1–7 个字），例如 月', 'zh-TW': '詩的開頭（1–7 個字），例如 月' })
+      .setDescriptionLocalizations(zhLocalizations('诗的开头（1–7 个字），例如 月'))
       .setMaxLength(7),
   )
   .addStringOption((o) =>
     o
       .setName('acrostic')
       .setDescription('藏头诗: one character per line (4 or 8)')
-      .setDescriptionLocalizations({ 'zh-CN': '藏头诗：每句开头一个字（4 或 8 个字）', 'zh-TW': '藏頭詩：每句開頭一個字（4 或 8 個字）' })
+      .setDescriptionLocalizations(zhLocalizations('藏头诗：每句开头一个字（4 或 8 个字）'))
       .setMaxLength(8),
   )
   .addStringOption((o) =>
     o
       .setName('form')
       .setDescription('Form of the poem')
-      .setDescriptionLocalizations({ 'zh-CN': '诗体', 'zh-TW': '詩體' })
+      .setDescriptionLocalizations(zhLocalizations('诗体'))
       .addChoices(...FORMS.map((f) => ({ name: FORM_SHAPE[f].name, value: f }))),
   )
-  .addNumberOption((o) =>
-    o
-      .setName('temperature')
-      .setDescription('Boldness, 0.1 (safe) to 2 (wild); default 0.8')
-      .setDescriptionLocalizations({ 'zh-CN': '大胆程度，0.1（稳）到 2（野），默认 0.8', 'zh-TW': '大膽程度，0.1（穩）到 2（野），預設 0.8' })
-      .setMinValue(0.1)
-      .setMaxValue(2),
-  )
-  .addStringOption((o) =>
-    o
-      .setName('script')
-      .setDescription('Script of the poem')
-      .setDescriptionLocalizations({ 'zh-CN': '字体：简体或繁体', 'zh-TW': '字體：簡體或繁體' })
-      .addChoices({ name: '简体', value: 'simplified' }, { name: '繁體', value: 'traditional' }),
-  )
+  .addNumberOption(temperatureOption(POEM_SAMPLING.temperature))
+  .addStringOption(scriptOption('poem'))
   .addBooleanOption((o) =>
     o
       .setName('tones')
       .setDescription('Keep the tone rules of regulated verse (平仄); default on')
-      .setDescriptionLocalizations({ 'zh-CN': '守近体诗的平仄，默认守', 'zh-TW': '守近體詩的平仄，預設守' }),
+      .setDescriptionLocalizations(zhLocalizations('守近体诗的平仄，默认守')),
   )
   .addStringOption((o) =>
     o
       .setName('rhyme')
       .setDescription("Rhyme by the Tang poets' groups (default) or by modern Mandarin (十三辙)")
-      .setDescriptionLocalizations({ 'zh-CN': '押韵：唐人的韵部（默认）或今音十三辙', 'zh-TW': '押韻：唐人的韻部（預設）或今音十三轍' })
+      .setDescriptionLocalizations(zhLocalizations('押韵：唐人的韵部（默认）或今音十三辙'))
       .addChoices(
-        { name: "classical (the Tang poets' groups)", name_localizations: { 'zh-CN': '古韵（唐人韵部）', 'zh-TW': '古韻（唐人韻部）' }, value: 'classical' },
-        { name: 'modern (十三辙)', name_localizations: { 'zh-CN': '今韵（十三辙）', 'zh-TW': '今韻（十三轍）' }, value: 'modern' },
+        { name: "classical (the Tang poets' groups)", name_localizations: zhLocalizations('古韵（唐人韵部）'), value: 'classical' },
+        { name: 'modern (十三辙)', name_localizations: zhLocalizations('今韵（十三辙）'), value: 'modern' },
       ),
   );
 

@@ -1,33 +1,33 @@
 /** /top [period] [kind]: the best-rated poems or couplets (average, then number of ratings). */
 import { EmbedBuilder, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { BotContext } from '../context.js';
-import { messagesFor } from '../messages.js';
+import { messagesFor, zhLocalizations } from '../messages.js';
 import { topPoems } from '../../db/db.js';
 import { promptLabel } from '../poem-message.js';
 
 export const data = new SlashCommandBuilder()
   .setName('top')
   .setDescription('The best-rated poems')
-  .setDescriptionLocalizations({ 'zh-CN': '评分最高的诗', 'zh-TW': '評分最高的詩' })
+  .setDescriptionLocalizations(zhLocalizations('评分最高的诗'))
   .addStringOption((o) =>
     o
       .setName('period')
       .setDescription('Which poems to rank (default: this week)')
-      .setDescriptionLocalizations({ 'zh-CN': '时间范围（默认本周）', 'zh-TW': '時間範圍（預設本週）' })
+      .setDescriptionLocalizations(zhLocalizations('时间范围（默认本周）'))
       .addChoices(
-        { name: 'today', name_localizations: { 'zh-CN': '今日', 'zh-TW': '今日' }, value: 'day' },
-        { name: 'this week', name_localizations: { 'zh-CN': '本周', 'zh-TW': '本週' }, value: 'week' },
-        { name: 'all time', name_localizations: { 'zh-CN': '历来', 'zh-TW': '歷來' }, value: 'all' },
+        { name: 'today', name_localizations: zhLocalizations('今日'), value: 'day' },
+        { name: 'this week', name_localizations: zhLocalizations('本周'), value: 'week' },
+        { name: 'all time', name_localizations: zhLocalizations('历来'), value: 'all' },
       ),
   )
   .addStringOption((o) =>
     o
       .setName('kind')
       .setDescription('Poems (default) or couplets')
-      .setDescriptionLocalizations({ 'zh-CN': '诗（默认）或对联', 'zh-TW': '詩（預設）或對聯' })
+      .setDescriptionLocalizations(zhLocalizations('诗（默认）或对联'))
       .addChoices(
-        { name: 'poems', name_localizations: { 'zh-CN': '诗', 'zh-TW': '詩' }, value: 'poem' },
-        { name: 'couplets', name_localizations: { 'zh-CN': '对联', 'zh-TW': '對聯' }, value: 'couplet' },
+        { name: 'poems', name_localizations: zhLocalizations('诗'), value: 'poem' },
+        { name: 'couplets', name_localizations: zhLocalizations('对联'), value: 'couplet' },
       ),
   );
 
