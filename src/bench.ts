@@ -152,7 +152,7 @@ export async function benchCommand(values: Flags): Promise<void> {
         latencies.push(performance.now() - t0);
       }
       latencies.sort((a, b) => a - b);
-      const served = model!.servedPerplexity(devSample).perplexity;
+      const served = model!.lstm.servedPerplexity(devSample).perplexity;
       generation[precision] = { loadMs: median(loadMs), p50: percentile(latencies, 50), p99: percentile(latencies, 99), servedPerplexity: served };
       say(
         `generation (${precision}): one 七言绝句 p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; load ${median(loadMs).toFixed(0)} ms; perplexity as served on ${devSample.length} dev poems ${served.toFixed(2)}`,

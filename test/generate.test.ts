@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/model/backend.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
 import { FORM_SHAPE, FORMS, loadTangCorpus, type Form } from '../src/model/corpus.js';
-import { PoemInputError, PoemModel, PoemRequest, resolvePrompt, sample, type GeneratedPoem } from '../src/model/generate.js';
+import { PoemInputError, PoemModel, PoemRequest, type GeneratedPoem } from '../src/model/generate.js';
+import { resolvePrompt } from '../src/model/prompt.js';
+import { sample } from '../src/model/sampler.js';
 import { forward, toTensors } from '../src/model/model.js';
 import { poemRhymes } from '../src/model/rhyme.js';
 import { classicalRhymeGroups, classicalRhymes } from '../src/model/classical-rhyme.js';
@@ -517,7 +519,7 @@ describe('PoemModel.advance', () => {
       const state = Array.from({ length: layers }, () => ({ h: new Float32Array(H), c: new Float32Array(H) }));
       let worst = 0;
       tokens.forEach((token, t) => {
-        const logits = poemModel.advance(state, token, true)!;
+        const logits = poemModel.lstm.advance(state, token, true)!;
         expect(logits).toHaveLength(config.vocabSize);
         for (let k = 0; k < config.vocabSize; k++) worst = Math.max(worst, Math.abs(logits[k]! - expected[t]![k]!));
       });
@@ -528,7 +530,7 @@ describe('PoemModel.advance', () => {
 
       // without logits, the state still moves exactly as with them
       const quiet = Array.from({ length: layers }, () => ({ h: new Float32Array(H), c: new Float32Array(H) }));
-      tokens.forEach((token) => expect(poemModel.advance(quiet, token, false)).toBeUndefined());
+      tokens.forEach((token) => expect(poemModel.lstm.advance(quiet, token, false)).toBeUndefined());
       quiet.forEach((s, l) => {
         expect(s.h).toEqual(state[l]!.h);
         expect(s.c).toEqual(state[l]!.c);
@@ -551,7 +553,7 @@ describe('PoemModel.servedPerplexity', () => {
     const served: Record<string, { perplexity: number; tokens: number }> = {};
     for (const precision of ['float32', 'int8'] as const) {
       const m = await PoemModel.load(dir, { precision });
-      served[precision] = m.servedPerplexity(poems);
+      served[precision] = m.lstm.servedPerplexity(poems);
       m.dispose();
     }
     expect(served.float32!.tokens).toBe(reference.tokens);

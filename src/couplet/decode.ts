@@ -10,7 +10,7 @@
  */
 import prand from 'pure-rand';
 import { z } from 'zod';
-import { sample } from '../model/generate.js';
+import { sample } from '../model/sampler.js';
 import { Int8Matrix } from '../model/int8-matvec.js';
 import { LstmCells } from '../model/lstm-cell.js';
 import { PoemInputError, parseRequest } from '../model/poem-request.js';

@@ -1,30 +1,31 @@
 /**
- * The sampler. Every poem is exactly its form by construction: at each position a mask allows only what
- * the form permits (a character inside a line, `，`/`。` at line ends, the end token last, never <unk>),
- * and even lines end on characters of one rhyme group. Nothing is retried.
+ * The poem writer. Every poem is exactly its form by construction: at each position a mask allows only
+ * what the form permits (a character inside a line, `，`/`。` at line ends, the end token last, never
+ * <unk>), even lines end on characters of one rhyme group, the tone template (格律) holds, no character
+ * stutters and no line is copied from the corpus. Nothing is retried. The network is serving-lstm.ts; the
+ * request's own characters, prompt.ts; the draw, sampler.ts.
  */
 import prand from 'pure-rand';
-import { z } from 'zod';
-import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backend.js';
-import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
-import { FORM_SHAPE, FORMS, poemText, type Form, type Poem } from './corpus.js';
-import { Int8Matrix } from './int8-matvec.js';
-import { PRECISIONS, type Precision as PrecisionName } from '../shared/verse.js';
-import { LstmCells } from './lstm-cell.js';
+import type { z } from 'zod';
+import type { BackendInfo } from './backend.js';
+import { BASE_CHECKPOINT, type Manifest } from './checkpoint.js';
+import { FORM_SHAPE, poemText, type Form } from './corpus.js';
 import { CorpusLines } from './corpus-lines.js';
 import { classicalRhymeGroups } from './classical-rhyme.js';
 import { rhymeClasses, rhymeGroups } from './rhyme.js';
 import type { RhymeSystem } from './poem-request.js';
 import { toneTemplate, type Tonal } from './poetics.js';
+import { resolvePrompt, type Prompt } from './prompt.js';
+import { sample } from './sampler.js';
+import { ServingLstm, type LstmState, type Precision, type WantLogits } from './serving-lstm.js';
 import { clearTone } from './tones.js';
-import { inScript, toTraditional } from './script.js';
+import { inScript } from './script.js';
 import { BOS, type Vocab } from './vocab.js';
 import { PoemInputError, PoemRequest, parseRequest, type GeneratedPoem } from './poem-request.js';
 
 export { PoemInputError, PoemRequest, type GeneratedPoem };
+export { Precision } from './serving-lstm.js';
 
-// How often each form appears among the corpus's regular poems (train split): the default form is drawn so.
-const FORM_SHARE: Record<Form, number> = { wujue: 3962, qijue: 10384, wulv: 14116, qilv: 7849 };
 /**
  * Characters a poem may repeat (beyond reduplication such as 青青): the Tang poems of each form repeat, on
  * average, 0.41 (五绝), 0.58 (七绝), 0.48 (五律) and 0.96 (七律) characters a poem that way (training split,
@@ -40,115 +41,6 @@ export const REPEAT_ALLOWANCE: Record<Form, number> = { wujue: 0, qijue: 1, wulv
 export const FIRST_LINE_RHYMES: Record<Form, number> = { wujue: 0.119, qijue: 0.704, wulv: 0.187, qilv: 0.734 };
 // A rhyme group needs this many characters in the vocabulary to be started on line 2.
 const MIN_RHYME_GROUP = 20;
-const HAN = /^\p{Script=Han}$/u;
-
-type Prompt = { form: Form; forced: Map<number, number> }; // content position → token id
-
-/** Validates and resolves start text / acrostic / form into the characters the poem must contain. */
-export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rng: prand.RandomGenerator): Prompt {
-  if (req.start !== undefined && req.acrostic !== undefined) {
-    throw new PoemInputError('Give either a start text or an acrostic, not both.', { code: 'bothPrompts' });
-  }
-  const kind = req.acrostic !== undefined ? 'acrostic' : 'start text';
-  const which = req.acrostic !== undefined ? 'acrostic' : 'start';
-  const raw = (req.acrostic ?? req.start ?? '').trim();
-  if ((req.acrostic !== undefined || req.start !== undefined) && raw.length === 0) {
-    throw new PoemInputError(`The ${kind} is empty: type 1 to 7 Chinese characters, e.g. 月.`, { code: 'empty', kind: which });
-  }
-  const chars = [...raw];
-  const notChinese = [...new Set(chars.filter((ch) => !HAN.test(ch)))];
-  if (notChinese.length > 0) {
-    throw new PoemInputError(`The ${kind} may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`, {
-      code: 'notChinese',
-      kind: which,
-      chars: notChinese,
-    });
-  }
-  if (req.start !== undefined && chars.length > 7) {
-    throw new PoemInputError(`The start text is too long (${chars.length} characters): a poem line holds at most 7.`, {
-      code: 'startTooLong',
-      length: chars.length,
-    });
-  }
-  if (req.acrostic !== undefined && chars.length !== 4 && chars.length !== 8) {
-    throw new PoemInputError(`An acrostic needs 4 characters (a 绝句) or 8 (a 律诗), one per line; got ${chars.length}.`, {
-      code: 'acrosticLength',
-      length: chars.length,
-    });
-  }
-  // The model writes traditional characters: convert the whole text (phrases convert better than single
-  // characters), falling back to the character as typed when only that one is known.
-  const converted = [...toTraditional(raw)];
-  const ids = chars.map((ch, i) => (vocab.has(converted[i]!) ? vocab.id(converted[i]!) : vocab.has(ch) ? vocab.id(ch) : -1));
-  const unknown = [...new Set(chars.filter((_, i) => ids[i] === -1))];
-  if (unknown.length > 0) {
-    throw new PoemInputError(`The model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`, {
-      code: 'unknownChars',
-      chars: unknown,
-    });
-  }
-
-  let allowed = [...FORMS];
-  if (req.acrostic !== undefined) allowed = allowed.filter((f) => FORM_SHAPE[f].lines === chars.length);
-  if (req.start !== undefined) allowed = allowed.filter((f) => FORM_SHAPE[f].lineLength >= chars.length);
-  let form = req.form;
-  if (form && !allowed.includes(form)) {
-    const shape = FORM_SHAPE[form];
-    throw req.acrostic !== undefined
-      ? new PoemInputError(`A ${shape.name} has ${shape.lines} lines, so its acrostic needs ${shape.lines} characters, not ${chars.length}.`, {
-          code: 'formLines',
-          form: shape.name,
-          lines: shape.lines,
-          length: chars.length,
-        })
-      : new PoemInputError(
-          `A ${shape.name} line holds ${shape.lineLength} characters; the start text has ${chars.length}. Choose a 七言 form or a shorter start.`,
-          {
-            code: 'formLineLength',
-            form: shape.name,
-            lineLength: shape.lineLength,
-            length: chars.length,
-          },
-        );
-  }
-  if (!form) {
-    const total = allowed.reduce((n, f) => n + FORM_SHARE[f], 0);
-    let pick = prand.unsafeUniformIntDistribution(0, total - 1, rng);
-    form = allowed.find((f) => {
-      pick -= FORM_SHARE[f];
-      return pick < 0;
-    })!;
-  }
-  const forced = new Map<number, number>();
-  const lineLength = FORM_SHAPE[form].lineLength;
-  ids.forEach((id, i) => forced.set(req.acrostic !== undefined ? i * lineLength : i, id));
-  return { form, forced };
-}
-
-/**
- * How generation multiplies by the weights: `int8` (the default) through the int8 kernel, a quarter of the
- * memory traffic; `float32` through TensorFlow.js, exactly as trained. The bench reports both, with the
- * perplexity each gives on dev poems (servedPerplexity).
- */
-export const Precision = z.enum(PRECISIONS);
-export type Precision = PrecisionName;
-
-/** x·W for one fixed matrix W, for one x or several at once. */
-type MatVec = {
-  apply(x: Float32Array): Float32Array;
-  /** also given `columns`: only those outputs are needed */
-  applyMany(xs: Float32Array[], columns?: Int32Array): Float32Array[];
-  dispose?(): void;
-};
-
-/**
- * Which next-token logits a step needs: none, all, or only those of the ids a position allows (the
- * others are then left unspecified): a position held to a tone needs about half of the output layer.
- */
-type WantLogits = boolean | Int32Array;
-
-/** An LSTM's (h, c) per layer for one sequence. */
-type LstmState = { h: Float32Array; c: Float32Array }[];
 
 /** A poem being written: the token it feeds next, and the poem once it is done (see PoemModel.step). */
 export type PoemDraft = {
@@ -158,8 +50,7 @@ export type PoemDraft = {
   poem: GeneratedPoem | undefined;
 };
 
-/** A loaded checkpoint, ready to write poems: weights ready for products, decoding masks precomputed. */
-export class PoemModel {
+/** A loaded checkpoint, ready to write poems: weights ready for products, decoding masks precomputed. */ export class PoemModel {
   private readonly contentIds: Int32Array;
   /** rhyme group → vocabulary ids that can end an even line in that group */
   private readonly rhyme: Record<RhymeSystem, { members: Map<string, Int32Array>; starters: Int32Array; groupsOf: (ch: string) => Set<string> }>;
@@ -169,21 +60,12 @@ export class PoemModel {
   private readonly fitFor: Record<'level' | 'oblique', Int32Array>;
 
   private constructor(
-    readonly manifest: Manifest,
-    readonly vocab: Vocab,
-    readonly backendInfo: BackendInfo,
-    readonly precision: Precision,
-    /** layer 0's input projection x·Wx + b for every token: a step reads one row */
-    private readonly inputTable: Float32Array,
-    /** per layer: h·Wh for layer 0, [x, h]·[Wx; Wh] for deeper layers */
-    private readonly layerWeights: MatVec[],
-    private readonly biases: Float32Array[],
-    /** h·W + b for the next-token logits */
-    private readonly outWeight: MatVec,
-    private readonly cells: LstmCells,
+    /** the network, as generation runs it */
+    readonly lstm: ServingLstm,
     /** the training split's lines: no poem copies one */
     private readonly corpusLines: CorpusLines,
   ) {
+    const vocab = lstm.vocab;
     const content: number[] = [];
     for (let id = vocab.firstChar; id < vocab.size; id++) content.push(id);
     this.contentIds = Int32Array.from(content);
@@ -225,42 +107,33 @@ export class PoemModel {
   }
 
   static async load(dir = BASE_CHECKPOINT, options: { precision?: Precision; corpusLines?: CorpusLines } = {}): Promise<PoemModel> {
-    const precision = Precision.parse(options.precision ?? 'int8');
-    const backend = await initBackendInfo();
-    const { manifest, vocab, params } = loadCheckpoint(dir);
-    const c = manifest.config.model;
-    const shapes = new Map(manifest.weights.tensors.map((t) => [t.name, t.shape]));
-    const get = (name: string) => tf.tensor(params.get(name)!, shapes.get(name)!);
-    const table = tf.tidy(() => tf.add(tf.matMul(get('embedding'), get('lstm0.wx')), get('lstm0.b')));
-    const inputTable = table.dataSync() as Float32Array;
-    table.dispose();
-    const stacked = (l: number) => tf.tidy(() => (l === 0 ? get('lstm0.wh') : tf.concat([get(`lstm${l}.wx`), get(`lstm${l}.wh`)], 0)));
-    const matVec = async (w: tf.Tensor, bias?: Float32Array): Promise<MatVec> => {
-      if (precision === 'float32') return new FloatMatVec(w as tf.Tensor2D, bias);
-      const [rows, cols] = w.shape as [number, number];
-      const m = await Int8Matrix.create(w.dataSync() as Float32Array, rows, cols, bias);
-      w.dispose();
-      return m;
-    };
-    const layerWeights: MatVec[] = [];
-    for (let l = 0; l < c.layers; l++) layerWeights.push(await matVec(stacked(l)));
-    const biases = Array.from({ length: c.layers }, (_, l) => params.get(`lstm${l}.b`)!);
-    const out = await matVec(get('out.w'), params.get('out.b')!);
-    const corpusLines = options.corpusLines ?? CorpusLines.load();
-    return new PoemModel(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim), corpusLines);
+    const lstm = await ServingLstm.load(dir, options.precision ?? 'int8');
+    return new PoemModel(lstm, options.corpusLines ?? CorpusLines.load());
   }
 
+  get manifest(): Manifest {
+    return this.lstm.manifest;
+  }
+  get vocab(): Vocab {
+    return this.lstm.vocab;
+  }
+  get precision(): Precision {
+    return this.lstm.precision;
+  }
+  get backendInfo(): BackendInfo {
+    return this.lstm.backendInfo;
+  }
   get version(): string {
     return this.manifest.version;
   }
 
   /** the backend and the TensorFlow behind it, e.g. "node (TensorFlow 2.21.0, 2 threads)" */
   get backend(): string {
-    return describeBackend(this.backendInfo);
+    return this.lstm.backend;
   }
 
   dispose(): void {
-    for (const m of [...this.layerWeights, this.outWeight]) m.dispose?.();
+    this.lstm.dispose();
   }
 
   /** Writes one poem. Throws PoemInputError for bad input. */
@@ -292,8 +165,7 @@ export class PoemModel {
     // Mersenne Twister: its seeding spreads nearby seeds (xoroshiro128+ gave correlated first draws for seeds 0, 1, 2…)
     const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
     const prompt = resolvePrompt(this.vocab, req, rng);
-    const { hiddenDim, layers } = this.manifest.config.model;
-    const state = Array.from({ length: layers }, () => ({ h: new Float32Array(hiddenDim), c: new Float32Array(hiddenDim) }));
+    const state = this.lstm.newState();
     const steps = this.writePoem(req, prompt, rng);
     const first = steps.next(); // runs up to the first token to feed (BOS)
     if (first.done) throw new Error('writePoem: a poem ended before its first token');
@@ -306,7 +178,7 @@ export class PoemModel {
    */
   step(drafts: PoemDraft[]): void {
     const live = drafts.filter((d) => !d.poem);
-    const logits = this.advanceMany(live.map((d) => ({ state: d.state, token: d.next.token, wantLogits: d.next.wantLogits })));
+    const logits = this.lstm.advanceMany(live.map((d) => ({ state: d.state, token: d.next.token, wantLogits: d.next.wantLogits })));
     live.forEach((d, k) => {
       const r = d.steps.next(logits[k]);
       if (r.done) d.poem = r.value;
@@ -400,154 +272,4 @@ export class PoemModel {
     const shown = lines.map((l) => inScript(l, script));
     return { text: poemText(shown), lines: shown, form, script, checkpoint: this.version };
   }
-
-  /** Feeds one token through the LSTM, updating `state`; returns next-token logits when asked. */
-  advance(state: LstmState, token: number, wantLogits: WantLogits): Float32Array | undefined {
-    return this.advanceMany([{ state, token, wantLogits }])[0];
-  }
-
-  /**
-   * Feeds one token each through the LSTM for several sequences, updating their states, with one product
-   * per layer for all of them; returns each one's next-token logits when asked (views valid until the next
-   * call). The cell's elementwise math runs in a SIMD kernel (lstm-cell.ts) on 4H numbers a sequence,
-   * which is cheaper than a dozen tiny tensor ops per step (the same equations as lstmForwardSteps in model.ts).
-   */
-  advanceMany(items: { state: LstmState; token: number; wantLogits: WantLogits }[]): (Float32Array | undefined)[] {
-    const H = this.manifest.config.model.hiddenDim;
-    const layers = this.layerWeights.length;
-    let below: Float32Array[] = [];
-    for (let l = 0; l < layers; l++) {
-      const inputs = items.map(({ state }, k) => (l === 0 ? state[0]!.h : concat(below[k]!, state[l]!.h)));
-      const products = this.layerWeights[l]!.applyMany(inputs);
-      // layer 0's bias row holds the token's input projection (x·Wx + b, precomputed)
-      const bias = l === 0 ? items.map(({ token }) => this.inputTable.subarray(token * 4 * H, (token + 1) * 4 * H)) : this.biases[l]!;
-      this.cells.step(
-        products,
-        bias,
-        items.map(({ state }) => state[l]!),
-      );
-      below = items.map(({ state }) => state[l]!.h);
-    }
-    // one product per set of ids wanted (the tone masks are shared by every poem at such a position)
-    const out: (Float32Array | undefined)[] = new Array(items.length);
-    const askedFor = new Map<WantLogits, number[]>();
-    items.forEach(({ wantLogits }, k) => {
-      if (!wantLogits) return;
-      const ks = askedFor.get(wantLogits);
-      if (ks) ks.push(k);
-      else askedFor.set(wantLogits, [k]);
-    });
-    for (const [want, ks] of askedFor) {
-      const logits = this.outWeight.applyMany(
-        ks.map((k) => below[k]!),
-        want === true ? undefined : (want as Int32Array),
-      );
-      ks.forEach((k, a) => (out[k] = logits[a]));
-    }
-    return out;
-  }
-
-  /**
-   * Perplexity of poems as this model serves them (teacher-forced through `advance`, at this precision),
-   * by the definition in train.ts, over all predicted tokens. It shows what int8 storage costs.
-   */
-  servedPerplexity(poems: Poem[]): { perplexity: number; tokens: number } {
-    const { hiddenDim, layers } = this.manifest.config.model;
-    let nll = 0,
-      tokens = 0;
-    for (const poem of poems) {
-      const ids = this.vocab.encodePoem(poem);
-      const state = Array.from({ length: layers }, () => ({ h: new Float32Array(hiddenDim), c: new Float32Array(hiddenDim) }));
-      this.advance(state, ids[0]!, false);
-      for (let t = 1; t < ids.length - 1; t++) {
-        const logits = this.advance(state, ids[t]!, true)!;
-        let max = -Infinity;
-        for (let v = 0; v < logits.length; v++) if (logits[v]! > max) max = logits[v]!;
-        let sum = 0;
-        for (let v = 0; v < logits.length; v++) sum += Math.exp(logits[v]! - max);
-        nll += max + Math.log(sum) - logits[ids[t + 1]!]!;
-        tokens++;
-      }
-    }
-    return { perplexity: Math.exp(nll / tokens), tokens };
-  }
-}
-
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-/** v·W (+ b) on the TensorFlow.js backend, in float32. */
-class FloatMatVec implements MatVec {
-  constructor(
-    private readonly w: tf.Tensor2D,
-    private readonly bias?: Float32Array,
-  ) {}
-
-  apply(v: Float32Array): Float32Array {
-    const input = tf.tensor2d(v, [1, v.length]);
-    const product = tf.matMul(input, this.w);
-    const values = product.dataSync() as Float32Array; // (not returned through tf.tidy: it walks typed arrays element by element)
-    input.dispose();
-    product.dispose();
-    if (this.bias) for (let j = 0; j < values.length; j++) values[j]! += this.bias[j]!;
-    return values;
-  }
-
-  /** one product per input, so each is exactly what apply() gives (a batched float product rounds differently) */
-  applyMany(xs: Float32Array[]): Float32Array[] {
-    return xs.map((x) => this.apply(x));
-  }
-
-  dispose(): void {
-    this.w.dispose();
-  }
-}
-
-/** Temperature, then top-k, then top-p (nucleus) sampling over the allowed ids only. */
-export function sample(
-  logits: Float32Array,
-  allowed: ArrayLike<number>,
-  opts: { temperature: number; topK: number; topP: number },
-  rng: prand.RandomGenerator,
-  /** ids to pass over (banned[id] = 1) but `except`; if that leaves none, none is passed over */
-  skip?: { banned: Uint8Array; except?: number },
-): number {
-  if (allowed.length === 0) throw new Error('sampler: no token is allowed here');
-  // Keep the k best in a small sorted array: one pass over the allowed ids, no sort of the whole vocabulary.
-  const k = Math.min(opts.topK, allowed.length);
-  const ids = new Int32Array(k);
-  const values = new Float64Array(k).fill(-Infinity);
-  let count = 0;
-  let floor = -Infinity; // the k-th best so far, once k are kept
-  for (let a = 0; a < allowed.length; a++) {
-    const id = allowed[a]!;
-    const v = logits[id]!;
-    if (v <= floor || (skip?.banned[id] && id !== skip.except)) continue;
-    let j = count < k ? count++ : k - 1;
-    while (j > 0 && values[j - 1]! < v) {
-      values[j] = values[j - 1]!;
-      ids[j] = ids[j - 1]!;
-      j--;
-    }
-    values[j] = v;
-    ids[j] = id;
-    if (count === k) floor = values[k - 1]!;
-  }
-  if (count === 0) return sample(logits, allowed, opts, rng); // every allowed id was banned
-  const weights = Array.from(values.subarray(0, count), (v) => Math.exp((v - values[0]!) / opts.temperature));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let kept = 0,
-    mass = 0;
-  while (kept < count && mass < opts.topP * total) mass += weights[kept++]!;
-  const r = (prand.unsafeUniformIntDistribution(0, 0x7fffffff, rng) / 0x80000000) * mass;
-  let acc = 0;
-  for (let j = 0; j < kept; j++) {
-    acc += weights[j]!;
-    if (acc > r) return ids[j]!;
-  }
-  return ids[kept - 1]!;
 }
