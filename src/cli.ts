@@ -6,11 +6,12 @@ import { z } from 'zod';
 import { readFileSync, rmSync } from 'node:fs';
 import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpoint.js';
 import { FORMS, loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from './model/corpus.js';
-import { corpusTrainData } from './model/data.js';
+import { corpusTrainData } from './model/train-data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
 import { count, type Flags, num, parse, UsageError } from './shared/cli-args.js';
 import { COUPLET_SAMPLING, DEFAULT_SCRIPT, orList, POEM_SAMPLING, PRECISIONS, RHYME_SYSTEMS, SCRIPTS } from './shared/verse.js';
-import { checkpointPerplexity, PERPLEXITY_DEFINITION, train, TrainOptions, type Progress } from './model/train.js';
+import { checkpointPerplexity, PERPLEXITY_DEFINITION } from './model/perplexity.js';
+import { train, TrainOptions, type Progress } from './model/train.js';
 
 function progressBar() {
   const bar = new cliProgress.SingleBar(

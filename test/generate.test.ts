@@ -10,7 +10,7 @@ import { sample } from '../src/model/sampler.js';
 import { forward, toTensors } from '../src/model/model.js';
 import { poemRhymes } from '../src/model/rhyme.js';
 import { classicalRhymeGroups, classicalRhymes } from '../src/model/classical-rhyme.js';
-import { checkpointPerplexity } from '../src/model/train.js';
+import { checkpointPerplexity } from '../src/model/perplexity.js';
 import { inScript, toTraditional } from '../src/model/script.js';
 import { BOS, type Vocab } from '../src/model/vocab.js';
 import { makeTinyCheckpoint } from './helpers.js';

@@ -19,7 +19,7 @@ import { Trainer, type TrainerSettings } from '../src/jobs/trainer.js';
 import { activeVersion, failInterruptedRuns, loadServingModel, markActive, pruneVersions, registerVersion, serveVersion } from '../src/jobs/versions.js';
 import { train } from '../src/model/train.js';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
-import { corpusTrainData } from '../src/model/data.js';
+import { corpusTrainData } from '../src/model/train-data.js';
 import { makeTinyCheckpoint, tempDir } from './helpers.js';
 
 const silent = pino({ level: 'silent' });

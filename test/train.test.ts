@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
 import { loadTangCorpus } from '../src/model/corpus.js';
 import { initParams } from '../src/model/model.js';
-import { createEngine, perplexity, toBatch, train, type TrainData } from '../src/model/train.js';
+import { toBatch } from '../src/model/batches.js';
+import { createEngine } from '../src/model/grad-engines.js';
+import { perplexity } from '../src/model/perplexity.js';
+import { train, type TrainData } from '../src/model/train.js';
 import { Vocab } from '../src/model/vocab.js';
 import { tempDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 /** The bot's settings, read from the environment (and .env) and validated once at start. */
 import cron from 'node-cron';
-import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/workers.js';
+import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/paths.js';
 import { z } from 'zod';
 
 const idList = z

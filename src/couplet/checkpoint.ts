@@ -12,7 +12,7 @@ import { CoupletConfig, paramSpecs, type CoupletParams } from './model.js';
 
 export const COUPLET_FORMAT = 'tangshi-couplet/1';
 /** the shipped couplet model */
-export { COUPLET_CHECKPOINT } from '../model/workers.js';
+export { COUPLET_CHECKPOINT } from '../model/paths.js';
 
 export const CoupletManifest = z.object({
   format: z.literal(COUPLET_FORMAT),

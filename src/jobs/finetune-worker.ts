@@ -9,8 +9,9 @@
 import { rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { copyCheckpoint, loadCheckpoint, type Manifest } from '../model/checkpoint.js';
-import { corpusTrainData } from '../model/data.js';
-import { checkpointPerplexity, train, type Example, type PerplexityResult, type Progress } from '../model/train.js';
+import { corpusTrainData } from '../model/train-data.js';
+import { checkpointPerplexity, type PerplexityResult } from '../model/perplexity.js';
+import { train, type Example, type Progress } from '../model/train.js';
 
 export type FinetuneJob = {
   /** the active checkpoint: the starting point and the model to beat */

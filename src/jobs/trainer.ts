@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { Progress } from '../model/train.js';
-import { startWorker } from '../model/workers.js';
+import { startWorker } from '../model/threads.js';
 import { retryWhenBusy, type Database } from '../db/db.js';
 import type { Log } from '../shared/log.js';
 import { ratedExamples } from './finetune-data.js';

@@ -12,7 +12,7 @@ import { ModelConfig, paramSpecs, type ModelParams } from './model.js';
 import { Vocab } from './vocab.js';
 
 export const FORMAT = 'tangshi-checkpoint/1';
-export { BASE_CHECKPOINT } from './workers.js';
+export { BASE_CHECKPOINT } from './paths.js';
 
 const HistoryPoint = z.object({ step: z.number(), loss: z.number(), devPerplexity: z.number().optional() });
 

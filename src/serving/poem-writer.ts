@@ -8,7 +8,8 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Manifest } from '../model/checkpoint.js';
 import { type GeneratedPoem, type InputProblem, PoemInputError, type PoemRequest } from '../model/poem-request.js';
-import { BASE_CHECKPOINT, COUPLET_CHECKPOINT, startWorker } from '../model/workers.js';
+import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/paths.js';
+import { startWorker } from '../model/threads.js';
 import type { CoupletAnswer, CoupletRequest } from '../couplet/decode.js';
 
 type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };

@@ -1,6 +1,9 @@
 /** The training data every run uses: the corpus's training split (dev is never trained on). */
 import { loadTangCorpus, stanzasOf, type Poem } from './corpus.js';
-import type { Example, TrainData } from './train.js';
+import type { Example } from './batches.js';
+
+/** what a run trains on (`train`) and measures on (`dev`), and the split's counts for the manifest */
+export type TrainData = { train: Example[]; dev: Poem[]; split: { trainPoems: number; devPoems: number; stanzas?: number } };
 
 /**
  * `stanzas`: also train on the 4-line stanzas of the irregular poems (corpus.ts, stanzasOf), each once,
