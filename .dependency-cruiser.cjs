@@ -24,10 +24,17 @@ module.exports = {
     layer('model', '^src/model/', ['shared']),
     layer('db', '^src/db/', ['shared', 'generated']),
     layer('shared', '^src/shared/', []),
+    {
+      name: 'prisma-only-in-db',
+      comment: 'the Prisma client is used by src/db only: every query is a function of the data layer',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/db/', '^src/generated/'] },
+      to: { path: ['^src/generated/', '^node_modules/@prisma/', '^node_modules/prisma/'] },
+    },
   ],
   options: {
-    doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^src/generated/' },
+    // the generated Prisma client is a node of the graph (so imports of it are seen) but not walked
+    doNotFollow: { path: ['node_modules', '^src/generated/'] },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
   },

@@ -11,7 +11,7 @@
 import { cleanLines, isDev, regularPoem, type Poem } from '../model/corpus.js';
 import { toTraditional, type Script } from '../model/script.js';
 import type { Example } from '../model/train.js';
-import type { Database } from '../db/db.js';
+import { type Database, wellRatedPoems } from '../db/db.js';
 
 export type RatedOptions = { minAverage: number; maxShare: number; corpusPoems: number };
 
@@ -25,18 +25,16 @@ export function poemFromText(text: string, script: Script): Poem | undefined {
 }
 
 export async function ratedExamples(db: Database, o: RatedOptions): Promise<Example[]> {
-  const groups = await db.prisma.rating.groupBy({ by: ['poemId'], _avg: { stars: true }, having: { stars: { _avg: { gte: o.minAverage } } } });
-  const averages = new Map(groups.map((g) => [g.poemId, g._avg.stars ?? 0]));
-  const poems = await db.prisma.poem.findMany({ where: { id: { in: [...averages.keys()] }, kind: 'poem' }, select: { id: true, text: true, script: true } }); // couplets are not poems to learn from
+  const poems = await wellRatedPoems(db, o.minAverage);
   const seen = new Set<string>();
   const examples: Example[] = [];
-  for (const { id, text, script } of poems) {
+  for (const { text, script, average } of poems) {
     const poem = poemFromText(text, script === 'simplified' ? 'simplified' : 'traditional');
     if (!poem || isDev(poem.lines)) continue;
     const key = poem.lines.join('|');
     if (seen.has(key)) continue; // the same poem written twice counts once
     seen.add(key);
-    examples.push({ poem, weight: averages.get(id)! - o.minAverage + 1 });
+    examples.push({ poem, weight: average - o.minAverage + 1 });
   }
   const total = examples.reduce((sum, e) => sum + e.weight, 0);
   const cap = o.maxShare * o.corpusPoems;

@@ -15,7 +15,7 @@ import type { Worker } from 'node:worker_threads';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { Progress } from '../model/train.js';
 import { startWorker } from '../model/threads.js';
-import { retryWhenBusy, type Database } from '../db/db.js';
+import { finishRun, retryWhenBusy, startRun, type Database } from '../db/db.js';
 import type { Log } from '../shared/log.js';
 import { ratedExamples } from './finetune-data.js';
 import type { FinetuneJob, FinetuneMessage, FinetuneResult } from './finetune-worker.js';
@@ -170,9 +170,7 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
     };
     let out: string | undefined;
     try {
-      const row = await retryWhenBusy(() =>
-        db.prisma.trainingRun.create({ data: { trigger: state.trigger, requestedBy: state.requestedBy, status: 'running', baseVersion: base.version } }),
-      );
+      const row = await startRun(db, { trigger: state.trigger, requestedBy: state.requestedBy, baseVersion: base.version });
       state.id = report.id = row.id;
       recorded();
       log.info({ run: row.id, trigger: state.trigger, by: state.requestedBy, base: base.version }, 'fine-tune started');
@@ -242,24 +240,18 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
     report.seconds = (Date.now() - began) / 1000;
     if (report.id > 0) {
       try {
-        await retryWhenBusy(() =>
-          db.prisma.trainingRun.update({
-            where: { id: report.id },
-            data: {
-              status: report.status,
-              endedAt: new Date(),
-              candidateVersion: report.candidateVersion,
-              steps: report.steps,
-              tokens: report.tokens,
-              ratedPoems: report.ratedPoems,
-              pplBefore: report.pplBefore,
-              pplAfter: report.pplAfter,
-              decision: report.decision,
-              error: report.error,
-              lossCurve: JSON.stringify(report.lossCurve),
-            },
-          }),
-        );
+        await finishRun(db, report.id, {
+          status: report.status,
+          candidateVersion: report.candidateVersion,
+          steps: report.steps,
+          tokens: report.tokens,
+          ratedPoems: report.ratedPoems,
+          pplBefore: report.pplBefore,
+          pplAfter: report.pplAfter,
+          decision: report.decision,
+          error: report.error,
+          lossCurve: JSON.stringify(report.lossCurve),
+        });
       } catch (e) {
         // the next start marks a run still "running" as interrupted; the report still reaches the admin
         log.error({ err: e, run: report.id }, 'could not record the end of the fine-tune');

@@ -7,44 +7,34 @@ import { rmSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Manifest } from '../model/checkpoint.js';
 import { PoemWriter } from '../serving/poem-writer.js';
-import { retryWhenBusy, type Database } from '../db/db.js';
+import {
+  activeVersion,
+  type Database,
+  deleteVersion,
+  formerlyActiveVersions,
+  markActive,
+  markRunsFailed,
+  type ModelVersion,
+  previousVersion,
+  recentVersions,
+  runningRunIds,
+  upsertVersion,
+} from '../db/db.js';
 import type { Log } from '../shared/log.js';
-import type { ModelVersion } from '../generated/prisma/client.js';
 
 export type { ModelVersion };
+export { activeVersion, markActive, previousVersion, recentVersions };
 
-export async function registerVersion(db: Database, manifest: Manifest, path: string, runId: number | null = null): Promise<ModelVersion> {
-  const files = { path: resolve(path), sha256: manifest.files['weights.bin']!, devPerplexity: manifest.metrics.devPerplexity };
-  return retryWhenBusy(() =>
-    db.prisma.modelVersion.upsert({
-      where: { version: manifest.version },
-      create: { version: manifest.version, parent: manifest.parent, createdAt: new Date(manifest.createdAt), runId, ...files },
-      update: files, // the same version found at another path (the project moved)
-    }),
-  );
-}
-
-export function activeVersion(db: Database): Promise<ModelVersion | null> {
-  return db.prisma.modelVersion.findFirst({ where: { active: true } });
-}
-
-/** Marks `version` as the one answering /poem (and no other), in one transaction. */
-export async function markActive(db: Database, version: string): Promise<void> {
-  await retryWhenBusy(() =>
-    db.prisma.$transaction([
-      db.prisma.modelVersion.updateMany({ where: { active: true, NOT: { version } }, data: { active: false } }),
-      db.prisma.modelVersion.update({ where: { version }, data: { active: true, activatedAt: new Date() } }),
-    ]),
-  );
-}
-
-export function recentVersions(db: Database, take = 5): Promise<ModelVersion[]> {
-  return db.prisma.modelVersion.findMany({ orderBy: [{ createdAt: 'desc' }, { version: 'desc' }], take });
-}
-
-/** Rollback's default target: the version that was active before the current one. */
-export function previousVersion(db: Database): Promise<ModelVersion | null> {
-  return db.prisma.modelVersion.findFirst({ where: { active: false, activatedAt: { not: null } }, orderBy: { activatedAt: 'desc' } });
+/** Records a checkpoint as a version, by what its manifest says. */
+export function registerVersion(db: Database, manifest: Manifest, path: string, runId: number | null = null): Promise<ModelVersion> {
+  const facts = {
+    version: manifest.version,
+    parent: manifest.parent,
+    createdAt: manifest.createdAt,
+    weightsSha256: manifest.files['weights.bin']!,
+    devPerplexity: manifest.metrics.devPerplexity,
+  };
+  return upsertVersion(db, facts, resolve(path), runId);
 }
 
 /**
@@ -52,20 +42,13 @@ export function previousVersion(db: Database): Promise<ModelVersion | null> {
  * failed and delete what it had written. Nothing of it was ever registered or made active.
  */
 export async function failInterruptedRuns(db: Database, runDir: (id: number) => string): Promise<number[]> {
-  const runs = await db.prisma.trainingRun.findMany({ where: { status: 'running' }, select: { id: true } });
-  for (const { id } of runs) {
+  const ids = await runningRunIds(db);
+  for (const id of ids) {
     rmSync(runDir(id), { recursive: true, force: true });
     rmSync(`${runDir(id)}.training`, { recursive: true, force: true });
   }
-  if (runs.length > 0) {
-    await retryWhenBusy(() =>
-      db.prisma.trainingRun.updateMany({
-        where: { id: { in: runs.map((r) => r.id) } },
-        data: { status: 'failed', endedAt: new Date(), error: 'interrupted: the bot stopped during the run' },
-      }),
-    );
-  }
-  return runs.map((r) => r.id);
+  await markRunsFailed(db, ids, 'interrupted: the bot stopped during the run');
+  return ids;
 }
 
 /**
@@ -74,7 +57,7 @@ export async function failInterruptedRuns(db: Database, runDir: (id: number) => 
  */
 export async function loadServingModel(db: Database, baseDir: string, log: Log, options: { poemWorkers?: number; couplet?: string } = {}): Promise<PoemWriter> {
   const active = await activeVersion(db);
-  const previous = await db.prisma.modelVersion.findMany({ where: { active: false, activatedAt: { not: null } }, orderBy: { activatedAt: 'desc' } });
+  const previous = await formerlyActiveVersions(db);
   const choices = [...(active ? [active] : []), ...previous].map((v) => ({ version: v.version, path: v.path }));
   choices.push({ version: 'shipped base', path: resolve(baseDir) });
   for (const [i, choice] of choices.entries()) {
@@ -124,14 +107,12 @@ export async function serveVersion(
  */
 export async function pruneVersions(db: Database, opts: { keep: number; versionsDir: string }): Promise<string[]> {
   const root = resolve(opts.versionsDir) + sep;
-  const all = (await db.prisma.modelVersion.findMany({ orderBy: [{ createdAt: 'desc' }, { version: 'desc' }] })).filter((v) =>
-    resolve(v.path).startsWith(root),
-  );
+  const all = (await recentVersions(db)).filter((v) => resolve(v.path).startsWith(root));
   const previous = await previousVersion(db);
   const kept = new Set([...all.slice(0, opts.keep).map((v) => v.version), ...(previous ? [previous.version] : [])]);
   const doomed = all.filter((v) => !v.active && !kept.has(v.version));
   for (const v of doomed) {
-    await retryWhenBusy(() => db.prisma.modelVersion.delete({ where: { version: v.version } }));
+    await deleteVersion(db, v.version);
     rmSync(v.path, { recursive: true, force: true });
   }
   return doomed.map((v) => v.version);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { RunState, StartResult } from '../../jobs/trainer.js';
 import { previousVersion, recentVersions, serveVersion } from '../../jobs/versions.js';
 import type { BotContext } from '../context.js';
-import { counts } from '../../db/db.js';
+import { counts, lastEndedRun, versionById } from '../../db/db.js';
 import { progressLine, progressMessage, reportMessage, startedBy } from '../training-report.js';
 
 export const data = new SlashCommandBuilder()
@@ -57,11 +57,7 @@ function busyText(run: RunState): string {
 }
 
 async function status(interaction: ChatInputCommandInteraction, ctx: BotContext) {
-  const [{ poems, ratings }, lastRun, versions] = await Promise.all([
-    counts(ctx.db),
-    ctx.db.prisma.trainingRun.findFirst({ where: { status: { not: 'running' } }, orderBy: { id: 'desc' } }),
-    recentVersions(ctx.db, 5),
-  ]);
+  const [{ poems, ratings }, lastRun, versions] = await Promise.all([counts(ctx.db), lastEndedRun(ctx.db), recentVersions(ctx.db, 5)]);
   const m = ctx.model.manifest;
   const running = ctx.trainer.current;
   const next = ctx.schedule.nextRun();
@@ -162,7 +158,7 @@ async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContex
     }
   }
   await interaction.deferReply({ flags: MessageFlags.Ephemeral }); // loading a version takes about a second
-  const target = asked !== null ? await ctx.db.prisma.modelVersion.findUnique({ where: { version: asked } }) : await previousVersion(ctx.db);
+  const target = asked !== null ? await versionById(ctx.db, asked) : await previousVersion(ctx.db);
   if (!target) {
     await interaction.editReply({
       content:

@@ -1,0 +1,102 @@
+/** Poems the bot wrote and the stars people gave them. */
+import { Prisma, type Poem } from '../generated/prisma/client.js';
+import type { Database } from './connection.js';
+import { checkInput, DiscordId, PoemId, PoemInput, RatingInput, TopQuery } from './inputs.js';
+
+/** Stores a poem that was just written (messageId usually comes later, through setPoemMessage). */
+export async function recordPoem(db: Database, input: PoemInput): Promise<Poem> {
+  const data = checkInput(PoemInput, input, 'recordPoem');
+  return db.prisma.poem.create({ data: { ...data, messageId: data.messageId ?? null } });
+}
+
+/** Links a poem to the Discord message that shows it. False when the poem does not exist. */
+export async function setPoemMessage(db: Database, poemId: number, messageId: string): Promise<boolean> {
+  const id = checkInput(PoemId, poemId, 'setPoemMessage poemId');
+  const message = checkInput(DiscordId, messageId, 'setPoemMessage messageId');
+  const { count } = await db.prisma.poem.updateMany({ where: { id }, data: { messageId: message } });
+  return count === 1;
+}
+
+export async function poemById(db: Database, poemId: number): Promise<Poem | null> {
+  const id = checkInput(PoemId, poemId, 'poemById poemId');
+  return db.prisma.poem.findUnique({ where: { id } });
+}
+
+export async function poemByMessage(db: Database, messageId: string): Promise<Poem | null> {
+  const message = checkInput(DiscordId, messageId, 'poemByMessage messageId');
+  return db.prisma.poem.findUnique({ where: { messageId: message } });
+}
+
+export type RatingSummary = { average: number; count: number };
+
+/**
+ * Stores `userId`'s stars for a poem: one rating per user and poem, a second click changes it. Returns the
+ * poem's new average and number of ratings, or null when the poem does not exist. The write is one
+ * INSERT … ON CONFLICT DO UPDATE statement, so concurrent clicks (from one process or several) never
+ * lose a rating and never create two for one user.
+ */
+export async function ratePoem(db: Database, input: RatingInput): Promise<RatingSummary | null> {
+  const { poemId, userId, stars } = checkInput(RatingInput, input, 'ratePoem');
+  try {
+    await db.prisma.rating.upsert({
+      where: { poemId_userId: { poemId, userId } },
+      create: { poemId, userId, stars },
+      update: { stars },
+    });
+  } catch (e) {
+    // P2003: the foreign key to Poem failed, i.e. the poem does not exist (or was deleted meanwhile).
+    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2003') return null;
+    throw e;
+  }
+  return ratingSummary(db, poemId);
+}
+
+export async function ratingSummary(db: Database, poemId: number): Promise<RatingSummary> {
+  const id = checkInput(PoemId, poemId, 'ratingSummary poemId');
+  const agg = await db.prisma.rating.aggregate({ where: { poemId: id }, _avg: { stars: true }, _count: { _all: true } });
+  return { average: agg._avg.stars ?? 0, count: agg._count._all };
+}
+
+export type TopPoem = Poem & RatingSummary;
+
+const PERIOD_MS = { day: 24 * 3600 * 1000, week: 7 * 24 * 3600 * 1000 } as const;
+
+/**
+ * The best-rated poems: highest average first, then most ratings, then the older poem. `period` is a
+ * rolling window ending at `now` (day: the last 24 hours, week: the last 7 days) over the poems' creation
+ * time; `all` has no window. Poems nobody rated are not listed. `guildId` keeps one server's poems.
+ */
+export async function topPoems(db: Database, query: TopQuery): Promise<TopPoem[]> {
+  const { period, kind, guildId, limit, now } = checkInput(TopQuery, query, 'topPoems');
+  const poem: Prisma.PoemWhereInput = { kind };
+  if (period !== 'all') poem.createdAt = { gt: new Date(now.getTime() - PERIOD_MS[period]), lte: now };
+  if (guildId !== undefined) poem.guildId = guildId;
+  const groups = await db.prisma.rating.groupBy({
+    by: ['poemId'],
+    where: { poem },
+    _avg: { stars: true },
+    _count: { stars: true },
+    orderBy: [{ _avg: { stars: 'desc' } }, { _count: { stars: 'desc' } }, { poemId: 'asc' }],
+    take: limit,
+  });
+  const poems = await db.prisma.poem.findMany({ where: { id: { in: groups.map((g) => g.poemId) } } });
+  const byId = new Map(poems.map((p) => [p.id, p]));
+  return groups.flatMap((g) => {
+    const p = byId.get(g.poemId);
+    return p ? [{ ...p, average: g._avg.stars ?? 0, count: g._count.stars }] : [];
+  });
+}
+
+/** The poems (not couplets: they are no poems to learn from) whose average rating is at least `minAverage`, with it. */
+export async function wellRatedPoems(db: Database, minAverage: number): Promise<{ id: number; text: string; script: string; average: number }[]> {
+  const groups = await db.prisma.rating.groupBy({ by: ['poemId'], _avg: { stars: true }, having: { stars: { _avg: { gte: minAverage } } } });
+  const averages = new Map(groups.map((g) => [g.poemId, g._avg.stars ?? 0]));
+  const poems = await db.prisma.poem.findMany({ where: { id: { in: [...averages.keys()] }, kind: 'poem' }, select: { id: true, text: true, script: true } });
+  return poems.map((p) => ({ ...p, average: averages.get(p.id)! }));
+}
+
+/** How many poems and ratings are stored (for /model). */
+export async function counts(db: Database): Promise<{ poems: number; ratings: number }> {
+  const [poems, ratings] = await Promise.all([db.prisma.poem.count(), db.prisma.rating.count()]);
+  return { poems, ratings };
+}

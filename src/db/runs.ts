@@ -1,0 +1,32 @@
+/** Fine-tune runs (table TrainingRun): one row a run, written when it starts and when it ends. */
+import type { TrainingRun } from '../generated/prisma/client.js';
+import { type Database, retryWhenBusy } from './connection.js';
+
+export type RunStart = { trigger: string; requestedBy: string | null; baseVersion: string };
+export type RunEnd = Pick<
+  TrainingRun,
+  'status' | 'candidateVersion' | 'steps' | 'tokens' | 'ratedPoems' | 'pplBefore' | 'pplAfter' | 'decision' | 'error' | 'lossCurve'
+>;
+
+export function startRun(db: Database, start: RunStart): Promise<TrainingRun> {
+  return retryWhenBusy(() => db.prisma.trainingRun.create({ data: { ...start, status: 'running' } }));
+}
+
+export async function finishRun(db: Database, id: number, end: RunEnd): Promise<void> {
+  await retryWhenBusy(() => db.prisma.trainingRun.update({ where: { id }, data: { ...end, endedAt: new Date() } }));
+}
+
+/** the newest run that has ended (for /model status) */
+export function lastEndedRun(db: Database): Promise<TrainingRun | null> {
+  return db.prisma.trainingRun.findFirst({ where: { status: { not: 'running' } }, orderBy: { id: 'desc' } });
+}
+
+/** ids of the runs still marked running */
+export async function runningRunIds(db: Database): Promise<number[]> {
+  return (await db.prisma.trainingRun.findMany({ where: { status: 'running' }, select: { id: true } })).map((r) => r.id);
+}
+
+export async function markRunsFailed(db: Database, ids: number[], error: string): Promise<void> {
+  if (ids.length === 0) return;
+  await retryWhenBusy(() => db.prisma.trainingRun.updateMany({ where: { id: { in: ids } }, data: { status: 'failed', endedAt: new Date(), error } }));
+}
