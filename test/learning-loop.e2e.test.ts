@@ -156,7 +156,7 @@ describe('the learning loop from Discord', () => {
   it('/model stop ends a run: the report says it failed and why, and the active model stays', async () => {
     const { discord, bot, model } = await startLearningBot();
     const serving = bot.ctx.model.version;
-    bot.ctx.trainer.once('progress', () => void model('stop'));
+    bot.ctx.finetunes.once('progress', () => void model('stop'));
     const answer = await (await model('retrain')).response();
     const final = await until(() => reportOf(discord.message(answer.messageId)));
     expect(final.embeds[0]!.title).toMatch(/^Fine-tune #1: failed$/);

@@ -1,5 +1,5 @@
 /**
- * The learning loop without Discord: rated-poem data, the trainer's runs (promoted, rejected, failed,
+ * The learning loop without Discord: rated-poem data, the runner's runs (promoted, rejected, failed,
  * stopped, one at a time), the hot swap, start-up fallbacks, a killed process, a locked database, the cron
  * path. Real parts throughout: the corpus, SQLite through Prisma, worker threads, node-cron; tiny models.
  */
@@ -15,7 +15,7 @@ import { inScript } from '../src/model/script.js';
 import { poemFromText, ratedExamples } from '../src/jobs/finetune-data.js';
 import { hotSwapper, type ModelHolder } from '../src/serving/hot-swap.js';
 import { scheduleTraining } from '../src/jobs/schedule.js';
-import { Trainer, type TrainerSettings } from '../src/jobs/trainer.js';
+import { FinetuneRunner, type FinetuneSettings } from '../src/jobs/finetune-runner.js';
 import { activeVersion, failInterruptedRuns, loadServingModel, markActive, pruneVersions, registerVersion, serveVersion } from '../src/jobs/versions.js';
 import { train } from '../src/model/train.js';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
@@ -25,20 +25,20 @@ import { makeTinyCheckpoint, tempDir } from './helpers.js';
 const silent = pino({ level: 'silent' });
 const ADMIN_ID = '100000000000000001';
 
-type Setup = { dir: string; db: Database; holder: ModelHolder; trainer: Trainer; base: string; modelDir: string };
+type Setup = { dir: string; db: Database; holder: ModelHolder; runner: FinetuneRunner; base: string; modelDir: string };
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A database, a tiny base checkpoint serving, and a trainer over them. */
-async function setup(settings: Partial<TrainerSettings> = {}, opts: { base?: string; workerModule?: string; busyTimeoutMs?: number } = {}): Promise<Setup> {
+/** A database, a tiny base checkpoint serving, and a runner over them. */
+async function setup(settings: Partial<FinetuneSettings> = {}, opts: { base?: string; workerModule?: string; busyTimeoutMs?: number } = {}): Promise<Setup> {
   const dir = tempDir('tangshi-loop-');
   const base = opts.base ?? makeTinyCheckpoint({ dir: join(dir, 'base') }).dir;
   const db = await openDatabase(`file:${join(dir, 'bot.db')}`, { busyTimeoutMs: opts.busyTimeoutMs });
   const holder: ModelHolder = { model: await loadServingModel(db, base, silent) };
   const modelDir = join(dir, 'models');
-  const trainer = new Trainer({
+  const runner = new FinetuneRunner({
     db,
     log: silent,
     modelDir,
@@ -48,11 +48,11 @@ async function setup(settings: Partial<TrainerSettings> = {}, opts: { base?: str
     settings: { lr: 0.01, maxSteps: 4, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05, ...settings },
   });
   cleanups.push(async () => {
-    await trainer.close();
+    await runner.close();
     await holder.model.close();
     await db.close();
   });
-  return { dir, db, holder, trainer, base, modelDir };
+  return { dir, db, holder, runner, base, modelDir };
 }
 
 async function ratedPoem(db: Database, lines: string[], stars: number[], script: 'simplified' | 'traditional' = 'traditional') {
@@ -103,8 +103,8 @@ describe('a fine-tune run', () => {
     const baseVersion = s.holder.model.version;
     const oldWriter = s.holder.model;
     const phases = new Set<string>();
-    s.trainer.on('progress', (state) => phases.add(state.phase));
-    const started = await s.trainer.start('admin', ADMIN_ID);
+    s.runner.on('progress', (state) => phases.add(state.phase));
+    const started = await s.runner.start('admin', ADMIN_ID);
     expect(started.started).toBe(true);
     if (!started.started) return;
     const report = await started.done;
@@ -142,23 +142,23 @@ describe('a fine-tune run', () => {
     ]);
     expect(versions[1]!.runId).toBe(report.id);
     expect(existsSync(join(versions[1]!.path, 'manifest.json'))).toBe(true);
-    expect(existsSync(Trainer.runDir(s.modelDir, report.id))).toBe(false);
+    expect(existsSync(FinetuneRunner.runDir(s.modelDir, report.id))).toBe(false);
   });
 
   it('runs one at a time: a second start is told which run is going', async () => {
     const s = await setup({ maxSteps: undefined, maxMinutes: 5 });
-    const first = await s.trainer.start('schedule');
-    const second = await s.trainer.start('admin', ADMIN_ID);
+    const first = await s.runner.start('schedule');
+    const second = await s.runner.start('admin', ADMIN_ID);
     expect(second.started).toBe(false);
     if (second.started || !first.started) return;
     expect(second.running.id).toBe(first.run.id);
     expect(second.running.trigger).toBe('schedule');
-    expect(s.trainer.stop(`<@${ADMIN_ID}>`)).toBe(true);
+    expect(s.runner.stop(`<@${ADMIN_ID}>`)).toBe(true);
     const report = await first.done;
     expect(report.status).toBe('failed');
     expect(report.error).toContain(`stopped by <@${ADMIN_ID}>`);
-    expect(s.trainer.current).toBeUndefined();
-    expect(s.trainer.stop('anyone')).toBe(false);
+    expect(s.runner.current).toBeUndefined();
+    expect(s.runner.stop('anyone')).toBe(false);
   });
 
   it('rejects a candidate that is worse than the active model, keeping it as a version', async () => {
@@ -172,7 +172,7 @@ describe('a fine-tune run', () => {
     );
     const s = await setup({ lr: 0.5, maxSteps: 3 }, { base: join(dir, 'trained') });
     const baseVersion = s.holder.model.version;
-    const started = await s.trainer.start('admin', ADMIN_ID);
+    const started = await s.runner.start('admin', ADMIN_ID);
     if (!started.started) throw new Error('did not start');
     const report = await started.done;
     expect(report.status).toBe('rejected');
@@ -189,7 +189,7 @@ describe('faults', () => {
   it('a worker that crashes mid-run: the run fails with the reason, the active model keeps serving', async () => {
     const s = await setup({}, { workerModule: new URL('./support/crashing-finetune-worker.ts', import.meta.url).href });
     const before = s.holder.model;
-    const started = await s.trainer.start('admin', ADMIN_ID);
+    const started = await s.runner.start('admin', ADMIN_ID);
     if (!started.started) throw new Error('did not start');
     const report = await started.done;
     expect(report.status).toBe('failed');
@@ -200,25 +200,25 @@ describe('faults', () => {
     expect(run.status).toBe('failed');
     expect(run.error).toContain('simulated fault');
     expect(await s.db.prisma.modelVersion.count()).toBe(1);
-    expect(s.trainer.current).toBeUndefined(); // and the next run may start
+    expect(s.runner.current).toBeUndefined(); // and the next run may start
   });
 
   it('a process killed mid-run: on restart the run is failed, its files gone, the last active version loads', async () => {
     const s = await setup();
-    const script = new URL('./support/killable-trainer.ts', import.meta.url).pathname;
+    const script = new URL('./support/killable-runner.ts', import.meta.url).pathname;
     const child = spawn(process.execPath, ['--import', 'tsx', script, join(s.dir, 'bot.db'), s.base, s.modelDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const runId = await new Promise<number>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         const m = /training (\d+)/.exec(d.toString());
         if (m) resolve(Number(m[1]));
       });
-      child.once('exit', (code) => reject(new Error(`the trainer process exited (code ${code}) before training`)));
+      child.once('exit', (code) => reject(new Error(`the runner process exited (code ${code}) before training`)));
     });
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     expect((await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } })).status).toBe('running');
     // what start-up does
-    const runDir = (id: number) => Trainer.runDir(s.modelDir, id);
+    const runDir = (id: number) => FinetuneRunner.runDir(s.modelDir, id);
     expect(await failInterruptedRuns(s.db, runDir)).toEqual([runId]);
     const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
     expect(run.status).toBe('failed');
@@ -274,7 +274,7 @@ describe('faults', () => {
       clearTimeout(release);
       await other.close();
     });
-    const started = await s.trainer.start('admin', ADMIN_ID);
+    const started = await s.runner.start('admin', ADMIN_ID);
     if (!started.started) throw new Error('did not start');
     const report = await started.done;
     expect(report.error).toBeNull();
@@ -335,10 +335,10 @@ describe('hot swap', () => {
 describe('the schedule', () => {
   it('starts a run when the cron expression fires, in the given time zone', async () => {
     const s = await setup();
-    const schedule = scheduleTraining(s.trainer, '*/2 * * * * *', 'Asia/Shanghai', silent);
+    const schedule = scheduleTraining(s.runner, '*/2 * * * * *', 'Asia/Shanghai', silent);
     cleanups.push(() => schedule.stop());
     expect(schedule.nextRun()!.getTime() - Date.now()).toBeLessThanOrEqual(2000);
-    const report = await new Promise<import('../src/jobs/trainer.js').RunReport>((resolve) => s.trainer.once('finished', resolve));
+    const report = await new Promise<import('../src/jobs/finetune-runner.js').RunReport>((resolve) => s.runner.once('finished', resolve));
     expect(report.trigger).toBe('schedule');
     expect(report.requestedBy).toBeNull();
     expect(report.status).toBe('promoted');
@@ -347,6 +347,6 @@ describe('the schedule', () => {
 
   it('is off with TRAIN_CRON=off', async () => {
     const s = await setup();
-    expect(scheduleTraining(s.trainer, 'off', 'UTC', silent).nextRun()).toBeNull();
+    expect(scheduleTraining(s.runner, 'off', 'UTC', silent).nextRun()).toBeNull();
   });
 });

@@ -7,7 +7,7 @@ import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { hotSwapper } from '../serving/hot-swap.js';
 import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
-import { Trainer, type RunReport } from '../jobs/trainer.js';
+import { FinetuneRunner, type RunReport } from '../jobs/finetune-runner.js';
 import { failInterruptedRuns, loadServingModel } from '../jobs/versions.js';
 import { finetuneBudget, type Config } from './config.js';
 import type { BotContext } from './context.js';
@@ -24,7 +24,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
   }
   log.level = config.LOG_LEVEL;
   const db = await openDatabase(config.DATABASE_URL);
-  const interrupted = await failInterruptedRuns(db, (id) => Trainer.runDir(config.MODEL_DIR, id));
+  const interrupted = await failInterruptedRuns(db, (id) => FinetuneRunner.runDir(config.MODEL_DIR, id));
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
   const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
@@ -39,9 +39,9 @@ export async function startBot(config: Config): Promise<RunningBot> {
     acknowledgements: new AcknowledgementGate(),
     cooldowns: new Map(),
     background: new Set(),
-  } as Omit<BotContext, 'swapModel' | 'trainer' | 'schedule'> as BotContext;
+  } as Omit<BotContext, 'swapModel' | 'finetunes' | 'schedule'> as BotContext;
   ctx.swapModel = hotSwapper(ctx, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
-  ctx.trainer = new Trainer({
+  ctx.finetunes = new FinetuneRunner({
     db,
     log,
     modelDir: config.MODEL_DIR,
@@ -84,13 +84,13 @@ export async function startBot(config: Config): Promise<RunningBot> {
       .fetch(channelId)
       .then((c) => c?.isSendable() || log.warn({ channel: channelId }, 'REPORT_CHANNEL_ID is not a text channel the bot can post in'))
       .catch((e) => log.warn({ channel: channelId, err: e }, 'REPORT_CHANNEL_ID cannot be fetched: reports will only reach the admin who asked'));
-    ctx.trainer.on('finished', (report) => {
+    ctx.finetunes.on('finished', (report) => {
       const posted = postReport(client, channelId, report).catch((e) => log.warn({ err: e, channel: channelId }, 'could not post the fine-tune report'));
       ctx.background.add(posted);
       void posted.finally(() => ctx.background.delete(posted));
     });
   }
-  ctx.schedule = scheduleTraining(ctx.trainer, config.TRAIN_CRON, config.TRAIN_TZ, log);
+  ctx.schedule = scheduleTraining(ctx.finetunes, config.TRAIN_CRON, config.TRAIN_TZ, log);
   log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
 
   let stopping: Promise<void> | undefined;
@@ -99,7 +99,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
       log.info('shutting down: finishing interactions in flight');
       await ctx.schedule.stop();
       await router.drain();
-      await ctx.trainer.close(); // a run in progress is stopped and recorded as failed
+      await ctx.finetunes.close(); // a run in progress is stopped and recorded as failed
       await Promise.allSettled([...ctx.background]);
       await client.destroy();
       await db.close();

@@ -5,7 +5,7 @@ import type { Database } from '../db/db.js';
 import type { Log } from '../shared/log.js';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { TrainingSchedule } from '../jobs/schedule.js';
-import type { Trainer } from '../jobs/trainer.js';
+import type { FinetuneRunner } from '../jobs/finetune-runner.js';
 
 export type BotContext = {
   config: Config;
@@ -15,7 +15,7 @@ export type BotContext = {
   model: PoemWriter;
   /** Makes the checkpoint at `dir` answer /poem (load and warm beside, switch, free the old one). */
   swapModel: (dir: string) => Promise<PoemWriter>;
-  trainer: Trainer;
+  finetunes: FinetuneRunner;
   schedule: TrainingSchedule;
   /** Work that outlives its interaction (a retrain's progress edits); shutdown waits for it. */
   background: Set<Promise<unknown>>;

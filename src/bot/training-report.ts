@@ -1,6 +1,6 @@
 /** How the learning loop shows itself in Discord: a run's progress line and its final report. */
 import { AttachmentBuilder, EmbedBuilder } from 'discord.js';
-import type { RunReport, RunState } from '../jobs/trainer.js';
+import type { RunReport, RunState } from '../jobs/finetune-runner.js';
 import { renderLossCurve } from '../jobs/loss-plot.js';
 
 const BAR = 20;

@@ -1,20 +1,20 @@
 /**
  * The nightly fine-tune: node-cron starts a run on TRAIN_CRON in TRAIN_TZ. noOverlap makes a firing that
  * comes while the previous scheduled run is still going a no-op; a run started by an admin is still going,
- * the trainer refuses and the firing is logged and skipped.
+ * the runner refuses and the firing is logged and skipped.
  */
 import cron from 'node-cron';
 import type { Log } from '../shared/log.js';
-import type { Trainer } from './trainer.js';
+import type { FinetuneRunner } from './finetune-runner.js';
 
 export type TrainingSchedule = { nextRun(): Date | null; stop(): Promise<void> };
 
-export function scheduleTraining(trainer: Trainer, expression: string, timezone: string, log: Log): TrainingSchedule {
+export function scheduleTraining(runner: FinetuneRunner, expression: string, timezone: string, log: Log): TrainingSchedule {
   if (expression === 'off') return { nextRun: () => null, stop: async () => {} };
   const task = cron.schedule(
     expression,
     async () => {
-      const r = await trainer.start('schedule');
+      const r = await runner.start('schedule');
       if (!r.started) {
         log.info({ running: r.running.id }, 'scheduled fine-tune skipped: another run is in progress');
         return;

@@ -4,7 +4,7 @@
  */
 import { EmbedBuilder, MessageFlags, PermissionFlagsBits, SlashCommandBuilder, type ChatInputCommandInteraction, type Message } from 'discord.js';
 import { z } from 'zod';
-import type { RunState, StartResult } from '../../jobs/trainer.js';
+import type { RunState, StartResult } from '../../jobs/finetune-runner.js';
 import { previousVersion, recentVersions, serveVersion } from '../../jobs/versions.js';
 import type { BotContext } from '../context.js';
 import { counts, lastEndedRun, versionById } from '../../db/db.js';
@@ -59,7 +59,7 @@ function busyText(run: RunState): string {
 async function status(interaction: ChatInputCommandInteraction, ctx: BotContext) {
   const [{ poems, ratings }, lastRun, versions] = await Promise.all([counts(ctx.db), lastEndedRun(ctx.db), recentVersions(ctx.db, 5)]);
   const m = ctx.model.manifest;
-  const running = ctx.trainer.current;
+  const running = ctx.finetunes.current;
   const next = ctx.schedule.nextRun();
   const last = lastRun
     ? `#${lastRun.id} ${lastRun.status} ${when(lastRun.endedAt ?? lastRun.startedAt)}` +
@@ -91,13 +91,13 @@ async function status(interaction: ChatInputCommandInteraction, ctx: BotContext)
 }
 
 async function retrain(interaction: ChatInputCommandInteraction, ctx: BotContext) {
-  const running = ctx.trainer.current;
+  const running = ctx.finetunes.current;
   if (running) {
     await interaction.reply({ content: busyText(running), ...ephemeral });
     return;
   }
   await interaction.deferReply(); // public: the report is for everyone who looks after the bot
-  const started = await ctx.trainer.start('admin', interaction.user.id);
+  const started = await ctx.finetunes.start('admin', interaction.user.id);
   if (!started.started) {
     await interaction.editReply({ content: busyText(started.running) });
     return;
@@ -115,7 +115,7 @@ async function watchRun(message: Message, started: Extract<StartResult, { starte
   const onProgress = (state: RunState) => {
     if (state === started.run) changed = true;
   };
-  ctx.trainer.on('progress', onProgress);
+  ctx.finetunes.on('progress', onProgress);
   let editing: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     if (!changed) return;
@@ -129,13 +129,13 @@ async function watchRun(message: Message, started: Extract<StartResult, { starte
     await message.edit({ ...reportMessage(report) });
   } finally {
     clearInterval(timer);
-    ctx.trainer.off('progress', onProgress);
+    ctx.finetunes.off('progress', onProgress);
   }
 }
 
 async function stop(interaction: ChatInputCommandInteraction, ctx: BotContext) {
-  const running = ctx.trainer.current;
-  if (!running || !ctx.trainer.stop(`<@${interaction.user.id}>`)) {
+  const running = ctx.finetunes.current;
+  if (!running || !ctx.finetunes.stop(`<@${interaction.user.id}>`)) {
     await interaction.reply({ content: 'No fine-tune is running.', ...ephemeral });
     return;
   }

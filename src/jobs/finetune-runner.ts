@@ -1,5 +1,5 @@
 /**
- * The trainer service: one fine-tune at a time, started by the schedule or an admin.
+ * The fine-tune runner: one fine-tune at a time, started by the schedule or an admin.
  *
  * A run: record it (TrainingRun) → collect the well-rated poems → fine-tune a copy of the active checkpoint on
  * a worker thread (src/jobs/finetune-worker.ts) → the worker measures the candidate's and the active model's
@@ -11,14 +11,14 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { Progress } from '../model/train.js';
-import { startWorker } from '../model/threads.js';
 import { finishRun, retryWhenBusy, startRun, type Database } from '../db/db.js';
 import type { Log } from '../shared/log.js';
 import { ratedExamples } from './finetune-data.js';
-import type { FinetuneJob, FinetuneMessage, FinetuneResult } from './finetune-worker.js';
+import { startFinetuneThread, StoppedError } from './finetune-thread.js';
+import type { FinetuneJob, FinetuneResult } from './finetune-worker.js';
+import { decidePromotion } from './promotion.js';
 import { pruneVersions, registerVersion, serveVersion } from './versions.js';
 
 export type RunTrigger = 'schedule' | 'admin';
@@ -58,7 +58,7 @@ export type RunReport = {
   lossCurve: [number, number][];
 };
 
-export type TrainerSettings = {
+export type FinetuneSettings = {
   lr: number;
   maxSteps?: number;
   maxMinutes?: number;
@@ -70,7 +70,7 @@ export type TrainerSettings = {
   keepVersions?: number;
 };
 
-export type TrainerDeps = {
+export type FinetuneRunnerDeps = {
   db: Database;
   log: Log;
   /** MODEL_DIR: runs write under runs/, kept candidates live under versions/ */
@@ -79,7 +79,7 @@ export type TrainerDeps = {
   active: () => PoemWriter;
   /** makes the checkpoint at `dir` the one answering /poem (throws, changing nothing, if it cannot load) */
   swapTo: (dir: string) => Promise<PoemWriter>;
-  settings: TrainerSettings;
+  settings: FinetuneSettings;
   /** the worker module (tests substitute one that crashes) */
   workerModule?: string;
 };
@@ -88,10 +88,10 @@ const MAX_CURVE_POINTS = 1000;
 
 export type StartResult = { started: true; run: RunState; done: Promise<RunReport> } | { started: false; running: RunState };
 
-export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [RunReport] }> {
-  private run?: { state: RunState; worker?: Worker; stoppedBy?: string; done: Promise<RunReport> };
+export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finished: [RunReport] }> {
+  private run?: { state: RunState; stopThread?: () => void; stoppedBy?: string; done: Promise<RunReport> };
 
-  constructor(private deps: TrainerDeps) {
+  constructor(private deps: FinetuneRunnerDeps) {
     super();
   }
 
@@ -121,7 +121,7 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
     };
     let recorded!: () => void;
     const rowWritten = new Promise<void>((r) => (recorded = r));
-    const run: NonNullable<Trainer['run']> = { state, done: undefined as never };
+    const run: NonNullable<FinetuneRunner['run']> = { state, done: undefined as never };
     this.run = run; // taken before the first await: a second start() sees it
     run.done = this.execute(run, base, recorded).finally(() => {
       this.run = undefined;
@@ -135,7 +135,7 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
   stop(by: string): boolean {
     if (!this.run) return false;
     this.run.stoppedBy ??= by;
-    this.run.worker?.postMessage({ type: 'stop' });
+    this.run.stopThread?.();
     return true;
   }
 
@@ -147,7 +147,7 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
     await run.done.catch(() => {});
   }
 
-  private async execute(run: NonNullable<Trainer['run']>, base: PoemWriter, recorded: () => void): Promise<RunReport> {
+  private async execute(run: NonNullable<FinetuneRunner['run']>, base: PoemWriter, recorded: () => void): Promise<RunReport> {
     const { db, log, settings } = this.deps;
     const { state } = run;
     const began = Date.now();
@@ -179,7 +179,7 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
         ratedExamples(db, { minAverage: settings.ratedMinAverage, maxShare: settings.ratedMaxShare, corpusPoems: base.manifest.split.trainPoems }),
       );
       state.ratedPoems = report.ratedPoems = rated.length;
-      out = Trainer.runDir(this.deps.modelDir, row.id);
+      out = FinetuneRunner.runDir(this.deps.modelDir, row.id);
       const dropout = Number(base.manifest.config.training.dropout ?? 0);
       const job: FinetuneJob = {
         from: base.checkpoint,
@@ -207,22 +207,21 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
       renameSync(out, dir);
       await registerVersion(db, result.candidate, dir, row.id);
 
-      const before = result.before.perplexity,
-        after = result.after.perplexity;
-      const figures = `dev perplexity ${before.toFixed(2)} → ${after.toFixed(2)} (${after - before >= 0 ? '+' : ''}${(after - before).toFixed(2)})`;
-      const nowActive = this.deps.active().version;
-      if (nowActive !== base.version) {
-        report.status = 'rejected';
-        report.decision = `Not promoted: the active model changed during the run (to ${nowActive}). ${figures} against ${base.version}.`;
-      } else if (after <= before + settings.maxPplRise) {
+      const verdict = decidePromotion({
+        before: result.before.perplexity,
+        after: result.after.perplexity,
+        maxPplRise: settings.maxPplRise,
+        baseVersion: base.version,
+        activeVersion: this.deps.active().version,
+      });
+      report.decision = verdict.decision;
+      if (verdict.promote) {
         state.phase = 'promoting';
         this.emit('progress', state);
         await serveVersion(db, this.deps.swapTo, { version: result.candidate.version, path: dir }, base);
         report.status = 'promoted';
-        report.decision = `Promoted: ${figures}, within the allowed rise of ${settings.maxPplRise}.`;
       } else {
         report.status = 'rejected';
-        report.decision = `Kept ${base.version}: the candidate's ${figures} is worse by more than the allowed ${settings.maxPplRise}.`;
       }
       if (settings.keepVersions !== undefined) {
         const pruned = await pruneVersions(db, { keep: settings.keepVersions, versionsDir: resolve(this.deps.modelDir, 'versions') });
@@ -264,40 +263,28 @@ export class Trainer extends EventEmitter<{ progress: [RunState]; finished: [Run
     return report;
   }
 
-  private runWorker(run: NonNullable<Trainer['run']>, job: FinetuneJob): Promise<FinetuneResult> {
-    if (run.stoppedBy) return Promise.reject(new Error(`stopped by ${run.stoppedBy}`));
-    const module = this.deps.workerModule ?? new URL('./finetune-worker.ts', import.meta.url).href;
-    const worker = startWorker(module, { job });
-    run.worker = worker;
+  private async runWorker(run: NonNullable<FinetuneRunner['run']>, job: FinetuneJob): Promise<FinetuneResult> {
+    if (run.stoppedBy) throw new Error(`stopped by ${run.stoppedBy}`);
     const { state } = run;
-    return new Promise<FinetuneResult>((resolveRun, rejectRun) => {
-      let settled = false;
-      const settle = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        f();
-        void worker.terminate();
-      };
-      worker.on('message', (m: FinetuneMessage) => {
-        if (m.type === 'phase') {
-          state.phase = m.phase;
-          this.emit('progress', state);
-        } else if (m.type === 'progress') {
-          state.progress = m.progress;
-          state.lossCurve.push([m.progress.step, m.progress.loss]);
-          if (state.lossCurve.length > MAX_CURVE_POINTS) state.lossCurve.splice(0, state.lossCurve.length, ...state.lossCurve.filter((_, i) => i % 2 === 0));
-          this.emit('progress', state);
-        } else if (m.type === 'log') {
-          this.deps.log.debug({ run: state.id }, m.message);
-        } else if (m.type === 'done') {
-          settle(() => resolveRun(m.result));
-        } else if (m.type === 'stopped') {
-          settle(() => rejectRun(new Error(`stopped by ${run.stoppedBy ?? 'request'}`)));
-        }
-      });
-      worker.on('error', (e) => settle(() => rejectRun(new Error(`the fine-tune worker failed: ${e.message}`))));
-      worker.on('exit', (code) => settle(() => rejectRun(new Error(`the fine-tune worker exited (code ${code}) before it finished`))));
-      if (run.stoppedBy) worker.postMessage({ type: 'stop' });
+    const thread = startFinetuneThread(this.deps.workerModule ?? new URL('./finetune-worker.ts', import.meta.url).href, job, {
+      onPhase: (phase) => {
+        state.phase = phase;
+        this.emit('progress', state);
+      },
+      onProgress: (progress) => {
+        state.progress = progress;
+        state.lossCurve.push([progress.step, progress.loss]);
+        if (state.lossCurve.length > MAX_CURVE_POINTS) state.lossCurve.splice(0, state.lossCurve.length, ...state.lossCurve.filter((_, i) => i % 2 === 0));
+        this.emit('progress', state);
+      },
+      onLog: (message) => this.deps.log.debug({ run: state.id }, message),
     });
+    run.stopThread = thread.stop;
+    if (run.stoppedBy) thread.stop();
+    try {
+      return await thread.result;
+    } catch (e) {
+      throw e instanceof StoppedError ? new Error(`stopped by ${run.stoppedBy ?? 'request'}`) : e;
+    }
   }
 }

@@ -6,14 +6,14 @@
 import { pino } from 'pino';
 import { openDatabase } from '../../src/db/db.js';
 import { hotSwapper } from '../../src/serving/hot-swap.js';
-import { Trainer } from '../../src/jobs/trainer.js';
+import { FinetuneRunner } from '../../src/jobs/finetune-runner.js';
 import { loadServingModel } from '../../src/jobs/versions.js';
 
 const [dbFile, baseDir, modelDir] = process.argv.slice(2) as [string, string, string];
 const log = pino({ level: 'silent' });
 const db = await openDatabase(`file:${dbFile}`);
 const holder = { model: await loadServingModel(db, baseDir, log) };
-const trainer = new Trainer({
+const runner = new FinetuneRunner({
   db,
   log,
   modelDir,
@@ -21,7 +21,7 @@ const trainer = new Trainer({
   swapTo: hotSwapper(holder),
   settings: { lr: 0.01, maxMinutes: 10, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05 },
 });
-trainer.on('progress', (state) => {
+runner.on('progress', (state) => {
   if (state.phase === 'training' && state.progress) console.log(`training ${state.id}`);
 });
-await trainer.start('admin', '100000000000000001');
+await runner.start('admin', '100000000000000001');
