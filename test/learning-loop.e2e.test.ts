@@ -40,7 +40,8 @@ const model = (
   who = admin,
   permissions: bigint | string = ADMIN,
   permissionOverride = false,
-) => t.discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride });
+  locale = 'en-US',
+) => t.discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride, locale });
 
 async function until<T>(check: () => T | undefined | false, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -122,6 +123,8 @@ describe('the learning loop from Discord', () => {
       expect(answer.ephemeral).toBe(true);
       expect(answer.content).toBe('Only server admins (Manage Server) can use /model.');
     }
+    const refused = await (await model('status', [], user, '0', true, 'zh-TW')).response();
+    expect(refused.content).toBe('只有能「管理伺服器」的管理員才能用 /model。');
     expect(await bot.ctx.db.prisma.trainingRun.count()).toBe(runs);
     expect(bot.ctx.model.version).toBe(serving);
   });
@@ -151,6 +154,17 @@ describe('the learning loop from Discord', () => {
     expect(again.content).toContain('is already answering');
     const forward = await (await model('rollback', [{ name: 'version', type: STRING, value: promoted }])).response();
     expect(forward.content).toContain(`Now answering with \`${promoted}\``);
+
+    // an admin who reads Chinese gets /model in Chinese: simplified for zh-CN, traditional for zh-TW
+    const back = await (await model('rollback', [], admin, ADMIN, false, 'zh-CN')).response();
+    expect(back.content).toBe(`现在用 \`${baseVersion}\`（开发集困惑度 ?），之前是 \`${promoted}\`（?）。`);
+    const status = await (await model('status', [], admin, ADMIN, false, 'zh-TW')).response();
+    const fields = Object.fromEntries(status.embeds[0]!.fields!.map((f) => [f.name, f.value]));
+    expect(status.embeds[0]!.title).toBe('模型狀態');
+    expect(fields['當前版本']).toBe(baseVersion);
+    expect(fields['下次定時微調']).toBe('無（TRAIN_CRON=off）');
+    const badZh = await (await model('rollback', [{ name: 'version', type: STRING, value: '../x' }], admin, ADMIN, false, 'zh-CN')).response();
+    expect(badZh.content).toBe('`../x` 不是版本号（字母、数字、. _ -）。`/model status` 列出各个版本。');
   });
 
   it('/model stop ends a run: the report says it failed and why, and the active model stays', async () => {

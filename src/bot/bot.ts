@@ -14,6 +14,7 @@ import type { BotContext } from './context.js';
 import { openDatabase } from '../db/db.js';
 import { log } from '../shared/log.js';
 import { commands, Router } from './router.js';
+import { adminMessagesFor } from './messages.js';
 import { reportMessage } from './training-report.js';
 
 export type RunningBot = { client: Client; ctx: BotContext; stop: () => Promise<void> };
@@ -113,5 +114,6 @@ export async function startBot(config: Config): Promise<RunningBot> {
 async function postReport(client: Client, channelId: string, report: RunReport): Promise<void> {
   const channel = await client.channels.fetch(channelId);
   if (!channel?.isSendable()) throw new Error(`channel ${channelId} is not a text channel the bot can post in`);
-  await channel.send(reportMessage(report)); // mentions off by the client's default
+  const locale = 'guild' in channel ? channel.guild.preferredLocale : 'en-US'; // a public message: the server's language
+  await channel.send(reportMessage(report, adminMessagesFor(locale))); // mentions off by the client's default
 }

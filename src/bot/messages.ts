@@ -1,11 +1,12 @@
 /**
  * What the bot says to users, in their language: one catalog, English, simplified Chinese (zh-CN) and
- * traditional Chinese (zh-TW, zh-HK), chosen by the locale Discord sends with every interaction. The admin
- * command /model answers in English. The traditional texts are not a second copy: they are the simplified
+ * traditional Chinese (zh-TW, zh-HK), chosen by the locale Discord sends with every interaction; the admins'
+ * part (/model, a fine-tune's progress and report) is messages-admin.ts. The traditional texts are not a second copy: they are the simplified
  * ones through OpenCC's Taiwan phrases (cn → twp: 默认 → 預設, 本周 → 本週), written out as they are sent.
  */
 import * as OpenCC from 'opencc-js';
 import type { InputProblem } from '../model/poem-request.js';
+import { ADMIN_CATALOG, type AdminCatalog } from './messages-admin.js';
 
 export type Language = 'en' | 'zh-CN' | 'zh-TW';
 
@@ -141,13 +142,22 @@ const CATALOG: Record<'en' | 'zh-CN', Catalog> = {
 const toTaiwan = OpenCC.Converter({ from: 'cn', to: 'twp' });
 
 /** The same catalog in traditional characters, each text converted as it is made (so a user's characters in it are too). */
-function traditional(catalog: Catalog): Catalog {
-  const convert = (value: unknown) =>
-    typeof value === 'string' ? toTaiwan(value) : (...args: unknown[]) => toTaiwan((value as (...a: unknown[]) => string)(...args));
-  return Object.fromEntries(Object.entries(catalog).map(([key, value]) => [key, convert(value)])) as Catalog;
+function traditional<T>(catalog: T): T {
+  const convert = (value: unknown): unknown => {
+    if (typeof value === 'string') return toTaiwan(value);
+    if (typeof value === 'function') return (...args: unknown[]) => toTaiwan(value(...args));
+    return Object.fromEntries(Object.entries(value as object).map(([key, inner]) => [key, convert(inner)]));
+  };
+  return convert(catalog) as T;
 }
 
 const CATALOGS: Record<Language, Catalog> = { ...CATALOG, 'zh-TW': traditional(CATALOG['zh-CN']) };
+const ADMIN_CATALOGS: Record<Language, AdminCatalog> = { ...ADMIN_CATALOG, 'zh-TW': traditional(ADMIN_CATALOG['zh-CN']) };
+
+/** What /model, a fine-tune's progress and its report say, in the language of `locale`. */
+export function adminMessagesFor(locale: string): AdminCatalog {
+  return ADMIN_CATALOGS[languageOf(locale)];
+}
 
 /** Discord's localization fields from the simplified text: zh-CN as written, zh-TW through OpenCC. */
 export function zhLocalizations(simplified: string): { 'zh-CN': string; 'zh-TW': string } {

@@ -18,7 +18,7 @@ import type { Log } from '../shared/log.js';
 import { ratedExamples } from './finetune-data.js';
 import { startFinetuneThread, StoppedError } from './finetune-thread.js';
 import type { FinetuneJob, FinetuneResult } from './finetune-worker.js';
-import { decidePromotion } from './promotion.js';
+import { decidePromotion, type PromotionVerdict } from './promotion.js';
 import { pruneVersions, registerVersion, serveVersion } from './versions.js';
 
 export type RunTrigger = 'schedule' | 'admin';
@@ -53,6 +53,8 @@ export type RunReport = {
   seconds: number;
   /** why it was promoted or not */
   decision: string | null;
+  /** the promotion rule's case and answer, when the run got that far (for a report in the reader's language) */
+  verdict: PromotionVerdict | null;
   /** why it failed */
   error: string | null;
   lossCurve: [number, number][];
@@ -165,6 +167,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       ratedPoems: 0,
       seconds: 0,
       decision: null,
+      verdict: null,
       error: null,
       lossCurve: state.lossCurve,
     };
@@ -215,6 +218,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
         activeVersion: this.deps.active().version,
       });
       report.decision = verdict.decision;
+      report.verdict = verdict;
       if (verdict.promote) {
         state.phase = 'promoting';
         this.emit('progress', state);

@@ -14,14 +14,19 @@ export type PromotionCase = {
   activeVersion: string;
 };
 
-export type PromotionDecision = { promote: boolean; decision: string };
+/** the case, the answer, and the answer in words (English, as the run's row records it) */
+export type PromotionVerdict = PromotionCase & { promote: boolean; decision: string };
 
-export function decidePromotion(c: PromotionCase): PromotionDecision {
+export function decidePromotion(c: PromotionCase): PromotionVerdict {
   const change = c.after - c.before;
   const figures = `dev perplexity ${c.before.toFixed(2)} → ${c.after.toFixed(2)} (${change >= 0 ? '+' : ''}${change.toFixed(2)})`;
   if (c.activeVersion !== c.baseVersion) {
-    return { promote: false, decision: `Not promoted: the active model changed during the run (to ${c.activeVersion}). ${figures} against ${c.baseVersion}.` };
+    return {
+      ...c,
+      promote: false,
+      decision: `Not promoted: the active model changed during the run (to ${c.activeVersion}). ${figures} against ${c.baseVersion}.`,
+    };
   }
-  if (c.after <= c.before + c.maxPplRise) return { promote: true, decision: `Promoted: ${figures}, within the allowed rise of ${c.maxPplRise}.` };
-  return { promote: false, decision: `Kept ${c.baseVersion}: the candidate's ${figures} is worse by more than the allowed ${c.maxPplRise}.` };
+  if (c.after <= c.before + c.maxPplRise) return { ...c, promote: true, decision: `Promoted: ${figures}, within the allowed rise of ${c.maxPplRise}.` };
+  return { ...c, promote: false, decision: `Kept ${c.baseVersion}: the candidate's ${figures} is worse by more than the allowed ${c.maxPplRise}.` };
 }

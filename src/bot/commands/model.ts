@@ -8,25 +8,45 @@ import type { RunState, StartResult } from '../../jobs/finetune-runner.js';
 import { previousVersion, recentVersions, serveVersion } from '../../jobs/versions.js';
 import type { BotContext } from '../context.js';
 import { counts, lastEndedRun, versionById } from '../../db/db.js';
-import { progressLine, progressMessage, reportMessage, startedBy } from '../training-report.js';
+import { adminMessagesFor, zhLocalizations } from '../messages.js';
+import type { AdminCatalog } from '../messages-admin.js';
+import { busyMessage, progressLine, progressMessage, reportMessage } from '../training-report.js';
 
 export const data = new SlashCommandBuilder()
   .setName('model')
   .setDescription('The poem model (admins)')
+  .setDescriptionLocalizations(zhLocalizations('写诗的模型（管理员）'))
   .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
-  .addSubcommand((s) => s.setName('status').setDescription('Active version, perplexity, runs, schedule and recent versions'))
-  .addSubcommand((s) => s.setName('retrain').setDescription('Fine-tune now on the corpus and well-rated poems; shows progress'))
-  .addSubcommand((s) => s.setName('stop').setDescription('Stop the fine-tune in progress'))
+  .addSubcommand((s) =>
+    s
+      .setName('status')
+      .setDescription('Active version, perplexity, runs, schedule and recent versions')
+      .setDescriptionLocalizations(zhLocalizations('当前版本、困惑度、微调、定时和最近的版本')),
+  )
+  .addSubcommand((s) =>
+    s
+      .setName('retrain')
+      .setDescription('Fine-tune now on the corpus and well-rated poems; shows progress')
+      .setDescriptionLocalizations(zhLocalizations('现在用语料和评分高的诗微调，并显示进度')),
+  )
+  .addSubcommand((s) => s.setName('stop').setDescription('Stop the fine-tune in progress').setDescriptionLocalizations(zhLocalizations('停止正在进行的微调')))
   .addSubcommand((s) =>
     s
       .setName('rollback')
       .setDescription('Answer with an earlier version (default: the one active before)')
-      .addStringOption((o) => o.setName('version').setDescription('Version id, as /model status lists them').setMaxLength(64)),
+      .setDescriptionLocalizations(zhLocalizations('换回更早的版本（默认：之前用的那个）'))
+      .addStringOption((o) =>
+        o
+          .setName('version')
+          .setDescription('Version id, as /model status lists them')
+          .setDescriptionLocalizations(zhLocalizations('版本号，见 /model status'))
+          .setMaxLength(64),
+      ),
   );
 
 // (mentions are off by the client's default: nothing in these messages can ping anyone)
 const ephemeral = { flags: MessageFlags.Ephemeral } as const;
-const VersionId = z.string().regex(/^[\w.-]{1,64}$/, 'is not a version id (letters, digits, . _ -)');
+const VersionId = z.string().regex(/^[\w.-]{1,64}$/);
 
 /** The server-side check decides (default permissions only hide the command): Manage Server, or ADMIN_USER_IDS. */
 export function isAdmin(interaction: ChatInputCommandInteraction, ctx: BotContext): boolean {
@@ -34,83 +54,78 @@ export function isAdmin(interaction: ChatInputCommandInteraction, ctx: BotContex
 }
 
 export async function execute(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<void> {
+  // private answers in the admin's language; the public progress and report in the server's
+  const say = adminMessagesFor(interaction.locale);
   if (!isAdmin(interaction, ctx)) {
-    await interaction.reply({ content: 'Only server admins (Manage Server) can use /model.', ...ephemeral });
+    await interaction.reply({ content: say.onlyAdmins, ...ephemeral });
     return;
   }
   const sub = interaction.options.getSubcommand();
-  if (sub === 'retrain') return retrain(interaction, ctx);
-  if (sub === 'stop') return stop(interaction, ctx);
-  if (sub === 'rollback') return rollback(interaction, ctx);
-  return status(interaction, ctx);
-}
-
-function uptime(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h ${Math.floor((s % 3600) / 60)}m ${s % 60}s`;
+  if (sub === 'retrain') return retrain(interaction, ctx, say);
+  if (sub === 'stop') return stop(interaction, ctx, say);
+  if (sub === 'rollback') return rollback(interaction, ctx, say);
+  return status(interaction, ctx, say);
 }
 
 const when = (d: Date, style = 'R') => `<t:${Math.floor(d.getTime() / 1000)}:${style}>`;
 
-function busyText(run: RunState): string {
-  return `Fine-tune #${run.id} is already running (started ${startedBy(run)} ${when(run.startedAt)}).\n${progressLine(run)}\nUse \`/model stop\` to end it.`;
-}
-
-async function status(interaction: ChatInputCommandInteraction, ctx: BotContext) {
+async function status(interaction: ChatInputCommandInteraction, ctx: BotContext, say: AdminCatalog) {
   const [{ poems, ratings }, lastRun, versions] = await Promise.all([counts(ctx.db), lastEndedRun(ctx.db), recentVersions(ctx.db, 5)]);
   const m = ctx.model.manifest;
   const running = ctx.finetunes.current;
   const next = ctx.schedule.nextRun();
+  const t = say.status;
   const last = lastRun
-    ? `#${lastRun.id} ${lastRun.status} ${when(lastRun.endedAt ?? lastRun.startedAt)}` +
+    ? `#${lastRun.id} ${t.runStatus[lastRun.status as keyof typeof t.runStatus] ?? lastRun.status} ${when(lastRun.endedAt ?? lastRun.startedAt)}` +
       (lastRun.pplBefore !== null && lastRun.pplAfter !== null ? `: ${lastRun.pplBefore.toFixed(2)} → ${lastRun.pplAfter.toFixed(2)}` : '') +
       (lastRun.error ? `: ${lastRun.error.slice(0, 200)}` : '')
-    : 'none yet';
+    : t.noneYet;
   const embed = new EmbedBuilder()
-    .setTitle('Model status')
+    .setTitle(t.title)
     .setColor(0x8b1e1e)
     .addFields(
-      { name: 'Active version', value: m.version, inline: true },
-      { name: 'Dev perplexity', value: m.metrics.devPerplexity?.toFixed(2) ?? 'not measured', inline: true },
-      { name: 'Backend', value: ctx.model.backend, inline: true },
-      { name: 'Poems served', value: String(poems), inline: true },
-      { name: 'Ratings stored', value: String(ratings), inline: true },
-      { name: 'Uptime', value: uptime(Date.now() - ctx.startedAt.getTime()), inline: true },
-      { name: 'Fine-tune now', value: running ? `#${running.id} ${startedBy(running)}\n${progressLine(running)}` : 'none' },
-      { name: 'Last run', value: last },
-      { name: 'Next scheduled run', value: next ? `${when(next, 'f')} (${when(next)}), ${ctx.config.TRAIN_TZ}` : 'none (TRAIN_CRON=off)' },
+      { name: t.activeVersion, value: m.version, inline: true },
+      { name: t.devPerplexity, value: m.metrics.devPerplexity?.toFixed(2) ?? t.notMeasured, inline: true },
+      { name: t.backend, value: ctx.model.backend, inline: true },
+      { name: t.poemsServed, value: String(poems), inline: true },
+      { name: t.ratingsStored, value: String(ratings), inline: true },
+      { name: t.uptime, value: say.duration((Date.now() - ctx.startedAt.getTime()) / 1000), inline: true },
+      { name: t.finetuneNow, value: running ? `#${running.id} ${say.startedBy(running)}\n${progressLine(running, say)}` : t.none },
+      { name: t.lastRun, value: last },
+      { name: t.nextRun, value: next ? `${when(next, 'f')} (${when(next)}), ${ctx.config.TRAIN_TZ}` : t.cronOff },
       {
-        name: 'Recent versions',
+        name: t.recentVersions,
         value:
           versions
-            .map((v) => `${v.active ? '▶' : '·'} \`${v.version}\` ppl ${v.devPerplexity?.toFixed(2) ?? '?'}${v.runId ? ` (run #${v.runId})` : ''}`)
-            .join('\n') || 'none',
+            .map((v) => `${v.active ? '▶' : '·'} \`${v.version}\` ppl ${v.devPerplexity?.toFixed(2) ?? '?'}${v.runId ? t.byRun(v.runId) : ''}`)
+            .join('\n') || t.none,
       },
     );
   await interaction.reply({ embeds: [embed], ...ephemeral });
 }
 
-async function retrain(interaction: ChatInputCommandInteraction, ctx: BotContext) {
+async function retrain(interaction: ChatInputCommandInteraction, ctx: BotContext, say: AdminCatalog) {
   const running = ctx.finetunes.current;
   if (running) {
-    await interaction.reply({ content: busyText(running), ...ephemeral });
+    await interaction.reply({ content: busyMessage(running, say), ...ephemeral });
     return;
   }
   await interaction.deferReply(); // public: the report is for everyone who looks after the bot
   const started = await ctx.finetunes.start('admin', interaction.user.id);
+  const everyone = adminMessagesFor(interaction.guildLocale ?? interaction.locale);
   if (!started.started) {
-    await interaction.editReply({ content: busyText(started.running) });
+    await interaction.editReply({ content: busyMessage(started.running, everyone) });
     return;
   }
-  const message = await interaction.editReply({ content: progressMessage(started.run) });
+  const message = await interaction.editReply({ content: progressMessage(started.run, everyone) });
   // Progress edits go through the channel (bot token), not the interaction token, which expires after 15 minutes.
-  const watcher = watchRun(message, started, ctx).catch((e) => ctx.log.warn({ err: e }, 'could not show the fine-tune progress'));
+  const watcher = watchRun(message, started, ctx, everyone).catch((e) => ctx.log.warn({ err: e }, 'could not show the fine-tune progress'));
   ctx.background.add(watcher);
   void watcher.finally(() => ctx.background.delete(watcher));
 }
 
 /** Edits `message` with the run's progress every PROGRESS_EDIT_SECONDS, then with the final report. */
-async function watchRun(message: Message, started: Extract<StartResult, { started: true }>, ctx: BotContext) {
+async function watchRun(message: Message, started: Extract<StartResult, { started: true }>, ctx: BotContext, say: AdminCatalog) {
   let changed = false;
   const onProgress = (state: RunState) => {
     if (state === started.run) changed = true;
@@ -120,68 +135,59 @@ async function watchRun(message: Message, started: Extract<StartResult, { starte
   const timer = setInterval(() => {
     if (!changed) return;
     changed = false;
-    editing = editing.then(() => message.edit({ content: progressMessage(started.run) })).catch((e) => ctx.log.warn({ err: e }, 'progress edit failed'));
+    editing = editing.then(() => message.edit({ content: progressMessage(started.run, say) })).catch((e) => ctx.log.warn({ err: e }, 'progress edit failed'));
   }, ctx.config.PROGRESS_EDIT_SECONDS * 1000);
   try {
     const report = await started.done;
     clearInterval(timer); // no progress edit after the report
     await editing;
-    await message.edit({ ...reportMessage(report) });
+    await message.edit({ ...reportMessage(report, say) });
   } finally {
     clearInterval(timer);
     ctx.finetunes.off('progress', onProgress);
   }
 }
 
-async function stop(interaction: ChatInputCommandInteraction, ctx: BotContext) {
+async function stop(interaction: ChatInputCommandInteraction, ctx: BotContext, say: AdminCatalog) {
   const running = ctx.finetunes.current;
   if (!running || !ctx.finetunes.stop(`<@${interaction.user.id}>`)) {
-    await interaction.reply({ content: 'No fine-tune is running.', ...ephemeral });
+    await interaction.reply({ content: say.noRun, ...ephemeral });
     return;
   }
-  await interaction.reply({
-    content: `Stopping fine-tune #${running.id}. Its report will say when it has stopped; the active model is not changed.`,
-    ...ephemeral,
-  });
+  await interaction.reply({ content: say.stopping(running.id), ...ephemeral });
 }
 
-async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContext) {
+async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContext, say: AdminCatalog) {
   const asked = interaction.options.getString('version');
-  if (asked !== null) {
-    const parsed = VersionId.safeParse(asked);
-    if (!parsed.success) {
-      await interaction.reply({
-        content: `\`${asked.replace(/`/g, "'")}\` ${parsed.error.issues[0]!.message}. \`/model status\` lists the versions.`,
-        ...ephemeral,
-      });
-      return;
-    }
+  if (asked !== null && !VersionId.safeParse(asked).success) {
+    await interaction.reply({ content: say.notVersionId(asked.replace(/`/g, "'")), ...ephemeral });
+    return;
   }
   await interaction.deferReply({ flags: MessageFlags.Ephemeral }); // loading a version takes about a second
   const target = asked !== null ? await versionById(ctx.db, asked) : await previousVersion(ctx.db);
   if (!target) {
-    await interaction.editReply({
-      content:
-        asked !== null ? `There is no version \`${asked}\`. \`/model status\` lists the recent ones.` : 'There is no earlier active version to roll back to.',
-    });
+    await interaction.editReply({ content: asked !== null ? say.noSuchVersion(asked) : say.noEarlierVersion });
     return;
   }
   const current = ctx.model;
   if (target.version === current.version) {
-    await interaction.editReply({ content: `\`${target.version}\` is already answering.` });
+    await interaction.editReply({ content: say.alreadyAnswering(target.version) });
     return;
   }
   try {
     await serveVersion(ctx.db, ctx.swapModel, target, current);
   } catch (e) {
     ctx.log.warn({ err: e, version: target.version }, 'rollback failed');
-    await interaction.editReply({
-      content: `Could not switch to \`${target.version}\`: ${(e as Error).message}\nStill answering with \`${ctx.model.version}\`.`,
-    });
+    await interaction.editReply({ content: say.couldNotSwitch({ version: target.version, error: (e as Error).message, current: ctx.model.version }) });
     return;
   }
   ctx.log.info({ from: current.version, to: target.version, by: interaction.user.id }, 'rolled back');
   await interaction.editReply({
-    content: `Now answering with \`${target.version}\` (dev perplexity ${target.devPerplexity?.toFixed(2) ?? '?'}), was \`${current.version}\` (${current.manifest.metrics.devPerplexity?.toFixed(2) ?? '?'}).`,
+    content: say.nowAnswering({
+      version: target.version,
+      ppl: target.devPerplexity?.toFixed(2) ?? '?',
+      was: current.version,
+      wasPpl: current.manifest.metrics.devPerplexity?.toFixed(2) ?? '?',
+    }),
   });
 }

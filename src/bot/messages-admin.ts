@@ -1,0 +1,186 @@
+/**
+ * The catalog's part for admins: /model's answers, a fine-tune's progress and its report, in English and
+ * simplified Chinese (traditional comes from the simplified, as for the rest of the catalog: messages.ts).
+ * Technical words stay as they are in both (version ids, perplexity figures, backend names, an error's own
+ * text).
+ */
+import type { PromotionVerdict } from '../jobs/promotion.js';
+
+type Run = { trigger: string; requestedBy: string | null };
+type RunStatus = 'running' | 'promoted' | 'rejected' | 'failed';
+
+export type AdminCatalog = {
+  onlyAdmins: string;
+  startedBy: (run: Run) => string;
+  duration: (seconds: number) => string;
+  preparing: string;
+  evaluating: string;
+  promoting: string;
+  /** the words of a progress line: step, loss, tokens a second, time left */
+  progress: (p: { bar: string; percent: number; step: number; loss: string; tokensPerSecond: string; eta: string }) => string;
+  header: (p: { id: number; by: string; since: string; base: string; rated: number }) => string;
+  busy: (p: { id: number; by: string; since: string; progress: string }) => string;
+  status: {
+    title: string;
+    activeVersion: string;
+    devPerplexity: string;
+    backend: string;
+    poemsServed: string;
+    ratingsStored: string;
+    uptime: string;
+    finetuneNow: string;
+    lastRun: string;
+    nextRun: string;
+    recentVersions: string;
+    notMeasured: string;
+    none: string;
+    noneYet: string;
+    cronOff: string;
+    runStatus: Record<RunStatus, string>;
+    /** "(run #3)" after a version a run made */
+    byRun: (id: number) => string;
+  };
+  noRun: string;
+  stopping: (id: number) => string;
+  notVersionId: (asked: string) => string;
+  noSuchVersion: (asked: string) => string;
+  noEarlierVersion: string;
+  alreadyAnswering: (version: string) => string;
+  couldNotSwitch: (p: { version: string; error: string; current: string }) => string;
+  nowAnswering: (p: { version: string; ppl: string; was: string; wasPpl: string }) => string;
+  report: {
+    title: (id: number, status: 'promoted' | 'rejected' | 'failed') => string;
+    devPerplexity: string;
+    activeModel: string;
+    started: string;
+    tokensTrained: string;
+    steps: string;
+    ratedPoemsUsed: string;
+    timeTaken: string;
+    failed: (p: { error: string; base: string }) => string;
+    decision: (v: PromotionVerdict) => string;
+  };
+};
+
+const figures = (v: PromotionVerdict) => {
+  const change = v.after - v.before;
+  return `${v.before.toFixed(2)} → ${v.after.toFixed(2)} (${change >= 0 ? '+' : ''}${change.toFixed(2)})`;
+};
+
+export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
+  en: {
+    onlyAdmins: 'Only server admins (Manage Server) can use /model.',
+    startedBy: (run) => (run.trigger === 'admin' && run.requestedBy ? `by <@${run.requestedBy}>` : 'by the nightly schedule'),
+    duration: (seconds) => {
+      const s = Math.max(0, Math.round(seconds));
+      if (s < 60) return `${s}s`;
+      if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+      return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+    },
+    preparing: 'Preparing: reading rated poems and the corpus…',
+    evaluating: 'Training done. Measuring dev perplexity of the candidate and of the active model…',
+    promoting: 'The candidate is better: loading it beside the active model…',
+    progress: (p) => `\`${p.bar}\` ${p.percent}% · step ${p.step} · loss ${p.loss} · ${p.tokensPerSecond} tok/s · ETA ${p.eta}`,
+    header: (p) => `**Fine-tune #${p.id}** started ${p.by} ${p.since} from \`${p.base}\`, with ${p.rated} well-rated poems.`,
+    busy: (p) => `Fine-tune #${p.id} is already running (started ${p.by} ${p.since}).\n${p.progress}\nUse \`/model stop\` to end it.`,
+    status: {
+      title: 'Model status',
+      activeVersion: 'Active version',
+      devPerplexity: 'Dev perplexity',
+      backend: 'Backend',
+      poemsServed: 'Poems served',
+      ratingsStored: 'Ratings stored',
+      uptime: 'Uptime',
+      finetuneNow: 'Fine-tune now',
+      lastRun: 'Last run',
+      nextRun: 'Next scheduled run',
+      recentVersions: 'Recent versions',
+      notMeasured: 'not measured',
+      none: 'none',
+      noneYet: 'none yet',
+      cronOff: 'none (TRAIN_CRON=off)',
+      runStatus: { running: 'running', promoted: 'promoted', rejected: 'rejected', failed: 'failed' },
+      byRun: (id) => ` (run #${id})`,
+    },
+    noRun: 'No fine-tune is running.',
+    stopping: (id) => `Stopping fine-tune #${id}. Its report will say when it has stopped; the active model is not changed.`,
+    notVersionId: (asked) => `\`${asked}\` is not a version id (letters, digits, . _ -). \`/model status\` lists the versions.`,
+    noSuchVersion: (asked) => `There is no version \`${asked}\`. \`/model status\` lists the recent ones.`,
+    noEarlierVersion: 'There is no earlier active version to roll back to.',
+    alreadyAnswering: (version) => `\`${version}\` is already answering.`,
+    couldNotSwitch: (p) => `Could not switch to \`${p.version}\`: ${p.error}\nStill answering with \`${p.current}\`.`,
+    nowAnswering: (p) => `Now answering with \`${p.version}\` (dev perplexity ${p.ppl}), was \`${p.was}\` (${p.wasPpl}).`,
+    report: {
+      title: (id, status) => `Fine-tune #${id}: ${{ promoted: 'promoted', rejected: 'not promoted', failed: 'failed' }[status]}`,
+      devPerplexity: 'Dev perplexity',
+      activeModel: 'Active model',
+      started: 'Started',
+      tokensTrained: 'Tokens trained',
+      steps: 'Steps',
+      ratedPoemsUsed: 'Rated poems used',
+      timeTaken: 'Time taken',
+      failed: (p) => `**Failed:** ${p.error}\nThe active model \`${p.base}\` keeps answering.`,
+      decision: (v) => v.decision, // the promotion rule's own words (jobs/promotion.ts)
+    },
+  },
+  'zh-CN': {
+    onlyAdmins: '只有能「管理服务器」的管理员才能用 /model。',
+    startedBy: (run) => (run.trigger === 'admin' && run.requestedBy ? `由 <@${run.requestedBy}>` : '由每晚的定时任务'),
+    duration: (seconds) => {
+      const s = Math.max(0, Math.round(seconds));
+      if (s < 60) return `${s} 秒`;
+      if (s < 3600) return `${Math.floor(s / 60)} 分 ${s % 60} 秒`;
+      return `${Math.floor(s / 3600)} 小时 ${Math.floor((s % 3600) / 60)} 分`;
+    },
+    preparing: '准备中：读取评分高的诗和语料……',
+    evaluating: '训练完成。正在测新模型和当前模型的开发集困惑度……',
+    promoting: '新模型更好：正在当前模型旁边加载它……',
+    progress: (p) => `\`${p.bar}\` ${p.percent}% · 第 ${p.step} 步 · 损失 ${p.loss} · 每秒 ${p.tokensPerSecond} 词元 · 还需 ${p.eta}`,
+    header: (p) => `**微调 #${p.id}** ${p.by}发起于 ${p.since}，从 \`${p.base}\` 开始，用上 ${p.rated} 首评分高的诗。`,
+    busy: (p) => `微调 #${p.id} 正在进行（${p.by}发起于 ${p.since}）。\n${p.progress}\n用 \`/model stop\` 可以停止。`,
+    status: {
+      title: '模型状态',
+      activeVersion: '当前版本',
+      devPerplexity: '开发集困惑度',
+      backend: '后端',
+      poemsServed: '已写的诗',
+      ratingsStored: '已存的评分',
+      uptime: '运行时间',
+      finetuneNow: '正在微调',
+      lastRun: '上次微调',
+      nextRun: '下次定时微调',
+      recentVersions: '最近的版本',
+      notMeasured: '未测',
+      none: '无',
+      noneYet: '还没有',
+      cronOff: '无（TRAIN_CRON=off）',
+      runStatus: { running: '进行中', promoted: '已采用', rejected: '未采用', failed: '失败' },
+      byRun: (id) => `（微调 #${id}）`,
+    },
+    noRun: '现在没有在进行的微调。',
+    stopping: (id) => `正在停止微调 #${id}。停下后它的报告会说明；当前模型不变。`,
+    notVersionId: (asked) => `\`${asked}\` 不是版本号（字母、数字、. _ -）。\`/model status\` 列出各个版本。`,
+    noSuchVersion: (asked) => `没有版本 \`${asked}\`。\`/model status\` 列出最近的版本。`,
+    noEarlierVersion: '没有可以回退到的更早版本。',
+    alreadyAnswering: (version) => `\`${version}\` 已经在用了。`,
+    couldNotSwitch: (p) => `无法切换到 \`${p.version}\`：${p.error}\n仍在用 \`${p.current}\`。`,
+    nowAnswering: (p) => `现在用 \`${p.version}\`（开发集困惑度 ${p.ppl}），之前是 \`${p.was}\`（${p.wasPpl}）。`,
+    report: {
+      title: (id, status) => `微调 #${id}：${{ promoted: '已采用', rejected: '未采用', failed: '失败' }[status]}`,
+      devPerplexity: '开发集困惑度',
+      activeModel: '当前模型',
+      started: '发起',
+      tokensTrained: '训练的词元',
+      steps: '步数',
+      ratedPoemsUsed: '用上的评分诗',
+      timeTaken: '用时',
+      failed: (p) => `**失败：**${p.error}\n当前模型 \`${p.base}\` 继续使用。`,
+      decision: (v) =>
+        v.activeVersion !== v.baseVersion
+          ? `未采用：微调期间当前模型换成了 ${v.activeVersion}。开发集困惑度 ${figures(v)}，对比 ${v.baseVersion}。`
+          : v.promote
+            ? `已采用：开发集困惑度 ${figures(v)}，在允许的上升 ${v.maxPplRise} 以内。`
+            : `保留 ${v.baseVersion}：新模型的开发集困惑度 ${figures(v)}，比允许的 ${v.maxPplRise} 升得更多。`,
+    },
+  },
+};
