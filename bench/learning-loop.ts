@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PermissionFlagsBits } from 'discord.js';
-import type { RunPhase } from '../src/jobs/trainer.js';
+import type { RunPhase } from '../src/jobs/finetune-runner.js';
 import type { InteractionAnswer } from '../test/support/discord/index.js';
 import { startBenchBot } from './bench-bot.js';
 
@@ -79,16 +79,16 @@ for (let k = 0; k < Number(values.requests); k++) idle.push((await poem()).laten
 
 // 3. a fine-tune with poems asked meanwhile
 const phaseAt = new Map<RunPhase, number>();
-bot.ctx.trainer.on('progress', (state) => {
+bot.ctx.finetunes.on('progress', (state) => {
   if (!phaseAt.has(state.phase)) phaseAt.set(state.phase, performance.now());
 });
-const report = new Promise<import('../src/jobs/trainer.js').RunReport>((resolve) => bot.ctx.trainer.once('finished', resolve));
+const report = new Promise<import('../src/jobs/finetune-runner.js').RunReport>((resolve) => bot.ctx.finetunes.once('finished', resolve));
 await model('retrain');
 const during: number[] = [];
 let finished = false;
 void report.then(() => (finished = true));
 while (!finished) {
-  if (bot.ctx.trainer.current?.phase === 'training') during.push((await poem()).latencyMs);
+  if (bot.ctx.finetunes.current?.phase === 'training') during.push((await poem()).latencyMs);
   await sleep(500);
 }
 const run = await report;

@@ -64,13 +64,12 @@ export class Int8Matrix {
     const scale = new Float32Array(kernel.memory.buffer, matrix.scalesAt, cols);
     if (bias) new Float32Array(kernel.memory.buffer, matrix.biasAt, cols).set(bias);
     new Int32Array(kernel.memory.buffer, matrix.columnsAt, cols).set(Int32Array.from({ length: cols }, (_, j) => j));
-    for (let j = 0; j < cols; j++) {
-      let max = 0;
-      for (let k = 0; k < rows; k++) max = Math.max(max, Math.abs(weights[k * cols + j]!));
-      scale[j] = max / 127;
-      if (max === 0) continue;
-      for (let k = 0; k < rows; k++) q[j * K + k] = Math.round(weights[k * cols + j]! / scale[j]!);
-    }
+    // row by row, as the weights lie in memory (a column at a time strode across all of them)
+    const max = new Float32Array(cols);
+    for (let k = 0; k < rows; k++) for (let j = 0; j < cols; j++) max[j] = Math.max(max[j]!, Math.abs(weights[k * cols + j]!));
+    for (let j = 0; j < cols; j++) scale[j] = max[j]! / 127;
+    for (let k = 0; k < rows; k++)
+      for (let j = 0; j < cols; j++) if (max[j] !== 0) q[j * K + k] = Math.round(weights[k * cols + j]! / scale[j]!);
     return matrix;
   }
 
