@@ -261,6 +261,19 @@ describe('PoemModel.generateMany', () => {
     });
   }
 
+  it('writes the same poems when a helper thread shares the big products (the bot on 2 cores), alone and in batches', async () => {
+    const wide = makeTinyCheckpoint({ hidden: 256, embed: 32 }); // products above the size a helper takes a share of
+    const [one, two] = await Promise.all([PoemModel.load(wide.dir), PoemModel.load(wide.dir, { threads: 2 })]);
+    try {
+      const expected = requests.map((r) => one.generate(r).text);
+      expect(requests.map((r) => two.generate(r).text)).toEqual(expected);
+      expect(two.generateMany(requests).map((p) => p.text)).toEqual(expected);
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+
   it('drafts started at different times share steps and still come out as alone', () => {
     const late = model.startPoem({ seed: 11, form: 'qilv' });
     const early = model.startPoem({ seed: 10, form: 'wujue' });

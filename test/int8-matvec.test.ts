@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Int8Matrix } from '../src/model/int8-matvec.js';
+import { ProductHelper, SPLIT_MIN_MACS } from '../src/model/product-helper.js';
 import { lcg } from './helpers.js';
 
 /** x·W in float64, W row-major K×N. */
@@ -9,6 +10,30 @@ function exact(x: Float32Array, w: Float32Array, K: number, N: number): Float64A
   for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) out[j]! += x[k]! * w[k * N + j]!;
   return out;
 }
+
+describe('Int8Matrix with a helper thread', () => {
+  it('gives every product bit for bit as one thread does: one input or many, all columns or some', async () => {
+    const K = 300,
+      N = 1100; // K·N above the split size; K not a multiple of 16, N odd halves
+    expect(K * N).toBeGreaterThan(SPLIT_MIN_MACS);
+    const next = lcg(11);
+    const w = Float32Array.from({ length: K * N }, () => next() - 0.5);
+    const bias = Float32Array.from({ length: N }, () => next());
+    const helper = await ProductHelper.start();
+    try {
+      const [alone, shared] = await Promise.all([Int8Matrix.create(w, K, N, bias), Int8Matrix.create(w, K, N, bias, helper)]);
+      const columns = Int32Array.from({ length: 517 }, (_, c) => (c * 13) % N);
+      for (const B of [1, 3, 4, 9]) {
+        const xs = Array.from({ length: B }, () => Float32Array.from({ length: K }, () => next() * 2 - 1));
+        expect(shared.applyMany(xs), `B = ${B}`).toEqual(alone.applyMany(xs));
+        const [one, two] = [alone.applyMany(xs, columns), shared.applyMany(xs, columns)];
+        for (let b = 0; b < B; b++) for (const j of columns) expect(two[b]![j]).toBe(one[b]![j]);
+      }
+    } finally {
+      await helper.close();
+    }
+  });
+});
 
 describe('Int8Matrix', () => {
   it('multiplies exactly when weights and input lie on the quantisation grid', async () => {

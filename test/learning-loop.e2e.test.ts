@@ -41,7 +41,8 @@ const model = (
   permissions: bigint | string = ADMIN,
   permissionOverride = false,
   locale = 'en-US',
-) => t.discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride, locale });
+) =>
+  t.discord.slashCommand({ name: 'model', options: [{ name: sub, type: SUBCOMMAND, options } as never], user: who, permissions, permissionOverride, locale });
 
 async function until<T>(check: () => T | undefined | false, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -161,8 +162,8 @@ describe('the learning loop from Discord', () => {
     const status = await (await model('status', [], admin, ADMIN, false, 'zh-TW')).response();
     const fields = Object.fromEntries(status.embeds[0]!.fields!.map((f) => [f.name, f.value]));
     expect(status.embeds[0]!.title).toBe('模型狀態');
-    expect(fields['當前版本']).toBe(baseVersion);
-    expect(fields['下次定時微調']).toBe('無（TRAIN_CRON=off）');
+    expect(fields.當前版本).toBe(baseVersion);
+    expect(fields.下次定時微調).toBe('無（TRAIN_CRON=off）');
     const badZh = await (await model('rollback', [{ name: 'version', type: STRING, value: '../x' }], admin, ADMIN, false, 'zh-CN')).response();
     expect(badZh.content).toBe('`../x` 不是版本号（字母、数字、. _ -）。`/model status` 列出各个版本。');
   });

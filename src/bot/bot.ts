@@ -27,7 +27,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const db = await openDatabase(config.DATABASE_URL);
   const interrupted = await failInterruptedRuns(db, (id) => FinetuneRunner.runDir(config.MODEL_DIR, id));
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
-  const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
+  const serving = { workers: config.POEM_WORKERS, productThreads: config.POEM_PRODUCT_THREADS, couplet: config.COUPLET_MODEL_DIR };
+  const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, serving);
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
 
   const ctx = {
@@ -41,7 +42,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
     cooldowns: new Map(),
     background: new Set(),
   } as Omit<BotContext, 'swapModel' | 'finetunes' | 'schedule'> as BotContext;
-  ctx.swapModel = hotSwapper(ctx, { poemWorkers: config.POEM_WORKERS, couplet: config.COUPLET_MODEL_DIR });
+  ctx.swapModel = hotSwapper(ctx, serving);
   ctx.finetunes = new FinetuneRunner({
     db,
     log,

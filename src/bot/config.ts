@@ -52,6 +52,8 @@ export const Config = z.object({
   FINETUNE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   /** Threads that write poems (default: one per core but one, at most two; see poem-writer.ts). */
   POEM_WORKERS: z.coerce.number().int().min(1).max(16).optional(),
+  /** Threads a poem thread's big int8 products use (default: 2 for a lone poem thread on 2+ cores, else 1). */
+  POEM_PRODUCT_THREADS: z.coerce.number().int().min(1).max(2).optional(),
   /** Model versions kept under MODEL_DIR/versions besides the active one and rollback's target. */
   MODEL_KEEP_VERSIONS: z.coerce.number().int().min(1).max(1000).default(5),
   /** A candidate is promoted when its dev perplexity ≤ the active one's + this. */

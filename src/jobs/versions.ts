@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Manifest } from '../model/checkpoint.js';
-import { PoemWriter } from '../serving/poem-writer.js';
+import { PoemWriter, type ServingOptions } from '../serving/poem-writer.js';
 import {
   activeVersion,
   type Database,
@@ -55,7 +55,7 @@ export async function failInterruptedRuns(db: Database, runDir: (id: number) => 
  * Loads the model to serve: the active version; if it cannot be loaded (damaged, missing), the newest
  * version that was ever active; then the shipped base. Marks what it loaded as active.
  */
-export async function loadServingModel(db: Database, baseDir: string, log: Log, options: { poemWorkers?: number; couplet?: string } = {}): Promise<PoemWriter> {
+export async function loadServingModel(db: Database, baseDir: string, log: Log, options: ServingOptions = {}): Promise<PoemWriter> {
   const active = await activeVersion(db);
   const previous = await formerlyActiveVersions(db);
   const choices = [...(active ? [active] : []), ...previous].map((v) => ({ version: v.version, path: v.path }));
@@ -63,7 +63,7 @@ export async function loadServingModel(db: Database, baseDir: string, log: Log, 
   for (const [i, choice] of choices.entries()) {
     let writer: PoemWriter;
     try {
-      writer = await PoemWriter.start(choice.path, { workers: options.poemWorkers, couplet: options.couplet });
+      writer = await PoemWriter.start(choice.path, options);
     } catch (e) {
       const next = choices[i + 1];
       if (!next) throw e;

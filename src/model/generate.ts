@@ -106,8 +106,9 @@ export type PoemDraft = {
     return candidates[prand.unsafeUniformIntDistribution(0, 1, rng)];
   }
 
-  static async load(dir = BASE_CHECKPOINT, options: { precision?: Precision; corpusLines?: CorpusLines } = {}): Promise<PoemModel> {
-    const lstm = await ServingLstm.load(dir, options.precision ?? 'int8');
+  /** `threads`: 2 lets a helper thread share the big int8 products (serving-lstm.ts); the poems are the same. */
+  static async load(dir = BASE_CHECKPOINT, options: { precision?: Precision; corpusLines?: CorpusLines; threads?: number } = {}): Promise<PoemModel> {
+    const lstm = await ServingLstm.load(dir, options.precision ?? 'int8', options.threads ?? 1);
     return new PoemModel(lstm, options.corpusLines ?? CorpusLines.load());
   }
 

@@ -6,10 +6,10 @@
  * kernel (int8-matvec.wat, assembled from its text once per thread with wabt) takes B inputs at once and
  * loads each weight once for every four of them, and each product is bit for bit what it is alone.
  */
+import { type ProductHelper, SPLIT_MIN_MACS } from './product-helper.js';
 import { compileWat } from './wat.js';
 
 type Kernel = {
-  memory: WebAssembly.Memory;
   matmul: (
     w: number,
     rowScale: number,
@@ -34,9 +34,12 @@ export class Int8Matrix {
 
   private constructor(
     private readonly kernel: Kernel,
+    private readonly memory: WebAssembly.Memory,
     readonly rows: number,
     readonly cols: number,
     private readonly paddedRows: number,
+    /** a second thread for big products, and this matrix's id there */
+    private readonly helper?: { thread: ProductHelper; id: number },
   ) {
     this.inputsAt = this.columnsAt + 8 * cols; // after the weights, their scales, the bias, all columns and a column list
   }
@@ -52,24 +55,27 @@ export class Int8Matrix {
     return this.biasAt + 4 * this.cols;
   }
 
-  /** Quantises W: each output column j gets scale max_k |W[k][j]| / 127. Each matrix has its own kernel instance and memory. */
-  static async create(weights: Float32Array, rows: number, cols: number, bias?: Float32Array): Promise<Int8Matrix> {
+  /**
+   * Quantises W: each output column j gets scale max_k |W[k][j]| / 127. Each matrix has its own kernel
+   * instance and (shared) memory; given a helper, big products are split with it.
+   */
+  static async create(weights: Float32Array, rows: number, cols: number, bias?: Float32Array, helper?: ProductHelper): Promise<Int8Matrix> {
     if (weights.length !== rows * cols) throw new Error(`Int8Matrix: ${weights.length} weights for a ${rows}×${cols} matrix`);
     const K = Math.ceil(rows / 16) * 16; // the kernel takes 16 weights at a time: pad with zeros
-    const instance = await WebAssembly.instantiate(await compileWat('int8-matvec.wat'));
-    const kernel = instance.exports as unknown as Kernel;
-    const matrix = new Int8Matrix(kernel, rows, cols, K);
+    const module = await compileWat('int8-matvec.wat');
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
+    const kernel = (await WebAssembly.instantiate(module, { env: { memory } })).exports as unknown as Kernel;
+    const matrix = new Int8Matrix(kernel, memory, rows, cols, K, helper ? { thread: helper, id: await helper.register(module, memory) } : undefined);
     matrix.reserve(1);
-    const q = new Int8Array(kernel.memory.buffer, 0, K * cols);
-    const scale = new Float32Array(kernel.memory.buffer, matrix.scalesAt, cols);
-    if (bias) new Float32Array(kernel.memory.buffer, matrix.biasAt, cols).set(bias);
-    new Int32Array(kernel.memory.buffer, matrix.columnsAt, cols).set(Int32Array.from({ length: cols }, (_, j) => j));
+    const q = new Int8Array(memory.buffer, 0, K * cols);
+    const scale = new Float32Array(memory.buffer, matrix.scalesAt, cols);
+    if (bias) new Float32Array(memory.buffer, matrix.biasAt, cols).set(bias);
+    new Int32Array(memory.buffer, matrix.columnsAt, cols).set(Int32Array.from({ length: cols }, (_, j) => j));
     // row by row, as the weights lie in memory (a column at a time strode across all of them)
     const max = new Float32Array(cols);
     for (let k = 0; k < rows; k++) for (let j = 0; j < cols; j++) max[j] = Math.max(max[j]!, Math.abs(weights[k * cols + j]!));
     for (let j = 0; j < cols; j++) scale[j] = max[j]! / 127;
-    for (let k = 0; k < rows; k++)
-      for (let j = 0; j < cols; j++) if (max[j] !== 0) q[j * K + k] = Math.round(weights[k * cols + j]! / scale[j]!);
+    for (let k = 0; k < rows; k++) for (let j = 0; j < cols; j++) if (max[j] !== 0) q[j * K + k] = Math.round(weights[k * cols + j]! / scale[j]!);
     return matrix;
   }
 
@@ -88,7 +94,7 @@ export class Int8Matrix {
       N = this.cols;
     if (B === 0) return [];
     const at = this.reserve(B);
-    const buffer = this.kernel.memory.buffer;
+    const buffer = this.memory.buffer;
     const floats = new Float32Array(buffer, at.input, B * K);
     inputs.forEach((input, b) => floats.set(input.length === this.rows ? input : input.subarray(0, this.rows), b * K));
     this.kernel.quantize(at.input, at.x, at.xScale, K, B);
@@ -101,7 +107,14 @@ export class Int8Matrix {
       new Int32Array(buffer, listAt, columns.length).set(columns);
       count = columns.length;
     }
-    if (count > 0) this.kernel.matmul(0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt, count);
+    // a big product: the helper takes the second half of the columns, this thread the first
+    const split = this.helper && count >= 2 && count * K * B >= SPLIT_MIN_MACS ? count >> 1 : count;
+    const job =
+      split < count
+        ? this.helper!.thread.begin(this.helper!.id, [0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt + 4 * split, count - split])
+        : 0;
+    if (split > 0) this.kernel.matmul(0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt, split);
+    if (job) this.helper!.thread.finish(job);
     const out = new Float32Array(buffer, at.out, B * N);
     return inputs.map((_, b) => out.slice(b * N, (b + 1) * N));
   }
@@ -120,7 +133,7 @@ export class Int8Matrix {
     if (B > this.capacity) {
       const capacity = Math.max(B, 2 * this.capacity);
       const bytes = layout(capacity).end;
-      const memory = this.kernel.memory;
+      const memory = this.memory;
       if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
       new Uint8Array(memory.buffer, this.inputsAt).fill(0); // the padding of every input row must read 0
       this.capacity = capacity;

@@ -10,7 +10,8 @@
 ;; Inputs go four at a time, so each 16 weights are loaded and widened once for four inputs: the step of
 ;; writing many poems at once reads the weights once, not once per poem.
 (module
-  (memory (export "memory") 1)
+  ;; shared, so that a helper thread can compute some of a product's columns (product-helper.ts)
+  (import "env" "memory" (memory 1 32768 shared))
   (func (export "matmul") (param $w i32) (param $rowScale i32) (param $bias i32) (param $x i32) (param $xScale i32) (param $out i32)
                           (param $K i32) (param $N i32) (param $B i32) (param $columns i32) (param $count i32)
     (local $c i32) (local $j i32) (local $b i32) (local $k i32) (local $end i32) (local $wk i32) (local $wRow i32)

@@ -10,6 +10,7 @@ import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js'
 import type { Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
 import { LstmCells } from './lstm-cell.js';
+import { ProductHelper } from './product-helper.js';
 import type { Vocab } from './vocab.js';
 
 /**
@@ -52,9 +53,12 @@ export class ServingLstm {
     /** h·W + b for the next-token logits */
     private readonly outWeight: MatVec,
     private readonly cells: LstmCells,
+    /** the second thread of the int8 products, if any */
+    private readonly helper?: ProductHelper,
   ) {}
 
-  static async load(dir = BASE_CHECKPOINT, precision: Precision = 'int8'): Promise<ServingLstm> {
+  /** `threads`: 2 splits the big int8 products with a helper thread (the same outputs, bit for bit); 1 runs them here alone. */
+  static async load(dir = BASE_CHECKPOINT, precision: Precision = 'int8', threads = 1): Promise<ServingLstm> {
     Precision.parse(precision);
     const backend = await initBackendInfo();
     const { manifest, vocab, params } = loadCheckpoint(dir);
@@ -65,10 +69,11 @@ export class ServingLstm {
     const inputTable = table.dataSync() as Float32Array;
     table.dispose();
     const stacked = (l: number) => tf.tidy(() => (l === 0 ? get('lstm0.wh') : tf.concat([get(`lstm${l}.wx`), get(`lstm${l}.wh`)], 0)));
+    const helper = precision === 'int8' && threads > 1 ? await ProductHelper.start() : undefined;
     const matVec = async (w: tf.Tensor, bias?: Float32Array): Promise<MatVec> => {
       if (precision === 'float32') return new FloatMatVec(w as tf.Tensor2D, bias);
       const [rows, cols] = w.shape as [number, number];
-      const m = await Int8Matrix.create(w.dataSync() as Float32Array, rows, cols, bias);
+      const m = await Int8Matrix.create(w.dataSync() as Float32Array, rows, cols, bias, helper);
       w.dispose();
       return m;
     };
@@ -76,7 +81,7 @@ export class ServingLstm {
     for (let l = 0; l < c.layers; l++) layerWeights.push(await matVec(stacked(l)));
     const biases = Array.from({ length: c.layers }, (_, l) => params.get(`lstm${l}.b`)!);
     const out = await matVec(get('out.w'), params.get('out.b')!);
-    return new ServingLstm(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim));
+    return new ServingLstm(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim), helper);
   }
 
   /** the backend and the TensorFlow behind it, e.g. "node (TensorFlow 2.21.0, 2 threads)" */
@@ -92,6 +97,7 @@ export class ServingLstm {
 
   dispose(): void {
     for (const m of [...this.layerWeights, this.outWeight]) m.dispose?.();
+    void this.helper?.close();
   }
 
   /** Feeds one token through the LSTM, updating `state`; returns next-token logits when asked. */

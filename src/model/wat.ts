@@ -9,7 +9,7 @@ export function compileWat(file: string): Promise<WebAssembly.Module> {
   if (!module) {
     module = (async () => {
       const wabt = await wabtInit();
-      const parsed = wabt.parseWat(file, readFileSync(new URL(`./${file}`, import.meta.url), 'utf8'), { simd: true });
+      const parsed = wabt.parseWat(file, readFileSync(new URL(`./${file}`, import.meta.url), 'utf8'), { simd: true, threads: true });
       try {
         return await WebAssembly.compile(parsed.toBinary({}).buffer as Uint8Array<ArrayBuffer>);
       } finally {

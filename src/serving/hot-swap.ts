@@ -3,16 +3,16 @@
  * reference in one assignment, let the poems in flight finish on the old one, then free it. A /poem handler
  * reads `holder.model` once per request, so no request sees a half-loaded model and none is dropped.
  */
-import { PoemWriter } from './poem-writer.js';
+import { PoemWriter, type ServingOptions } from './poem-writer.js';
 
 export type ModelHolder = { model: PoemWriter };
 
 /** Makes a swapper for `holder`: swaps run one at a time, in the order asked. */
-export function hotSwapper(holder: ModelHolder, options: { poemWorkers?: number; couplet?: string } = {}): (dir: string) => Promise<PoemWriter> {
+export function hotSwapper(holder: ModelHolder, options: ServingOptions = {}): (dir: string) => Promise<PoemWriter> {
   let queue: Promise<unknown> = Promise.resolve();
   return (dir) => {
     const swap = queue.then(async () => {
-      const next = await PoemWriter.start(dir, { workers: options.poemWorkers, couplet: options.couplet }); // verifies every file's sha256 and the shapes
+      const next = await PoemWriter.start(dir, options); // verifies every file's sha256 and the shapes
       try {
         await next.warm(); // the first poem on each thread pays one-time costs (kernel set-up, caches)
       } catch (e) {

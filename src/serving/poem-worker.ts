@@ -14,7 +14,7 @@ import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from '../
 /** poems written together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
 const MAX_BATCH = 64;
 
-const model = await PoemModel.load(workerData.checkpoint as string);
+const model = await PoemModel.load(workerData.checkpoint as string, { threads: workerData.productThreads as number });
 const coupletDir = workerData.couplet as string | undefined;
 const couplets = coupletDir && existsSync(join(coupletDir, 'manifest.json')) ? await CoupletModel.load(coupletDir) : undefined;
 parentPort!.postMessage({

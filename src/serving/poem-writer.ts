@@ -21,6 +21,8 @@ type Ready = { manifest: Manifest; backend: string; fallback: string | null; cou
  * it needs to acknowledge a burst within 3 s (bench/bot-latency.ts).
  */
 export const defaultPoemWorkers = () => Math.max(1, Math.min(2, availableParallelism() - 1));
+/** A lone poem thread shares its big products with a helper thread where there is a second core (product-helper.ts). */
+export const defaultProductThreads = (workers: number) => (workers === 1 && availableParallelism() >= 2 ? 2 : 1);
 
 class PoemThread {
   private nextId = 0;
@@ -46,8 +48,8 @@ class PoemThread {
   }
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
-  static start(checkpoint: string, couplet: string): Promise<{ thread: PoemThread; ready: Ready }> {
-    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet });
+  static start(checkpoint: string, couplet: string, productThreads: number): Promise<{ thread: PoemThread; ready: Ready }> {
+    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet, productThreads });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
@@ -73,6 +75,9 @@ class PoemThread {
   }
 }
 
+/** how the poems are served: poem threads, threads a poem thread's products use, the couplet model */
+export type ServingOptions = { workers?: number; productThreads?: number; couplet?: string };
+
 export class PoemWriter {
   private constructor(
     private readonly threads: PoemThread[],
@@ -87,9 +92,12 @@ export class PoemWriter {
   ) {}
 
   /** Starts `workers` poem threads, each loading the checkpoint (verified, as loadCheckpoint does) and the couplet model if there is one. */
-  static async start(checkpoint = BASE_CHECKPOINT, options: { workers?: number; couplet?: string } = {}): Promise<PoemWriter> {
+  static async start(checkpoint = BASE_CHECKPOINT, options: ServingOptions = {}): Promise<PoemWriter> {
     const count = Math.max(1, options.workers ?? defaultPoemWorkers());
-    const started = await Promise.allSettled(Array.from({ length: count }, () => PoemThread.start(checkpoint, options.couplet ?? COUPLET_CHECKPOINT)));
+    const productThreads = options.productThreads ?? defaultProductThreads(count);
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, () => PoemThread.start(checkpoint, options.couplet ?? COUPLET_CHECKPOINT, productThreads)),
+    );
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []));
     if (failed) {

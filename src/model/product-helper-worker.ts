@@ -1,0 +1,32 @@
+/**
+ * The helper thread of product-helper.ts: it holds an instance of the int8 kernel on each registered
+ * matrix's shared memory and runs the jobs it is given, spinning briefly between them and sleeping (in a
+ * way that lets registrations arrive) when none comes.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { CTRL } from './product-helper.js';
+
+type Matmul = (...args: number[]) => void;
+// (in Node since 16; TypeScript's lib has it from es2024)
+const waitAsync = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { value: Promise<string> | string } }).waitAsync;
+const ctrl = new Int32Array(workerData.ctrl as SharedArrayBuffer);
+const kernels: Matmul[] = [];
+
+parentPort!.on('message', async (m: { id: number; module: WebAssembly.Module; memory: WebAssembly.Memory }) => {
+  const instance = await WebAssembly.instantiate(m.module, { env: { memory: m.memory } });
+  kernels[m.id] = (instance.exports as unknown as { matmul: Matmul }).matmul;
+  parentPort!.postMessage({ registered: m.id });
+});
+parentPort!.postMessage({ ready: true });
+
+let last = 0;
+for (;;) {
+  // spin a little: during a poem the next job comes within microseconds
+  for (let spins = 0; Atomics.load(ctrl, CTRL.SEQ) === last && spins < 200_000; spins++);
+  if (Atomics.load(ctrl, CTRL.SEQ) === last) await waitAsync(ctrl, CTRL.SEQ, last).value;
+  last = Atomics.load(ctrl, CTRL.SEQ);
+  const args = Array.from({ length: 11 }, (_, a) => ctrl[CTRL.ARGS + a]!);
+  kernels[ctrl[CTRL.MATRIX]!]!(...args);
+  Atomics.store(ctrl, CTRL.DONE, last);
+  Atomics.notify(ctrl, CTRL.DONE);
+}

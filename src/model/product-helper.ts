@@ -1,0 +1,76 @@
+/**
+ * A second thread for the int8 products: each product's output columns are split in two, this thread
+ * computes the first half while the helper computes the rest, on the same shared memory, with the same
+ * kernel, so every output is bit for bit what one thread gives. Worth it where a product is big (a burst's
+ * batch, the wide layers at H = 512); a small one runs alone.
+ *
+ * The two threads meet on a few Int32 words: the caller writes a job and bumps SEQ; the helper, which spins
+ * for a moment after each job (the next one comes within microseconds while a poem is written) and then
+ * sleeps, computes it and sets DONE = SEQ.
+ */
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from './threads.js';
+
+/** the control words */
+export const CTRL = { SEQ: 0, DONE: 1, MATRIX: 2, ARGS: 3 } as const;
+/** a product of fewer multiply-adds than this runs on one thread (the hand-over costs a few microseconds) */
+export const SPLIT_MIN_MACS = 1 << 18;
+
+export class ProductHelper {
+  private seq = 0;
+  private matrices = 0;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly ctrl: Int32Array,
+  ) {}
+
+  static async start(): Promise<ProductHelper> {
+    const ctrl = new Int32Array(new SharedArrayBuffer(4 * 16));
+    const worker = startWorker(new URL('./product-helper-worker.ts', import.meta.url).href, { ctrl: ctrl.buffer });
+    worker.unref(); // it never keeps a process alive
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    return new ProductHelper(worker, ctrl);
+  }
+
+  /** Gives the helper a matrix's kernel module and memory; returns the id jobs name it by. */
+  async register(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<number> {
+    const id = this.matrices++;
+    const ready = new Promise<void>((resolve) => {
+      const onMessage = (m: { registered?: number }) => {
+        if (m.registered !== id) return;
+        this.worker.off('message', onMessage);
+        resolve();
+      };
+      this.worker.on('message', onMessage);
+    });
+    this.worker.postMessage({ id, module, memory });
+    await ready;
+    return id;
+  }
+
+  /** Starts the helper on `args` (the kernel's matmul arguments) for matrix `id`; finish() waits for it. */
+  begin(id: number, args: number[]): number {
+    const { ctrl } = this;
+    ctrl[CTRL.MATRIX] = id;
+    for (let a = 0; a < args.length; a++) ctrl[CTRL.ARGS + a] = args[a]!;
+    const seq = ++this.seq;
+    Atomics.store(ctrl, CTRL.SEQ, seq);
+    Atomics.notify(ctrl, CTRL.SEQ);
+    return seq;
+  }
+
+  finish(seq: number): void {
+    const { ctrl } = this;
+    for (let spins = 0; Atomics.load(ctrl, CTRL.DONE) !== seq; spins++) {
+      if (spins > 4096) Atomics.wait(ctrl, CTRL.DONE, Atomics.load(ctrl, CTRL.DONE), 1);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
