@@ -19,10 +19,13 @@ parentPort!.on('message', async (m: { id: number; module: WebAssembly.Module; me
 });
 parentPort!.postMessage({ ready: true });
 
+const SPIN_MS = 5;
 let last = 0;
 for (;;) {
-  // spin a little: during a poem the next job comes within microseconds
-  for (let spins = 0; Atomics.load(ctrl, CTRL.SEQ) === last && spins < 200_000; spins++);
+  // spin a while: during a poem the next job comes within microseconds, in a burst within the time it takes
+  // to choose the batch's characters (a few ms); waking from the wait below takes much longer
+  const until = performance.now() + SPIN_MS;
+  for (let spins = 0; Atomics.load(ctrl, CTRL.SEQ) === last; spins++) if ((spins & 1023) === 0 && performance.now() > until) break;
   if (Atomics.load(ctrl, CTRL.SEQ) === last) await waitAsync(ctrl, CTRL.SEQ, last).value;
   last = Atomics.load(ctrl, CTRL.SEQ);
   const args = Array.from({ length: 11 }, (_, a) => ctrl[CTRL.ARGS + a]!);
