@@ -5,7 +5,7 @@ const base = { maxPplRise: 0.5, baseVersion: 'v-base', activeVersion: 'v-base' }
 
 describe('the promotion rule', () => {
   it('promotes a candidate that is better, or worse by no more than the allowed rise', () => {
-    expect(decidePromotion({ ...base, before: 90, after: 85 })).toEqual({
+    expect(decidePromotion({ ...base, before: 90, after: 85 })).toMatchObject({
       promote: true,
       decision: 'Promoted: dev perplexity 90.00 → 85.00 (-5.00), within the allowed rise of 0.5.',
     });
