@@ -9,11 +9,11 @@
  */
 import { parseArgs } from 'node:util';
 import { startBenchBot } from './bench-bot.js';
+import { percentile } from '../src/shared/stats.js';
 
 const { values } = parseArgs({
   options: { requests: { type: 'string', default: '200' }, bursts: { type: 'string', default: '10,50,200,1000' }, 'poem-workers': { type: 'string' } },
 });
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 const { discord, bot } = await startBenchBot({ POEM_WORKERS: values['poem-workers'] });
 const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];

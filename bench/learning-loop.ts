@@ -16,6 +16,7 @@ import { PermissionFlagsBits } from 'discord.js';
 import type { RunPhase } from '../src/jobs/finetune-runner.js';
 import type { InteractionAnswer } from '../test/support/discord/index.js';
 import { startBenchBot } from './bench-bot.js';
+import { percentile as percentileOf } from '../src/shared/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,10 +27,7 @@ const { values } = parseArgs({
     workers: { type: 'string' },
   },
 });
-const percentile = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return +sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!.toFixed(1);
-};
+const percentile = (xs: number[], p: number) => +percentileOf(xs, p).toFixed(1);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const { discord, bot } = await startBenchBot({ FINETUNE_MAX_MINUTES: values.minutes, FINETUNE_WORKERS: values.workers });

@@ -11,6 +11,7 @@ import { BASE_CHECKPOINT, loadCheckpoint } from './model/checkpoint.js';
 import { loadTangCorpus } from './model/corpus.js';
 import { PoemModel, type Precision } from './model/generate.js';
 import { defaultProductThreads } from './serving/poem-writer.js';
+import { median, percentile } from './shared/stats.js';
 import { epochBatches } from './model/batches.js';
 import { createEngine } from './model/grad-engines.js';
 import { ParamOptimizer } from './model/optimizer.js';
@@ -27,13 +28,6 @@ const TORCH_SCRIPT = new URL('../bench/torch_lstm.py', import.meta.url).pathname
 /** PyTorch as a user installs it today (`pip install torch`), in a git-ignored venv the bench creates once */
 const TORCH_VENV = new URL('../.venv-bench/', import.meta.url).pathname;
 const DEBIAN_PYTHON = '/usr/bin/python3';
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const median = (xs: number[]) =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
 
 /**
  * Multiply-adds of one training token, ×2 for FLOPs and ×3 for the backward pass (two products per forward
