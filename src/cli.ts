@@ -134,7 +134,7 @@ async function evalCommand(values: Flags) {
   if (poems.length === 0) throw new UsageError(`${values.file} holds no poem in one of the four regular forms`);
   const r = await checkpointPerplexity(ck, poems, count(values.workers, 'workers'));
   const result = {
-    checkpoint: ck.manifest.version,
+    version: ck.manifest.version,
     data: values.file ?? 'dev split',
     perplexity: r.perplexity,
     content_perplexity: r.contentPerplexity,

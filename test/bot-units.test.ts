@@ -87,7 +87,7 @@ describe('poem embed', () => {
     const view = {
       lines: ['床前明月光', '疑是地上霜', '舉頭望明月', '低頭思故鄉'],
       form: 'wujue' as const,
-      checkpoint: 'v1',
+      version: 'v1',
       prompt: promptLabel('acrostic', '床疑舉低'),
     };
     const plain = poemEmbed(view).toJSON();

@@ -44,9 +44,9 @@ describe('tangshi poem', () => {
     expect(run.code, run.stderr).toBe(0);
     const out = run.stdout.trim().split('\n');
     expect(out).toHaveLength(1);
-    const poem = JSON.parse(out[0]!) as { text: string; lines: string[]; form: Form; script: string; checkpoint: string };
-    expect(Object.keys(poem).sort()).toEqual(['checkpoint', 'form', 'lines', 'script', 'text']);
-    expect(poem.checkpoint).toBe(manifest.version);
+    const poem = JSON.parse(out[0]!) as { text: string; lines: string[]; form: Form; script: string; version: string };
+    expect(Object.keys(poem).sort()).toEqual(['form', 'lines', 'script', 'text', 'version']);
+    expect(poem.version).toBe(manifest.version);
     expect(poem.script).toBe('traditional');
     expect(FORMS).toContain(poem.form);
     expect(poem.lines).toHaveLength(FORM_SHAPE[poem.form].lines);
@@ -145,7 +145,7 @@ describe('tangshi eval', () => {
     const out = run.stdout.trim().split('\n');
     expect(out).toHaveLength(1);
     const result = JSON.parse(out[0]!) as Record<string, unknown>;
-    expect(result.checkpoint).toBe(manifest.version);
+    expect(result.version).toBe(manifest.version);
     expect(result.poems).toBe(4);
     expect(result.skipped_poems).toBe(1);
     expect(result.tokens).toBe(expectedTokens);

@@ -52,7 +52,7 @@ function checkPoem(poem: GeneratedPoem, req: PoemRequest): void {
   const shape = FORM_SHAPE[poem.form];
   expect(FORMS).toContain(poem.form);
   if (req.form) expect(poem.form).toBe(req.form);
-  expect(poem.checkpoint).toBe(version);
+  expect(poem.version).toBe(version);
   expect(poem.script).toBe(req.script ?? 'traditional');
 
   expect(poem.lines).toHaveLength(shape.lines);

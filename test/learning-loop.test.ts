@@ -120,7 +120,7 @@ describe('a fine-tune run', () => {
     expect(s.holder.model.version).toBe(report.candidateVersion);
     expect(s.holder.model).not.toBe(oldWriter);
     await expect(oldWriter.generate({ start: '月', seed: 1 })).rejects.toThrow();
-    expect((await s.holder.model.generate({ start: '月', seed: 1 })).checkpoint).toBe(report.candidateVersion);
+    expect((await s.holder.model.generate({ start: '月', seed: 1 })).version).toBe(report.candidateVersion);
     // recorded
     const run = await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: report.id } });
     expect(run).toMatchObject({
@@ -322,7 +322,7 @@ describe('hot swap', () => {
       swapping = false;
     })();
     while (swapping) {
-      poems.push(s.holder.model.generate({ seed: poems.length }).then((p) => versions.add(p.checkpoint)));
+      poems.push(s.holder.model.generate({ seed: poems.length }).then((p) => versions.add(p.version)));
       await new Promise((r) => setTimeout(r, 2));
     }
     await swaps;

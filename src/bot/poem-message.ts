@@ -27,13 +27,13 @@ export function promptLabel(kind: string, text: string): string {
 export type ShownForm = Form | 'couplet5' | 'couplet7';
 const COUPLET_TITLES = { couplet5: '对联 · 五言', couplet7: '对联 · 七言' } as const;
 
-export type PoemView = { lines: string[]; form: ShownForm; checkpoint: string; prompt: string; rating?: { average: number; count: number }; locale?: string };
+export type PoemView = { lines: string[]; form: ShownForm; version: string; prompt: string; rating?: { average: number; count: number }; locale?: string };
 
 export function poemEmbed(view: PoemView) {
   const embed = new EmbedBuilder()
     .setTitle(view.form === 'couplet5' || view.form === 'couplet7' ? COUPLET_TITLES[view.form] : FORM_SHAPE[view.form].name)
     .setDescription(view.lines.join('\n'))
-    .setFooter({ text: `model ${view.checkpoint}${view.prompt ? ` · ${view.prompt}` : ''}` })
+    .setFooter({ text: `model ${view.version}${view.prompt ? ` · ${view.prompt}` : ''}` })
     .setColor(0x8b1e1e);
   if (view.rating && view.rating.count > 0) {
     const say = messagesFor(view.locale ?? 'en');

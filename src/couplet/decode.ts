@@ -33,7 +33,7 @@ export const CoupletRequest = z.object({
   rules: z.boolean().default(true),
 });
 export type CoupletRequest = z.input<typeof CoupletRequest>;
-export type CoupletAnswer = { upper: string; lower: string; text: string; script: Script; checkpoint: string };
+export type CoupletAnswer = { upper: string; lower: string; text: string; script: Script; version: string };
 
 const HAN = /^\p{Script=Han}$/u;
 /** 0-based positions whose tones a lower line opposes: the 2nd, 4th, 6th and the last */
@@ -163,7 +163,7 @@ export class CoupletModel {
     }
     const script = req.script;
     const shown = { upper: inScript(this.vocab.decode(upper), script), lower: inScript(this.vocab.decode(lower), script) };
-    return { ...shown, text: `${shown.upper}，${shown.lower}。`, script, checkpoint: this.version };
+    return { ...shown, text: `${shown.upper}，${shown.lower}。`, script, version: this.version };
   }
 
   /** One LSTM step of the encoder or decoder: [x; h]·[Wx; Wh] + b, then the cell. */

@@ -271,6 +271,6 @@ export type PoemDraft = {
     const lines = Array.from({ length: lineCount }, (_, l) => this.vocab.decode(chosen.slice(l * lineLength, (l + 1) * lineLength)));
     const script = req.script;
     const shown = lines.map((l) => inScript(l, script));
-    return { text: poemText(shown), lines: shown, form, script, checkpoint: this.version };
+    return { text: poemText(shown), lines: shown, form, script, version: this.version };
   }
 }

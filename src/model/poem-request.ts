@@ -21,7 +21,8 @@ export const PoemRequest = z.object({
 });
 export type { RhymeSystem } from '../shared/verse.js';
 export type PoemRequest = z.input<typeof PoemRequest>;
-export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; checkpoint: string };
+/** a written poem; `version`: the model version that wrote it */
+export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; version: string };
 
 /** What was wrong with a request, for a message in the user's language (the bot's catalog, src/bot/messages.ts). */
 export type InputProblem =

@@ -27,7 +27,7 @@ export async function handleRating(interaction: ButtonInteraction, ctx: BotConte
       poemEmbed({
         lines: poem.text.split(/[，。]/).filter(Boolean),
         form: poem.form as ShownForm,
-        checkpoint: poem.checkpointVersion,
+        version: poem.checkpointVersion,
         prompt: poem.kind === 'couplet' ? messagesFor(publicLocale).upperGiven : promptLabel(poem.promptKind, poem.promptText),
         rating: summary,
         locale: publicLocale,

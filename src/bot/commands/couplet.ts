@@ -56,14 +56,14 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
     form,
     script: answer.script,
     text: answer.text,
-    checkpointVersion: answer.checkpoint,
+    checkpointVersion: answer.version,
   });
   const reply = {
     embeds: [
       poemEmbed({
         lines: [answer.upper, answer.lower],
         form,
-        checkpoint: answer.checkpoint,
+        version: answer.version,
         prompt: messagesFor(interaction.guildLocale ?? interaction.locale).upperGiven,
       }),
     ],

@@ -121,7 +121,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
         form: poem.form,
         script: poem.script,
         text: poem.text,
-        checkpointVersion: poem.checkpoint,
+        checkpointVersion: poem.version,
       });
       written = { poem, stored };
     } catch (e) {
@@ -138,7 +138,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
     const deferred = await acknowledged();
     const { poem, stored } = written;
     const reply = {
-      embeds: [poemEmbed({ lines: poem.lines, form: poem.form, checkpoint: poem.checkpoint, prompt: promptLabel(promptKind, start ?? acrostic ?? '') })],
+      embeds: [poemEmbed({ lines: poem.lines, form: poem.form, version: poem.version, prompt: promptLabel(promptKind, start ?? acrostic ?? '') })],
       components: [ratingButtons(stored.id)],
     };
     const message = deferred ? await interaction.editReply(reply) : (await interaction.reply({ ...reply, withResponse: true })).resource?.message;
