@@ -2,21 +2,13 @@
  * What Discord refuses with 400 50035 "Invalid Form Body" (messages, components, command registrations), and
  * what Discord's client would not let a user send (options that do not fit the registered command).
  */
-import type { APIAllowedMentions, APIEmbed, APIMessageTopLevelComponent } from 'discord.js';
-import { chars, type Dict, type FormErrors } from './state.js';
-import type { CommandOptionInput, SeenAttachment } from './types.js';
+import { chars, type Dict, type FormErrors, type MessageState } from './state.js';
+import type { CommandOptionInput } from './types.js';
 
 const NAME_RE = /^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
 
 export function validateMessage(
-  m: {
-    content: string;
-    embeds: APIEmbed[];
-    components: APIMessageTopLevelComponent[];
-    flags: number;
-    allowedMentions: APIAllowedMentions | undefined;
-    attachments: SeenAttachment[];
-  },
+  m: Pick<MessageState, 'content' | 'embeds' | 'components' | 'flags' | 'allowedMentions' | 'attachments'>,
   errors: FormErrors,
 ): void {
   if (chars(m.content) > 2000) errors.add(['content'], 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
