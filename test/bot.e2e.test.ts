@@ -3,7 +3,12 @@
  * Discord stand-in, playing users. Tests that only ask share one bot; every test that counts, lists or
  * changes what the bot has stored starts its own (startTestBot), so any test passes alone or in any order.
  */
+import { join } from 'node:path';
 import { PermissionFlagsBits } from 'discord.js';
+import { startBot } from '../src/bot/bot.js';
+import { readConfig } from '../src/bot/config.js';
+import { startDiscordStandIn } from './support/discord/index.js';
+import { tempDir } from './helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toTraditional } from '../src/model/script.js';
 import { keyPositions } from '../src/couplet/decode.js';
@@ -333,5 +338,29 @@ describe('shutting down', () => {
     expect(poemLines(answer)[0]!.startsWith('月')).toBe(true);
     await stopping;
     expect(bot.client.isReady()).toBe(false);
+  });
+});
+
+describe('starting', () => {
+  it('refuses a wrong token with a clear error, and leaves nothing running', async () => {
+    const discord = await startDiscordStandIn();
+    const dir = tempDir('tangshi-e2e-');
+    try {
+      const config = readConfig({
+        DISCORD_TOKEN: `${discord.token}x`,
+        DISCORD_API_URL: discord.apiUrl,
+        DATABASE_URL: `file:${join(dir, 'bot.db')}`,
+        MODEL_DIR: join(dir, 'models'),
+        TRAIN_CRON: '0 3 * * *',
+        LOG_LEVEL: 'silent',
+      });
+      const threadsBefore = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
+      await expect(startBot(config)).rejects.toThrow(/token/i);
+      // the poem threads, the database and the cron job are gone again (a failed start would otherwise keep the process alive)
+      await new Promise((r) => setTimeout(r, 200));
+      expect((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length).toBeLessThanOrEqual(threadsBefore);
+    } finally {
+      await discord.close();
+    }
   });
 });

@@ -4,7 +4,7 @@
  * closes everything.
  */
 import { Client, Events, GatewayIntentBits } from 'discord.js';
-import { hotSwapper } from '../serving/hot-swap.js';
+import { hotSwapper, type ModelHolder } from '../serving/hot-swap.js';
 import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
 import { FinetuneRunner, type RunReport } from '../jobs/finetune-runner.js';
@@ -31,24 +31,15 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, serving);
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
 
-  const ctx = {
-    config,
-    db,
-    log,
-    model,
-    startedAt: new Date(),
-    poemsInFlight: 0,
-    acknowledgements: new AcknowledgementGate(),
-    cooldowns: new Map(),
-    background: new Set(),
-  } as Omit<BotContext, 'swapModel' | 'finetunes' | 'schedule'> as BotContext;
-  ctx.swapModel = hotSwapper(ctx, serving);
-  ctx.finetunes = new FinetuneRunner({
+  // the model answering now: a hot swap replaces it in this holder, and everyone reads it from there
+  const holder: ModelHolder = { model };
+  const swapModel = hotSwapper(holder, serving);
+  const finetunes = new FinetuneRunner({
     db,
     log,
     modelDir: config.MODEL_DIR,
-    active: () => ctx.model,
-    swapTo: ctx.swapModel,
+    active: () => holder.model,
+    swapTo: swapModel,
     settings: {
       ...finetuneBudget(config),
       lr: config.FINETUNE_LR,
@@ -59,6 +50,23 @@ export async function startBot(config: Config): Promise<RunningBot> {
       ratedMaxShare: config.RATED_MAX_SHARE,
     },
   });
+  const ctx: BotContext = {
+    config,
+    db,
+    log,
+    get model() {
+      return holder.model;
+    },
+    swapModel,
+    finetunes,
+    schedule: scheduleTraining(finetunes, config.TRAIN_CRON, config.TRAIN_TZ, log),
+    startedAt: new Date(),
+    poemsInFlight: 0,
+    acknowledgements: new AcknowledgementGate(),
+    cooldowns: new Map(),
+    background: new Set(),
+  };
+  log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
   const router = new Router(ctx);
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
@@ -71,12 +79,20 @@ export async function startBot(config: Config): Promise<RunningBot> {
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
   client.on(Events.Error, (e) => log.error({ err: e }, 'discord client error'));
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-  await client.login(config.DISCORD_TOKEN);
-  await ready;
   const body = commands.map((c) => c.data.toJSON());
-  // In one server (instant, for development) when DISCORD_GUILD_ID is set, else globally.
-  if (config.DISCORD_GUILD_ID) await client.application!.commands.set(body, config.DISCORD_GUILD_ID);
-  else await client.application!.commands.set(body);
+  try {
+    await client.login(config.DISCORD_TOKEN);
+    await ready;
+    // In one server (instant, for development) when DISCORD_GUILD_ID is set, else globally.
+    if (config.DISCORD_GUILD_ID) await client.application!.commands.set(body, config.DISCORD_GUILD_ID);
+    else await client.application!.commands.set(body);
+  } catch (e) {
+    // a wrong token or an unreachable Discord: leave nothing running (the schedule, the poem threads)
+    await ctx.schedule.stop();
+    await client.destroy();
+    await Promise.allSettled([holder.model.close(), db.close()]);
+    throw e;
+  }
   log.info({ user: client.user?.tag, commands: body.map((c) => c.name), guild: config.DISCORD_GUILD_ID ?? 'global' }, 'ready');
 
   if (config.REPORT_CHANNEL_ID) {
@@ -92,8 +108,6 @@ export async function startBot(config: Config): Promise<RunningBot> {
       void posted.finally(() => ctx.background.delete(posted));
     });
   }
-  ctx.schedule = scheduleTraining(ctx.finetunes, config.TRAIN_CRON, config.TRAIN_TZ, log);
-  log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

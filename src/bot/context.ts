@@ -12,7 +12,7 @@ export type BotContext = {
   db: Database;
   log: Log;
   /** The model that answers /poem now; a hot swap replaces it (read it once per request). */
-  model: PoemWriter;
+  readonly model: PoemWriter;
   /** Makes the checkpoint at `dir` answer /poem (load and warm beside, switch, free the old one). */
   swapModel: (dir: string) => Promise<PoemWriter>;
   finetunes: FinetuneRunner;
