@@ -19,6 +19,7 @@ export async function startBenchBot(settings: Record<string, string | undefined>
       POEM_COOLDOWN_SECONDS: '0',
       LOG_LEVEL: 'silent',
       TRAIN_CRON: 'off',
+      POEM_PRODUCT_THREADS: process.env.POEM_PRODUCT_THREADS, // to compare: 1 or 2 threads for the products
       ...settings,
     }),
   );

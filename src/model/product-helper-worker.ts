@@ -28,6 +28,8 @@ for (;;) {
   for (let spins = 0; Atomics.load(ctrl, CTRL.SEQ) === last; spins++) if ((spins & 1023) === 0 && performance.now() > until) break;
   if (Atomics.load(ctrl, CTRL.SEQ) === last) await waitAsync(ctrl, CTRL.SEQ, last).value;
   last = Atomics.load(ctrl, CTRL.SEQ);
+  // the caller may have done it already (it does when this thread is slow to wake)
+  if (Atomics.compareExchange(ctrl, CTRL.CLAIM, last - 1, last) !== last - 1) continue;
   const args = Array.from({ length: 11 }, (_, a) => ctrl[CTRL.ARGS + a]!);
   kernels[ctrl[CTRL.MATRIX]!]!(...args);
   Atomics.store(ctrl, CTRL.DONE, last);

@@ -6,13 +6,17 @@
  *
  * The two threads meet on a few Int32 words: the caller writes a job and bumps SEQ; the helper, which spins
  * for a moment after each job (the next one comes within microseconds while a poem is written) and then
- * sleeps, computes it and sets DONE = SEQ.
+ * sleeps, claims it (CLAIM: SEQ − 1 → SEQ, compare-and-swap), computes it and sets DONE = SEQ. A job the
+ * helper has not claimed by the time the caller's own half is done is claimed and done by the caller: a
+ * sleeping helper never makes a product slower than one thread.
  */
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from './threads.js';
 
-/** the control words */
-export const CTRL = { SEQ: 0, DONE: 1, MATRIX: 2, ARGS: 3 } as const;
+/** the control words: the last job posted, the last one done, the last one claimed (by either thread), the job */
+export const CTRL = { SEQ: 0, DONE: 1, CLAIM: 2, MATRIX: 3, ARGS: 4 } as const;
+/** how long the caller waits for the helper to take a job before it does the job itself (the helper may be asleep) */
+const CLAIM_WAIT_SPINS = 2048;
 /** a product of fewer multiply-adds than this runs on one thread (the hand-over costs a few microseconds) */
 export const SPLIT_MIN_MACS = 1 << 18;
 
@@ -63,8 +67,15 @@ export class ProductHelper {
     return seq;
   }
 
-  finish(seq: number): void {
+  /** Waits for job `seq`; if the helper has not taken it yet, takes it and runs `doItHere` instead. */
+  finish(seq: number, doItHere: () => void): void {
     const { ctrl } = this;
+    for (let spins = 0; spins < CLAIM_WAIT_SPINS && Atomics.load(ctrl, CTRL.CLAIM) !== seq; spins++);
+    if (Atomics.compareExchange(ctrl, CTRL.CLAIM, seq - 1, seq) === seq - 1) {
+      doItHere();
+      Atomics.store(ctrl, CTRL.DONE, seq);
+      return;
+    }
     for (let spins = 0; Atomics.load(ctrl, CTRL.DONE) !== seq; spins++) {
       if (spins > 4096) Atomics.wait(ctrl, CTRL.DONE, Atomics.load(ctrl, CTRL.DONE), 1);
     }
