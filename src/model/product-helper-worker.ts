@@ -20,6 +20,7 @@ parentPort!.on('message', async (m: { id: number; module: WebAssembly.Module; me
 parentPort!.postMessage({ ready: true });
 
 const SPIN_MS = 5;
+const args = new Array<number>(11); // a job's matmul arguments, read into the same array each time
 let last = 0;
 for (;;) {
   // spin a while: during a poem the next job comes within microseconds, in a burst within the time it takes
@@ -30,7 +31,7 @@ for (;;) {
   last = Atomics.load(ctrl, CTRL.SEQ);
   // the caller may have done it already (it does when this thread is slow to wake)
   if (Atomics.compareExchange(ctrl, CTRL.CLAIM, last - 1, last) !== last - 1) continue;
-  const args = Array.from({ length: 11 }, (_, a) => ctrl[CTRL.ARGS + a]!);
+  for (let a = 0; a < args.length; a++) args[a] = ctrl[CTRL.ARGS + a]!;
   kernels[ctrl[CTRL.MATRIX]!]!(...args);
   Atomics.store(ctrl, CTRL.DONE, last);
   Atomics.notify(ctrl, CTRL.DONE);

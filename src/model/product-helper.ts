@@ -57,7 +57,7 @@ export class ProductHelper {
   }
 
   /** Starts the helper on `args` (the kernel's matmul arguments) for matrix `id`; finish() waits for it. */
-  begin(id: number, args: number[]): number {
+  begin(id: number, args: readonly number[]): number {
     const { ctrl } = this;
     ctrl[CTRL.MATRIX] = id;
     for (let a = 0; a < args.length; a++) ctrl[CTRL.ARGS + a] = args[a]!;
