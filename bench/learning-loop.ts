@@ -83,10 +83,17 @@ bot.ctx.finetunes.on('progress', (state) => {
 const report = new Promise<import('../src/jobs/finetune-runner.js').RunReport>((resolve) => bot.ctx.finetunes.once('finished', resolve));
 await model('retrain');
 const during: number[] = [];
+/** [seconds since the run started training, ms] of each poem asked while it trained: where the slow ones fall */
+const duringAt: [number, number][] = [];
 let finished = false;
 void report.then(() => (finished = true));
 while (!finished) {
-  if (bot.ctx.finetunes.current?.phase === 'training') during.push((await poem()).latencyMs);
+  if (bot.ctx.finetunes.current?.phase === 'training') {
+    const asked = performance.now();
+    const { latencyMs } = await poem();
+    during.push(latencyMs);
+    duringAt.push([+((asked - phaseAt.get('training')!) / 1000).toFixed(1), latencyMs]);
+  }
   await sleep(500);
 }
 const run = await report;
@@ -135,7 +142,16 @@ console.log(
       },
       poem_first_response_ms: {
         idle: { n: idle.length, p50: percentile(idle, 50), p99: percentile(idle, 99) },
-        while_training: { n: during.length, p50: percentile(during, 50), p99: percentile(during, 99), max: percentile(during, 100) },
+        while_training: {
+          n: during.length,
+          p50: percentile(during, 50),
+          p99: percentile(during, 99),
+          max: percentile(during, 100),
+          slowest_at_seconds: duringAt
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 8)
+            .map(([at, ms]) => [at, +ms.toFixed(1)]),
+        },
         while_swapping: {
           n: whileSwapping.length,
           p50: percentile(whileSwapping, 50),

@@ -4,4 +4,6 @@ import { workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
+// before the module loads anything: the threads it starts (TensorFlow's, gradient workers) inherit the priority
+if (workerData.lowPriority) (await import('./model/threads.ts')).lowerThisThreadsPriority();
 await import(workerData.module);

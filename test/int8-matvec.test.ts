@@ -33,6 +33,27 @@ describe('Int8Matrix with a helper thread', () => {
       await helper.close();
     }
   });
+
+  it('does every product on the caller alone while the helper is paused, the same outputs, and shares again once resumed', async () => {
+    const K = 300,
+      N = 1100;
+    const next = lcg(12);
+    const w = Float32Array.from({ length: K * N }, () => next() - 0.5);
+    const helper = await ProductHelper.start();
+    try {
+      const [alone, shared] = await Promise.all([Int8Matrix.create(w, K, N), Int8Matrix.create(w, K, N, undefined, helper)]);
+      const xs = [Float32Array.from({ length: K }, () => next() * 2 - 1)];
+      helper.paused = true;
+      const posted = helper.jobsPosted;
+      expect(shared.applyMany(xs)).toEqual(alone.applyMany(xs));
+      expect(helper.jobsPosted).toBe(posted);
+      helper.paused = false;
+      expect(shared.applyMany(xs)).toEqual(alone.applyMany(xs));
+      expect(helper.jobsPosted).toBe(posted + 1);
+    } finally {
+      await helper.close();
+    }
+  });
 });
 
 describe('Int8Matrix', () => {

@@ -59,6 +59,9 @@ const reportOf = (m: SeenMessage) => (m.embeds[0]?.title?.startsWith('Fine-tune 
 describe('the learning loop from Discord', () => {
   it('an admin retrains: progress, then a report with perplexities and a loss PNG; the new version answers; /poem answers throughout; /model status shows the run', async () => {
     const { discord, bot, baseVersion, model } = await startLearningBot();
+    // while it runs, the poems are written without the product helper (its core goes to the run)
+    const helperPausedAtProgress: boolean[] = [];
+    bot.ctx.finetunes.on('progress', () => helperPausedAtProgress.push(bot.ctx.model.productHelperPaused));
     const answer = await (await model('retrain')).response();
     expect(answer.ephemeral).toBe(false);
     expect(answer.content).toMatch(/Fine-tune #1\*\* started by <@200000000000000001>/);
@@ -73,6 +76,8 @@ describe('the learning loop from Discord', () => {
     expect(poem.embeds[0]!.description!.startsWith('月')).toBe(true);
 
     const final = await until(() => reportOf(discord.message(answer.messageId)));
+    expect(helperPausedAtProgress.length).toBeGreaterThan(0);
+    expect(helperPausedAtProgress.every(Boolean)).toBe(true);
     const progress = final.history.map((h) => h.content).filter((c) => /`[▓░]{20}` \d+% · step \d+ · loss [\d.]+ · [\d,]+ tok\/s/.test(c));
     expect(progress.length).toBeGreaterThan(0);
     const embed = final.embeds[0]!;
@@ -178,6 +183,7 @@ describe('the learning loop from Discord', () => {
     expect(final.embeds[0]!.description).toContain('stopped by <@200000000000000001>');
     expect(final.embeds[0]!.description).toContain(`The active model \`${serving}\` keeps answering.`);
     expect(bot.ctx.model.version).toBe(serving);
+    expect(bot.ctx.model.productHelperPaused).toBe(false); // paused while it ran, resumed when it ended
     expect((await bot.ctx.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: 1 } })).status).toBe('failed');
   });
 });

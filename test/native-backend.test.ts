@@ -1,13 +1,15 @@
 /**
  * Native TensorFlow (tfjs-node) in this process: it is the backend the native test project runs on, it names
- * its TensorFlow, and a broken libtensorflow falls back to wasm (auto) or fails with the reason (node).
+ * its TensorFlow, a broken libtensorflow falls back to wasm (auto) or fails with the reason (node), and its
+ * pool of threads can be started at the lowest priority (the bot's fine-tunes run there).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initBackendInfo, describeBackend, tf } from '../src/model/backend.js';
+import { LOWEST_PRIORITY } from '../src/model/threads.js';
 
 describe('the native backend', () => {
   it('is what this project runs on, with the TensorFlow behind it', async () => {
@@ -53,5 +55,37 @@ describe('the native backend', () => {
   it('fails under TFJS_BACKEND=node with a message naming what is missing', () => {
     const r = probe('node');
     expect(r.stdout).toMatch(/FAILED TFJS_BACKEND=node: @tensorflow\/tfjs-node cannot be loaded: .*libtensorflow.*scripts\/setup-native\.mjs/);
+  });
+
+  // In a fresh process (TensorFlow.js loads once per process): after startNativePoolAtLowPriority, the work of
+  // products asked for on the main thread is done on threads of the lowest priority — TensorFlow's pool.
+  it.runIf(existsSync('/proc/thread-self/stat'))('TensorFlow.js loaded first on a low-priority thread does its work on low-priority threads', () => {
+    const script = `
+      import { readdirSync, readFileSync } from 'node:fs';
+      const { startNativePoolAtLowPriority } = await import('${new URL('../src/model/threads.ts', import.meta.url).href}');
+      const backend = await startNativePoolAtLowPriority();
+      const { initBackendInfo, tf } = await import('${new URL('../src/model/backend.ts', import.meta.url).href}');
+      await initBackendInfo();
+      const a = tf.randomNormal([512, 512]);
+      for (let k = 0; k < 40; k++) tf.tidy(() => tf.matMul(a, a).dataSync());
+      const threads = readdirSync('/proc/self/task').map((t) => {
+        const fields = readFileSync('/proc/self/task/' + t + '/stat', 'utf8').split(') ')[1].split(' ');
+        return { nice: Number(fields[16]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+      });
+      const low = threads.filter((t) => t.nice === ${LOWEST_PRIORITY});
+      console.log('RESULT ' + JSON.stringify({ backend, low: low.length, lowTicks: low.reduce((n, t) => n + t.cpuTicks, 0) }));
+    `;
+    const file = join(mkdtempSync(join(tmpdir(), 'tangshi-pool-')), 'pool.mjs'); // (a file: --input-type would reach the worker threads)
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+      encoding: 'utf8',
+      env: { ...process.env, TF_NUM_INTRAOP_THREADS: '2' },
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0); // (a native backend loaded on a thread that has ended must not crash the exit)
+    const result = JSON.parse(/RESULT (.*)/.exec(r.stdout)![1]!);
+    expect(result.backend).toBe('node');
+    expect(result.low).toBeGreaterThan(0);
+    expect(result.lowTicks).toBeGreaterThan(0);
   });
 });

@@ -30,6 +30,23 @@ describe('PoemWriter', () => {
     expect(writer.busy).toBe(0);
   });
 
+  it('writes the same poems with its product helpers paused (the bot pauses them while it fine-tunes)', async () => {
+    const big = makeTinyCheckpoint({ hidden: 256, embed: 64 }).dir; // products big enough to be shared (SPLIT_MIN_MACS)
+    const helped = await PoemWriter.start(big, { workers: 1, productThreads: 2 });
+    try {
+      const requests: PoemRequest[] = Array.from({ length: 6 }, (_, k) => ({ seed: 100 + k, form: k % 2 ? 'qijue' : 'wulv' }));
+      const shared = await Promise.all(requests.map((r) => helped.generate(r)));
+      helped.pauseProductHelper(true);
+      expect(helped.productHelperPaused).toBe(true);
+      const alone = await Promise.all(requests.map((r) => helped.generate(r)));
+      helped.pauseProductHelper(false);
+      expect(alone.map((p) => p.text)).toEqual(shared.map((p) => p.text));
+      expect((await helped.generate(requests[0]!)).text).toBe(shared[0]!.text);
+    } finally {
+      await helped.close();
+    }
+  });
+
   it('rejects a bad request in a burst with its own message, and writes the others', async () => {
     const results = await Promise.allSettled([writer.generate({ seed: 1 }), writer.generate({ start: 'abc' }), writer.generate({ seed: 2, form: 'wujue' })]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);

@@ -12,6 +12,7 @@ import { failInterruptedRuns, loadServingModel } from '../jobs/versions.js';
 import { finetuneBudget, type Config } from './config.js';
 import type { BotContext } from './context.js';
 import { openDatabase } from '../db/db.js';
+import { startNativePoolAtLowPriority } from '../model/threads.js';
 import { log } from '../shared/log.js';
 import { commands, Router } from './router.js';
 import { adminMessagesFor } from './messages.js';
@@ -27,6 +28,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const db = await openDatabase(config.DATABASE_URL);
   const interrupted = await failInterruptedRuns(db, (id) => FinetuneRunner.runDir(config.MODEL_DIR, id));
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
+  // before anything loads TensorFlow: its pool of threads then runs the fine-tunes at the lowest priority
+  log.debug({ backend: await startNativePoolAtLowPriority() }, 'TensorFlow.js loaded on a low-priority thread');
   const serving = { workers: config.POEM_WORKERS, productThreads: config.POEM_PRODUCT_THREADS, couplet: config.COUPLET_MODEL_DIR };
   const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, serving);
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
@@ -50,6 +53,10 @@ export async function startBot(config: Config): Promise<RunningBot> {
       ratedMaxShare: config.RATED_MAX_SHARE,
     },
   });
+  // while a run trains, evaluates or swaps, poems are written on one thread: the product helper's core goes
+  // to the run, which yields it to /poem at its lowest priority (bench/learning-loop.ts)
+  finetunes.on('progress', () => holder.model.pauseProductHelper(true));
+  finetunes.on('finished', () => holder.model.pauseProductHelper(false));
   const ctx: BotContext = {
     config,
     db,

@@ -19,7 +19,8 @@ export type FinetuneThread = { result: Promise<FinetuneResult>; stop: () => void
 
 /** Starts `module` (finetune-worker.ts, or a test's stand-in for it) on `job`. The thread ends when the result is settled. */
 export function startFinetuneThread(module: string, job: FinetuneJob, hooks: FinetuneThreadHooks): FinetuneThread {
-  const worker = startWorker(module, { job });
+  // the lowest priority, and so the gradient threads it starts: /poem and Discord come first (threads.ts)
+  const worker = startWorker(module, { job }, { lowPriority: true });
   const result = new Promise<FinetuneResult>((resolve, reject) => {
     let settled = false;
     const settle = (f: () => void) => {

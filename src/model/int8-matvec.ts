@@ -108,7 +108,7 @@ export class Int8Matrix {
       count = columns.length;
     }
     // a big product: the helper takes the second half of the columns, this thread the first
-    const split = this.helper && count >= 2 && count * K * B >= SPLIT_MIN_MACS ? count >> 1 : count;
+    const split = this.helper && !this.helper.thread.paused && count >= 2 && count * K * B >= SPLIT_MIN_MACS ? count >> 1 : count;
     const rest = [0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt + 4 * split, count - split] as const;
     const job = split < count ? this.helper!.thread.begin(this.helper!.id, rest) : 0;
     if (split > 0) this.kernel.matmul(0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt, split);

@@ -21,6 +21,8 @@ const CLAIM_WAIT_SPINS = 2048;
 export const SPLIT_MIN_MACS = 1 << 18;
 
 export class ProductHelper {
+  /** while paused, every product runs on the caller's thread alone (the bot pauses it while a fine-tune trains) */
+  paused = false;
   private seq = 0;
   private matrices = 0;
 
@@ -79,6 +81,11 @@ export class ProductHelper {
     for (let spins = 0; Atomics.load(ctrl, CTRL.DONE) !== seq; spins++) {
       if (spins > 4096) Atomics.wait(ctrl, CTRL.DONE, Atomics.load(ctrl, CTRL.DONE), 1);
     }
+  }
+
+  /** how many jobs were handed to the helper thread so far */
+  get jobsPosted(): number {
+    return this.seq;
   }
 
   async close(): Promise<void> {

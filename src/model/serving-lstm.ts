@@ -95,6 +95,14 @@ export class ServingLstm {
     return Array.from({ length: layers }, () => ({ h: new Float32Array(hiddenDim), c: new Float32Array(hiddenDim) }));
   }
 
+  /**
+   * Pauses (or resumes) the helper thread: while paused the products run on this thread alone, the same
+   * outputs, and the helper's core is free (the bot pauses it while a fine-tune trains beside the poems).
+   */
+  pauseProductHelper(paused: boolean): void {
+    if (this.helper) this.helper.paused = paused;
+  }
+
   dispose(): void {
     for (const m of [...this.layerWeights, this.outWeight]) m.dispose?.();
     void this.helper?.close();

@@ -66,7 +66,11 @@ async function write(): Promise<void> {
   running = false;
 }
 
-parentPort!.on('message', (m: { id: number; request: PoemRequest } | { id: number; couplet: CoupletRequest }) => {
+parentPort!.on('message', (m: { id: number; request: PoemRequest } | { id: number; couplet: CoupletRequest } | { pauseProductHelper: boolean }) => {
+  if ('pauseProductHelper' in m) {
+    model.lstm.pauseProductHelper(m.pauseProductHelper);
+    return;
+  }
   if ('couplet' in m) {
     try {
       if (!couplets) throw new Error(`no couplet model at ${coupletDir}`);

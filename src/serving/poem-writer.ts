@@ -79,6 +79,8 @@ class PoemThread {
 export type ServingOptions = { workers?: number; productThreads?: number; couplet?: string };
 
 export class PoemWriter {
+  private helperPaused = false;
+
   private constructor(
     private readonly threads: PoemThread[],
     readonly manifest: Manifest,
@@ -129,6 +131,21 @@ export class PoemWriter {
 
   private leastBusy(): PoemThread {
     return this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+  }
+
+  /**
+   * Pauses (or resumes) the poem threads' product helpers (see ServingOptions.productThreads): the poems stay
+   * the same, written on one thread each. The bot pauses them while it fine-tunes, whose threads then have
+   * the helper's core (bench/learning-loop.ts: /poem p99 while training 145 → 76 ms).
+   */
+  pauseProductHelper(paused: boolean): void {
+    if (paused === this.helperPaused) return;
+    this.helperPaused = paused;
+    for (const t of this.threads) t.worker.postMessage({ pauseProductHelper: paused });
+  }
+
+  get productHelperPaused(): boolean {
+    return this.helperPaused;
   }
 
   /** Writes one poem on every thread: the first poem pays one-time costs (kernel set-up, caches). */
