@@ -29,7 +29,11 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const interrupted = await failInterruptedRuns(db, (id) => FinetuneRunner.runDir(config.MODEL_DIR, id));
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
   // before anything loads TensorFlow: its pool of threads then runs the fine-tunes at the lowest priority
-  log.debug({ backend: await startNativePoolAtLowPriority() }, 'TensorFlow.js loaded on a low-priority thread');
+  await startNativePoolAtLowPriority().then(
+    (backend) => log.debug({ backend }, 'TensorFlow.js loaded on a low-priority thread'),
+    // not fatal: the model's own load below says what is wrong with the backend, if anything
+    (e) => log.warn({ err: e }, 'could not load TensorFlow.js on a low-priority thread: fine-tunes will compete with /poem'),
+  );
   const serving = { workers: config.POEM_WORKERS, productThreads: config.POEM_PRODUCT_THREADS, couplet: config.COUPLET_MODEL_DIR };
   const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, serving);
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
