@@ -42,9 +42,11 @@ export function lowerThisThreadsPriority(): boolean {
  * has one intra-op pool per process, started by the first thread that loads it, whose priority its threads
  * keep: so the fine-tune's products run on threads that yield to /poem, while the poem threads' own work
  * (int8 kernels in WebAssembly, on their own threads) keeps its priority. Call it before anything else loads
- * TensorFlow.js; resolves to the backend's name.
+ * TensorFlow.js; resolves to the backend's name. It costs about 1.5 s at start (a thread loading TensorFlow.js).
  */
 export async function startNativePoolAtLowPriority(): Promise<string> {
+  const chosen = process.env.TFJS_BACKEND;
+  if (chosen === 'wasm' || chosen === 'cpu') return chosen; // no pool of native threads (and 1.5 s saved at start)
   const worker = startWorker(new URL('./native-pool-worker.ts', import.meta.url).href, {}, { lowPriority: true });
   try {
     return await new Promise<string>((resolve, reject) => {
