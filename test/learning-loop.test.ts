@@ -262,6 +262,7 @@ describe('faults', () => {
     const before = s.holder.model;
     await expect(serveVersion(s.db, hotSwapper(s.holder), { version: bad.manifest.version, path: bad.dir }, before)).rejects.toThrow(/weights\.bin/);
     expect(s.holder.model).toBe(before);
+    expect(before.productHelperPaused).toBe(false); // paused while the candidate loaded, resumed when it failed
     expect((await activeVersion(s.db))!.version).toBe(before.version);
   });
 
@@ -315,6 +316,7 @@ describe('hot swap', () => {
     const other = makeTinyCheckpoint({ dir: join(s.dir, 'other') });
     const swap = hotSwapper(s.holder);
     const versions = new Set<string>();
+    const pausedWhileLoading: boolean[] = [];
     const poems: Promise<unknown>[] = [];
     let swapping = true;
     const swaps = (async () => {
@@ -322,6 +324,7 @@ describe('hot swap', () => {
       swapping = false;
     })();
     while (swapping) {
+      pausedWhileLoading.push(s.holder.model.productHelperPaused);
       poems.push(s.holder.model.generate({ seed: poems.length }).then((p) => versions.add(p.version)));
       await new Promise((r) => setTimeout(r, 2));
     }
@@ -329,6 +332,9 @@ describe('hot swap', () => {
     const results = await Promise.allSettled(poems);
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(versions).toEqual(new Set([s.holder.model.version, other.manifest.version]));
+    // the serving model's product helper is paused while the next one loads (its core goes to the load)
+    expect(pausedWhileLoading.filter(Boolean).length).toBeGreaterThan(pausedWhileLoading.length / 2);
+    expect(s.holder.model.productHelperPaused).toBe(false);
   });
 });
 

@@ -12,14 +12,20 @@ export function hotSwapper(holder: ModelHolder, options: ServingOptions = {}): (
   let queue: Promise<unknown> = Promise.resolve();
   return (dir) => {
     const swap = queue.then(async () => {
-      const next = await PoemWriter.start(dir, options); // verifies every file's sha256 and the shapes
+      // the old model writes on one thread meanwhile: the load gets its product helper's core
+      const old = holder.model;
+      const wasPaused = old.productHelperPaused;
+      old.pauseProductHelper(true);
+      let next: PoemWriter | undefined;
       try {
+        next = await PoemWriter.start(dir, options); // verifies every file's sha256 and the shapes
         await next.warm(); // the first poem on each thread pays one-time costs (kernel set-up, caches)
       } catch (e) {
-        await next.close();
+        old.pauseProductHelper(wasPaused);
+        await next?.close();
         throw e;
       }
-      const old = holder.model;
+      next.pauseProductHelper(wasPaused); // (a fine-tune that paused the old one is still running)
       holder.model = next;
       void old.close(); // after its poems in flight are done
       return next;

@@ -136,7 +136,8 @@ export class PoemWriter {
   /**
    * Pauses (or resumes) the poem threads' product helpers (see ServingOptions.productThreads): the poems stay
    * the same, written on one thread each. The bot pauses them while it fine-tunes, whose threads then have
-   * the helper's core (bench/learning-loop.ts: /poem p99 while training 145 → 76 ms).
+   * the helper's core (bench/learning-loop.ts: /poem p99 while training 145 → 79 ms), and a hot swap while
+   * the next model loads.
    */
   pauseProductHelper(paused: boolean): void {
     if (paused === this.helperPaused) return;
