@@ -57,7 +57,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
       ratedMaxShare: config.RATED_MAX_SHARE,
     },
   });
-  // while a run trains, evaluates or swaps, poems are written on one thread: the product helper's core goes
+  // while a run trains, evaluates or promotes, poems are written on one thread: the product helper's core goes
   // to the run, which yields it to /poem at its lowest priority (bench/learning-loop.ts)
   finetunes.on('progress', () => holder.model.pauseProductHelper(true));
   finetunes.on('finished', () => holder.model.pauseProductHelper(false));
