@@ -195,17 +195,18 @@ async function poeticsCommand(values: Flags, positionals: string[] = []) {
     } catch (err) {
       throw new PoemFileError(`cannot read ${file}: ${(err as Error).message}`);
     }
-    const rows = text
+    poems = text
       .split('\n')
       .filter((l) => l.trim())
       .map((l, i) => {
         try {
-          const lines = (JSON.parse(l) as { lines?: unknown }).lines;
-          if (Array.isArray(lines) && lines.every((x) => typeof x === 'string')) return lines as string[];
+          const { lines, script } = JSON.parse(l) as { lines?: unknown; script?: unknown };
+          // the tone table is in traditional characters; a poem already in them is not converted again
+          // (simplified → traditional is not idempotent: 干 would become 幹, a level rhyme an oblique one)
+          if (Array.isArray(lines) && lines.every((x) => typeof x === 'string')) return script === 'traditional' ? lines : lines.map((x) => toTraditional(x));
         } catch {}
         throw new PoemFileError(`${file}: line ${i + 1} is neither the chinese-poetry format nor a JSON object with "lines" (tangshi poem --json)`);
       });
-    poems = rows.map((lines) => lines.map((l) => toTraditional(l)));
   }
   if (poems.length === 0) throw new UsageError(`${file} holds no poem in one of the four regular forms`);
   const corpusLines = new Set(loadTangCorpus().train.flatMap((p) => p.lines));

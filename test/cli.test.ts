@@ -179,6 +179,16 @@ describe('poetics', () => {
     expect(score.repeated_characters).toBeCloseTo(3 / 40);
     expect(score.copied_lines).toBeGreaterThan(0); // both are in the corpus
   });
+
+  it('takes a poem marked traditional as it is (converting it again would turn its rhyme 干 into 幹)', async () => {
+    const file = join(tempDir(), 'poems.jsonl');
+    const served = { lines: ['海上煙霞百丈壇', '野花香滿草萋干', '如今便是君王母', '不得人家作酒看'], script: 'traditional' }; // a poem the model wrote
+    writeFileSync(file, `${JSON.stringify(served)}\n${JSON.stringify({ lines: served.lines })}\n`);
+    const score = JSON.parse((await tangshi(['poetics', file, '--json'])).stdout);
+    expect(score.poems).toBe(2);
+    expect(score.tone_rules_kept).toBe(0.5); // the unmarked copy is read as simplified: 干 → 幹, oblique
+    expect(score.rhyme_classical).toBe(0.5);
+  });
 });
 
 describe('bad input to eval and train: a message that names the problem, no stack trace', () => {
