@@ -336,6 +336,19 @@ describe('hot swap', () => {
     expect(pausedWhileLoading.filter(Boolean).length).toBeGreaterThan(pausedWhileLoading.length / 2);
     expect(s.holder.model.productHelperPaused).toBe(false);
   });
+
+  it("the next model takes a fine-tune's pause as it stands when the swap switches, not as it stood when the swap began", async () => {
+    const s = await setup();
+    const other = makeTinyCheckpoint({ dir: join(s.dir, 'other') });
+    const swap = hotSwapper(s.holder);
+    s.holder.model.pauseProductHelper('finetune', true);
+    const first = swap(other.dir);
+    s.holder.model.pauseProductHelper('finetune', false); // the run ends while the next model loads
+    expect((await first).productHelperPaused).toBe(false);
+    s.holder.model.pauseProductHelper('finetune', true); // a run that is still going when the swap switches
+    expect((await swap(s.base)).productHelperPausedFor('finetune')).toBe(true);
+    expect(s.holder.model.productHelperPausedFor('swap')).toBe(false);
+  });
 });
 
 describe('the schedule', () => {

@@ -36,10 +36,16 @@ describe('PoemWriter', () => {
     try {
       const requests: PoemRequest[] = Array.from({ length: 6 }, (_, k) => ({ seed: 100 + k, form: k % 2 ? 'qijue' : 'wulv' }));
       const shared = await Promise.all(requests.map((r) => helped.generate(r)));
-      helped.pauseProductHelper(true);
+      helped.pauseProductHelper('finetune', true);
       expect(helped.productHelperPaused).toBe(true);
       const alone = await Promise.all(requests.map((r) => helped.generate(r)));
-      helped.pauseProductHelper(false);
+      // paused while any reason holds
+      helped.pauseProductHelper('swap', true);
+      helped.pauseProductHelper('finetune', false);
+      expect(helped.productHelperPaused).toBe(true);
+      expect(helped.productHelperPausedFor('finetune')).toBe(false);
+      helped.pauseProductHelper('swap', false);
+      expect(helped.productHelperPaused).toBe(false);
       expect(alone.map((p) => p.text)).toEqual(shared.map((p) => p.text));
       expect((await helped.generate(requests[0]!)).text).toBe(shared[0]!.text);
     } finally {

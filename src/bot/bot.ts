@@ -59,8 +59,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
   });
   // while a run trains, evaluates or promotes, poems are written on one thread: the product helper's core goes
   // to the run, which yields it to /poem at its lowest priority (bench/learning-loop.ts)
-  finetunes.on('progress', () => holder.model.pauseProductHelper(true));
-  finetunes.on('finished', () => holder.model.pauseProductHelper(false));
+  finetunes.on('progress', () => holder.model.pauseProductHelper('finetune', true));
+  finetunes.on('finished', () => holder.model.pauseProductHelper('finetune', false));
   const ctx: BotContext = {
     config,
     db,

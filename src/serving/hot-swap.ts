@@ -14,18 +14,18 @@ export function hotSwapper(holder: ModelHolder, options: ServingOptions = {}): (
     const swap = queue.then(async () => {
       // the old model writes on one thread meanwhile: the load gets its product helper's core
       const old = holder.model;
-      const wasPaused = old.productHelperPaused;
-      old.pauseProductHelper(true);
+      old.pauseProductHelper('swap', true);
       let next: PoemWriter | undefined;
       try {
         next = await PoemWriter.start(dir, options); // verifies every file's sha256 and the shapes
         await next.warm(); // the first poem on each thread pays one-time costs (kernel set-up, caches)
       } catch (e) {
-        old.pauseProductHelper(wasPaused);
+        old.pauseProductHelper('swap', false);
         await next?.close();
         throw e;
       }
-      next.pauseProductHelper(wasPaused); // (a fine-tune that paused the old one is still running)
+      // a fine-tune's pause as it stands now (one may have ended during the load), in the same turn as the switch
+      next.pauseProductHelper('finetune', old.productHelperPausedFor('finetune'));
       holder.model = next;
       void old.close(); // after its poems in flight are done
       return next;

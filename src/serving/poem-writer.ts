@@ -78,8 +78,11 @@ class PoemThread {
 /** how the poems are served: poem threads, threads a poem thread's products use, the couplet model */
 export type ServingOptions = { workers?: number; productThreads?: number; couplet?: string };
 
+/** why the product helpers are paused: a fine-tune runs, or a hot swap loads the next model */
+export type HelperPause = 'finetune' | 'swap';
+
 export class PoemWriter {
-  private helperPaused = false;
+  private readonly helperPausedFor = new Set<HelperPause>();
 
   private constructor(
     private readonly threads: PoemThread[],
@@ -134,19 +137,26 @@ export class PoemWriter {
   }
 
   /**
-   * Pauses (or resumes) the poem threads' product helpers (see ServingOptions.productThreads): the poems stay
+   * Pauses (or resumes, for `reason`) the poem threads' product helpers (see ServingOptions.productThreads);
+   * they run again once no reason is left. The poems stay
    * the same, written on one thread each. The bot pauses them while it fine-tunes, whose threads then have
    * the helper's core (bench/learning-loop.ts: /poem p99 while training 145 → 79 ms), and a hot swap while
    * the next model loads.
    */
-  pauseProductHelper(paused: boolean): void {
-    if (paused === this.helperPaused) return;
-    this.helperPaused = paused;
-    for (const t of this.threads) t.worker.postMessage({ pauseProductHelper: paused });
+  pauseProductHelper(reason: HelperPause, paused: boolean): void {
+    const before = this.productHelperPaused;
+    if (paused) this.helperPausedFor.add(reason);
+    else this.helperPausedFor.delete(reason);
+    if (this.productHelperPaused !== before) for (const t of this.threads) t.worker.postMessage({ pauseProductHelper: !before });
+  }
+
+  /** paused for any reason, or only for `reason` */
+  productHelperPausedFor(reason?: HelperPause): boolean {
+    return reason ? this.helperPausedFor.has(reason) : this.helperPausedFor.size > 0;
   }
 
   get productHelperPaused(): boolean {
-    return this.helperPaused;
+    return this.productHelperPausedFor();
   }
 
   /** Writes one poem on every thread: the first poem pays one-time costs (kernel set-up, caches). */
