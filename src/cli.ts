@@ -45,6 +45,9 @@ const TRAIN_FLAGS: Record<string, string> = {
   hiddenDim: 'hidden',
   batchTokens: 'batch-tokens',
   saveEveryMinutes: 'save-every',
+  lockedDropout: 'locked-dropout',
+  weightDrop: 'weight-drop',
+  embeddingDrop: 'embedding-drop',
 };
 
 async function trainCommand(values: Flags) {
@@ -73,6 +76,9 @@ async function trainCommand(values: Flags) {
     dtype: values.dtype as never,
     evalDev: values['no-eval'] === undefined,
     dropout: num(values.dropout, 'dropout'),
+    lockedDropout: values['locked-dropout'] !== undefined,
+    weightDrop: num(values['weight-drop'], 'weight-drop'),
+    embeddingDrop: num(values['embedding-drop'], 'embedding-drop'),
   };
   // checked here too, so that a bad value is named by its flag before the corpus is read
   const checked = TrainOptions.safeParse(options);
@@ -277,6 +283,9 @@ program
   .addOption(new Option('--save-every <minutes>', 'checkpoint this often').default('10'))
   .addOption(new Option('--dtype <dtype>', 'weights as stored').choices(['float32', 'float16']).default('float32'))
   .addOption(new Option('--dropout <p>', 'dropout on the embedding and each LSTM output').default('0'))
+  .option('--locked-dropout', 'one dropout mask per poem for all its steps (variational) instead of one per step')
+  .addOption(new Option('--weight-drop <p>', "share of each recurrent matrix's weights dropped per batch (AWD-LSTM)").default('0'))
+  .addOption(new Option('--embedding-drop <p>', 'share of characters dropped from the embedding per batch (AWD-LSTM)').default('0'))
   .option('--stanzas', 'also train on the regular stanzas of longer poems')
   .option('--no-eval', 'skip the dev perplexity at the end')
   .action((_opts, cmd: Command) => trainCommand(flags(cmd)));

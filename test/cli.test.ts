@@ -230,6 +230,16 @@ describe('bad input to eval and train: a message that names the problem, no stac
       () => ['train', '--dropout', '0.95', '--out', join(tempDir(), 'm')],
       /--dropout: Number must be less than or equal to 0\.9 \(got "0\.95"\)/,
     ],
+    [
+      'train with a weight-drop that is not a number',
+      () => ['train', '--weight-drop', 'half', '--out', join(tempDir(), 'm')],
+      /--weight-drop must be a number \(got "half"\)/,
+    ],
+    [
+      'train with a negative embedding dropout',
+      () => ['train', '--embedding-drop', '-0.1', '--out', join(tempDir(), 'm')],
+      /--embedding-drop: Number must be greater than or equal to 0 \(got "-0\.1"\)/,
+    ],
     ['poetics of a file that does not exist', () => ['poetics', '/nonexistent/poems.jsonl'], /cannot read \/nonexistent\/poems\.jsonl/],
     [
       'poetics of lines that are not poems',

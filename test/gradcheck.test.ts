@@ -3,8 +3,8 @@
  * unrolled loop, on a tiny model, for every parameter.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useBackend } from '../src/model/backend.js';
-import { initParams, lossAndGrads, toTensors, type Batch, type ModelConfig } from '../src/model/model.js';
+import { tf, useBackend } from '../src/model/backend.js';
+import { features, initParams, lossAndGrads, toTensors, type Batch, type ModelConfig } from '../src/model/model.js';
 import { lcg } from './helpers.js';
 
 function randomBatch(V: number, T: number, B: number, seed: number): Batch {
@@ -50,6 +50,49 @@ describe.each(BACKENDS)('hand-derived BPTT on %s', (backend) => {
       expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0); // every parameter gets a gradient
       expect(relativeError(h, g), name).toBeLessThan(1e-4);
     }
+  });
+
+  it('matches autograd under the same masks of every regulariser (locked dropout, weight-drop, embedding dropout)', () => {
+    const config: ModelConfig = { vocabSize: 23, embedDim: 6, hiddenDim: 7, layers: 2 };
+    const params = toTensors(config, initParams(config, 3));
+    const batch = randomBatch(config.vocabSize, 9, 4, 11);
+    const dropout = { rate: 0.3, locked: true, recurrent: 0.3, embedding: 0.2, seed: 9 };
+    const hand = lossAndGrads(config, params, batch, { grads: true, handGrad: true, dropout });
+    const auto = lossAndGrads(config, params, batch, { grads: true, handGrad: false, dropout });
+    const plain = lossAndGrads(config, params, batch, { grads: true });
+    expect(hand.nllSum).not.toBeCloseTo(plain.nllSum, 2); // the masks are there
+    expect(hand.nllSum).toBeCloseTo(auto.nllSum, 4);
+    for (const [name, g] of auto.grads!) expect(relativeError(hand.grads!.get(name)!, g), name).toBeLessThan(1e-4);
+    // a dropped recurrent weight gets no gradient: about 30% of each Wh's entries are exactly 0
+    for (const name of ['lstm0.wh', 'lstm1.wh']) {
+      const g = hand.grads!.get(name)!;
+      const zeros = g.filter((v) => v === 0).length / g.length;
+      expect(zeros, name).toBeGreaterThan(0.2);
+      expect(zeros, name).toBeLessThan(0.4);
+      expect(plain.grads!.get(name)!.filter((v) => v === 0).length).toBe(0);
+    }
+    // a dropped character's embedding row gets no gradient although the character is in the batch
+    const seen = [...new Set(batch.inputs)];
+    const embeddingGrad = hand.grads!.get('embedding')!;
+    const rowIsZero = (id: number) => embeddingGrad.subarray(id * config.embedDim, (id + 1) * config.embedDim).every((v) => v === 0);
+    expect(seen.filter(rowIsZero).length).toBeGreaterThan(0);
+    expect(seen.filter(rowIsZero).length).toBeLessThan(seen.length);
+  });
+
+  it.each([true, false])('locked dropout keeps one mask per sequence for all its steps (locked: %s)', (locked) => {
+    const config: ModelConfig = { vocabSize: 23, embedDim: 6, hiddenDim: 16, layers: 1 };
+    const params = toTensors(config, initParams(config, 3));
+    const [T, B] = [9, 4];
+    const batch = randomBatch(config.vocabSize, T, B, 5);
+    const out = tf.tidy(() => features(config, params, tf.tensor1d(batch.inputs, 'int32'), T, B, true, { rate: 0.5, locked, seed: 3 }).arraySync());
+    const dropped = (t: number, b: number) =>
+      out[t * B + b]!.slice(0, config.hiddenDim)
+        .map((v) => v === 0)
+        .join();
+    const sameOverTime = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => dropped(t, b)).every((m) => m === dropped(0, b)));
+    expect(sameOverTime.every(Boolean)).toBe(locked);
+    expect(dropped(0, 0)).toContain('true');
+    expect(dropped(0, 0)).not.toBe(dropped(0, 1)); // one mask per sequence, not one for the batch
   });
 
   it('matches a central finite difference on a few recurrent weights', () => {

@@ -161,15 +161,17 @@ describe('a fine-tune run', () => {
     expect(s.runner.stop('anyone')).toBe(false);
   });
 
-  it('rejects a candidate that is worse than the active model, keeping it as a version', async () => {
+  it("rejects a candidate that is worse than the active model, keeping it as a version (and its base's regularisation)", async () => {
     // a base that has learned something, then a fine-tune with a rate far too high
     const dir = tempDir('tangshi-loop-base-');
     const tiny = makeTinyCheckpoint({ dir: join(dir, 'untrained') });
     const data = corpusTrainData();
+    const regularisation = { dropout: 0.1, lockedDropout: true, weightDrop: 0.1, embeddingDrop: 0.05 };
     await train(
-      { from: tiny.dir, out: join(dir, 'trained'), maxSteps: 30, lr: 0.02, workers: 1, evalDev: false, dtype: 'float16' },
+      { from: tiny.dir, out: join(dir, 'trained'), maxSteps: 30, lr: 0.02, workers: 1, evalDev: false, dtype: 'float16', ...regularisation },
       { ...data, train: data.train.slice(0, 3000) },
     );
+    expect(loadCheckpoint(join(dir, 'trained')).manifest.config.training).toMatchObject(regularisation);
     const s = await setup({ lr: 0.5, maxSteps: 3 }, { base: join(dir, 'trained') });
     const baseVersion = s.holder.model.version;
     const started = await s.runner.start('admin', ADMIN_ID);
@@ -182,6 +184,8 @@ describe('a fine-tune run', () => {
     expect((await activeVersion(s.db))!.version).toBe(baseVersion);
     const candidate = await s.db.prisma.modelVersion.findUniqueOrThrow({ where: { version: report.candidateVersion! } });
     expect(candidate.active).toBe(false);
+    // the fine-tune trained with the regularisation its base was trained with
+    expect(loadCheckpoint(candidate.path).manifest.config.training).toMatchObject(regularisation);
   });
 });
 

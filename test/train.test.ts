@@ -115,10 +115,10 @@ describe('training', () => {
     try {
       for (const [name, p] of engine.params) p.set(initParams(config, 4).get(name)!);
       const plain = await engine.run(seqs, { grads: true });
-      const dropped = [await engine.run(seqs, { grads: true, dropout: 0.5 }), await engine.run(seqs, { grads: true, dropout: 0.5 })];
+      const dropped = [await engine.run(seqs, { grads: true, dropout: { rate: 0.5 } }), await engine.run(seqs, { grads: true, dropout: { rate: 0.5 } })];
       expect(dropped[0]!.nllSum).not.toBeCloseTo(plain.nllSum, 3);
       expect(dropped[0]!.nllSum).not.toBeCloseTo(dropped[1]!.nllSum, 3);
-      const evaluated = await engine.run(seqs, { grads: false, dropout: 0.5 });
+      const evaluated = await engine.run(seqs, { grads: false, dropout: { rate: 0.5 } });
       expect(evaluated.nllSum).toBeCloseTo(plain.nllSum, 3);
     } finally {
       await engine.close();

@@ -22,8 +22,11 @@ export type FinetuneJob = {
   maxSteps?: number;
   maxMinutes?: number;
   lr: number;
-  /** the dropout the active model was trained with (a fine-tune keeps its regularisation) */
+  /** the regularisation the active model was trained with (a fine-tune keeps it) */
   dropout: number;
+  lockedDropout?: boolean;
+  weightDrop?: number;
+  embeddingDrop?: number;
   workers?: number;
 };
 
@@ -63,6 +66,9 @@ const trained = await train(
     maxMinutes: job.maxMinutes,
     lr: job.lr,
     dropout: job.dropout,
+    lockedDropout: job.lockedDropout,
+    weightDrop: job.weightDrop,
+    embeddingDrop: job.embeddingDrop,
     workers: job.workers,
     dtype: 'float16',
     evalDev: false,

@@ -6,11 +6,11 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { initBackendInfo } from './backend.js';
 import { type Sequence, toBatch } from './batches.js';
-import { countParams, lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
+import { countParams, type Dropout, lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig, type ModelParams } from './model.js';
 import { startWorker } from './threads.js';
 
 type StepResult = { nllSum: number; weightSum: number; perToken?: Float32Array[] };
-type RunOptions = { grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number };
+type RunOptions = { grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: Dropout };
 
 /** Computes loss sums (and gradients, summed, into `grads`) for a batch, in-process or over worker threads. */
 export interface GradEngine {

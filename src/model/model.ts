@@ -290,23 +290,45 @@ function outputNllAutograd(x: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D)
 }
 
 /**
- * Dropout on a native backend draws its mask in TensorFlow (tf.dropout draws every number in JavaScript,
- * which cost a fifth of a native training step); elsewhere it is tf.dropout.
+ * Regularisation while training (none when evaluating or writing). `rate` drops units of the
+ * non-recurrent connections, the embedding and each layer's output (Zaremba et al. 2014); `locked` draws
+ * one mask per sequence for all its steps instead of one per step (variational dropout, Gal & Ghahramani
+ * 2016); `recurrent` drops entries of each layer's Wh, one mask per batch (weight-drop, DropConnect on the
+ * recurrent matrices, AWD-LSTM, Merity et al. 2017); `embedding` drops whole characters from the
+ * embedding matrix (AWD-LSTM). `seed` fixes the masks (the gradient check compares two passes under
+ * the same masks).
  */
-function dropout(x: tf.Tensor2D, rate: number): tf.Tensor2D {
+export const Dropout = z.object({
+  rate: z.number().min(0).max(0.9).default(0),
+  locked: z.boolean().default(false),
+  recurrent: z.number().min(0).max(0.9).default(0),
+  embedding: z.number().min(0).max(0.9).default(0),
+  seed: z.number().int().positive().optional(),
+});
+export type Dropout = z.input<typeof Dropout>;
+
+/**
+ * A mask of 0 and 1/(1 − rate). On a native backend it is drawn by TensorFlow's StatelessRandomUniform
+ * (tf.randomUniform draws every number in JavaScript, which cost a fifth of a native training step; the
+ * stateful RandomUniform kernel is cached between calls, so a seed would not repeat its mask).
+ */
+export function keepMask(shape: number[], rate: number, seed?: number): tf.Tensor {
   const native = nativeBackend();
-  if (!native) return tf.dropout(x, rate) as tf.Tensor2D;
-  const b = native.binding;
-  const seed = (n: number) => Math.floor(Math.random() * n);
-  const attrs = [
-    { name: 'seed', type: b.TF_ATTR_INT, value: seed(2 ** 31) },
-    { name: 'seed2', type: b.TF_ATTR_INT, value: seed(2 ** 31) },
-    { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-    { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
-  ];
-  const [u] = native.executeMultipleOutputs('RandomUniform', attrs, [tf.tensor1d(x.shape, 'int32')], 1);
-  const keep = tf.mul(tf.cast(tf.greaterEqual(u!, rate), 'float32'), 1 / (1 - rate));
-  return tf.mul(x, keep) as tf.Tensor2D;
+  let uniform: tf.Tensor;
+  if (native) {
+    const b = native.binding;
+    const fresh = () => Math.floor(Math.random() * 2 ** 31);
+    const seeds = seed === undefined ? [fresh(), fresh()] : [seed, seed + 1];
+    const attrs = [
+      { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+      { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
+      { name: 'Tseed', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
+    ];
+    uniform = native.executeMultipleOutputs('StatelessRandomUniform', attrs, [tf.tensor1d(shape, 'int32'), tf.tensor1d(seeds, 'int32')], 1)[0]!;
+  } else {
+    uniform = tf.randomUniform(shape, 0, 1, 'float32', seed);
+  }
+  return tf.mul(tf.cast(tf.greaterEqual(uniform, rate), 'float32'), 1 / (1 - rate));
 }
 
 export type Batch = {
@@ -321,22 +343,29 @@ export type Batch = {
 
 /**
  * The last LSTM layer's output for every position, with a column of ones for the output bias:
- * [T*B, H + 1]. `dropout` (training only) drops units of the non-recurrent connections, the embedding and
- * each layer's output, as Zaremba et al. (2014) regularise LSTM language models; the recurrent path is
- * left whole.
+ * [T*B, H + 1]. `drop` (training only) regularises as `Dropout` says; the masks are products outside the
+ * hand-derived pieces, so autograd carries them.
  */
-export function features(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T: number, B: number, handGrad = true, rate = 0): tf.Tensor2D {
+export function features(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T: number, B: number, handGrad = true, drop?: Dropout): tf.Tensor2D {
   const lstm = handGrad ? lstmLayer : lstmLayerAutograd;
-  const drop = (t: tf.Tensor2D) => (rate > 0 ? dropout(t, rate) : t);
-  let x: tf.Tensor2D = drop(tf.gather(p.get('embedding')!, inputs) as tf.Tensor2D); // [T*B, E]
+  const d = Dropout.parse(drop ?? {});
+  let masksDrawn = 0;
+  const mask = (shape: number[], rate: number) => keepMask(shape, rate, d.seed === undefined ? undefined : d.seed + 2 * masksDrawn++);
+  // [T*B, D] → the same, with units dropped: per position, or one mask per sequence (time-major rows)
+  const dropUnits = (x: tf.Tensor2D): tf.Tensor2D => {
+    if (d.rate === 0) return x;
+    const D = x.shape[1];
+    if (!d.locked) return tf.mul(x, mask(x.shape, d.rate)) as tf.Tensor2D;
+    return tf.reshape(tf.mul(tf.reshape(x, [T, B, D]), mask([1, B, D], d.rate)), [T * B, D]) as tf.Tensor2D;
+  };
+  let embedding = p.get('embedding')!;
+  if (d.embedding > 0) embedding = tf.mul(embedding, mask([c.vocabSize, 1], d.embedding));
+  let x: tf.Tensor2D = dropUnits(tf.gather(embedding, inputs) as tf.Tensor2D); // [T*B, E]
   for (let l = 0; l < c.layers; l++) {
-    const hs = lstm(
-      tf.reshape(x, [T, B, x.shape[1]]),
-      p.get(`lstm${l}.wx`) as tf.Tensor2D,
-      p.get(`lstm${l}.wh`) as tf.Tensor2D,
-      p.get(`lstm${l}.b`) as tf.Tensor1D,
-    );
-    x = drop(tf.reshape(hs, [T * B, c.hiddenDim]));
+    let wh = p.get(`lstm${l}.wh`) as tf.Tensor2D;
+    if (d.recurrent > 0) wh = tf.mul(wh, mask(wh.shape, d.recurrent)) as tf.Tensor2D;
+    const hs = lstm(tf.reshape(x, [T, B, x.shape[1]]), p.get(`lstm${l}.wx`) as tf.Tensor2D, wh, p.get(`lstm${l}.b`) as tf.Tensor1D);
+    x = dropUnits(tf.reshape(hs, [T * B, c.hiddenDim]));
   }
   return tf.concat([x, tf.ones([T * B, 1])], 1) as tf.Tensor2D;
 }
@@ -361,7 +390,7 @@ export function lossAndGrads(
   c: ModelConfig,
   params: ParamTensors,
   batch: Batch,
-  opts: { grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number },
+  opts: { grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: Dropout },
 ): LossResult {
   // a scope rather than tf.tidy: the results are plain arrays, every tensor made here is freed at the end
   tf.engine().startScope();
@@ -372,7 +401,7 @@ export function lossAndGrads(
     const weightSum = batch.weights.reduce((a, b) => a + b, 0);
     const handGrad = opts.handGrad ?? true;
     const lossOf = (p: ParamTensors) => {
-      const x = features(c, p, inputs, batch.T, batch.B, handGrad, opts.grads ? (opts.dropout ?? 0) : 0);
+      const x = features(c, p, inputs, batch.T, batch.B, handGrad, opts.grads ? opts.dropout : undefined);
       const nll = (handGrad ? outputNll : outputNllAutograd)(x, outputWeights(c, p), targets);
       return { nll, total: tf.sum(tf.mul(nll, weights)) };
     };

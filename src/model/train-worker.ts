@@ -1,7 +1,7 @@
 /** A data-parallel training worker: computes loss and gradients for its shard of each batch. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from './backend.js';
-import { lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig } from './model.js';
+import { type Dropout, lossAndGrads, paramViews, toTensors, type Batch, type ModelConfig } from './model.js';
 
 const {
   config,
@@ -24,7 +24,7 @@ ready.then(
   (e) => parentPort!.postMessage({ ready: false, error: (e as Error).message }),
 );
 
-parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: number }) => {
+parentPort!.on('message', async (m: { batch: Batch; grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: Dropout }) => {
   try {
     await ready;
     const tensors = toTensors(config, params);

@@ -9,7 +9,7 @@ import { epochBatches, type Example } from './batches.js';
 import { loadCheckpoint, saveCheckpoint, type Manifest } from './checkpoint.js';
 import { SPLIT } from './corpus.js';
 import { createEngine } from './grad-engines.js';
-import { countParams, initParams, type ModelConfig, type ModelParams } from './model.js';
+import { countParams, type Dropout, initParams, type ModelConfig, type ModelParams } from './model.js';
 import { DEFAULT_LR, Optimizer, ParamOptimizer } from './optimizer.js';
 import { perplexity } from './perplexity.js';
 import type { TrainData } from './train-data.js';
@@ -33,6 +33,12 @@ export const TrainOptions = z.object({
   clip: z.number().positive().default(5),
   /** dropout rate on the embedding and the LSTM outputs while training (0: none) */
   dropout: z.number().min(0).max(0.9).default(0),
+  /** one dropout mask per sequence for all its steps (variational) instead of one per step */
+  lockedDropout: z.boolean().default(false),
+  /** weight-drop: the share of each recurrent matrix's entries dropped, one mask per batch (AWD-LSTM) */
+  weightDrop: z.number().min(0).max(0.9).default(0),
+  /** the share of characters dropped from the embedding, one mask per batch (AWD-LSTM) */
+  embeddingDrop: z.number().min(0).max(0.9).default(0),
   minCount: z.number().int().positive().default(3),
   seed: z.number().int().default(1),
   workers: z.number().int().min(1).optional(),
@@ -101,6 +107,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
       `data: ${data.train.length} training poems${data.split.stanzas ? ` (${data.split.stanzas} of them stanzas of irregular poems)` : ''}, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`,
     );
 
+    const dropout: Dropout = { rate: o.dropout, locked: o.lockedDropout, recurrent: o.weightDrop, embedding: o.embeddingDrop };
     const began = performance.now();
     const elapsedMinutes = () => (performance.now() - began) / 60000;
     let batches = epochBatches(data.train, vocab, o.batchTokens, o.seed + state.epoch);
@@ -138,7 +145,18 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
         dtype: o.dtype,
         config: {
           model: config,
-          training: { optimizer: o.optimizer, lr: lr0, batchTokens: o.batchTokens, clip: o.clip, dropout: o.dropout, seed: o.seed, minCount: vocab.minCount },
+          training: {
+            optimizer: o.optimizer,
+            lr: lr0,
+            batchTokens: o.batchTokens,
+            clip: o.clip,
+            dropout: o.dropout,
+            lockedDropout: o.lockedDropout,
+            weightDrop: o.weightDrop,
+            embeddingDrop: o.embeddingDrop,
+            seed: o.seed,
+            minCount: vocab.minCount,
+          },
         },
         split: { ...SPLIT, ...data.split },
         metrics: { devPerplexity: metrics?.perplexity ?? null, devContentPerplexity: metrics?.contentPerplexity ?? null, devTokens: metrics?.tokens ?? null },
@@ -155,7 +173,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
         batches = epochBatches(data.train, vocab, o.batchTokens, o.seed + state.epoch);
       }
       const seqs = batches[state.batchInEpoch]!;
-      const r = await engine.run(seqs, { grads: true, dropout: o.dropout });
+      const r = await engine.run(seqs, { grads: true, dropout });
       // cosine decay to 10% of the initial rate over this run
       const lr = lr0 * (0.1 + 0.45 * (1 + Math.cos(Math.PI * fraction())));
       optimizer.step(engine.grads, r.weightSum, o.clip, lr);
