@@ -76,7 +76,7 @@ async function trainCommand(values: Flags) {
     dtype: values.dtype as never,
     evalDev: values['no-eval'] === undefined,
     dropout: num(values.dropout, 'dropout'),
-    lockedDropout: values['locked-dropout'] !== undefined,
+    lockedDropout: values['locked-dropout'] ? true : values['no-locked-dropout'] ? false : undefined,
     weightDrop: num(values['weight-drop'], 'weight-drop'),
     embeddingDrop: num(values['embedding-drop'], 'embedding-drop'),
   };
@@ -282,10 +282,12 @@ program
   .addOption(new Option('--seed <n>', 'initialisation and data order').default('1'))
   .addOption(new Option('--save-every <minutes>', 'checkpoint this often').default('10'))
   .addOption(new Option('--dtype <dtype>', 'weights as stored').choices(['float32', 'float16']).default('float32'))
-  .addOption(new Option('--dropout <p>', 'dropout on the embedding and each LSTM output').default('0'))
+  // regularisation: not given, it is what the --from checkpoint was trained with, else none
+  .option('--dropout <p>', "dropout on the embedding and each LSTM output (default: the --from checkpoint's, else 0)")
   .option('--locked-dropout', 'one dropout mask per poem for all its steps (variational) instead of one per step')
-  .addOption(new Option('--weight-drop <p>', "share of each recurrent matrix's weights dropped per batch (AWD-LSTM)").default('0'))
-  .addOption(new Option('--embedding-drop <p>', 'share of characters dropped from the embedding per batch (AWD-LSTM)').default('0'))
+  .option('--no-locked-dropout', 'one dropout mask per step (default: as the --from checkpoint, else this)')
+  .option('--weight-drop <p>', "share of each recurrent matrix's weights dropped per batch, AWD-LSTM (default: the --from checkpoint's, else 0)")
+  .option('--embedding-drop <p>', "share of characters dropped from the embedding per batch, AWD-LSTM (default: the --from checkpoint's, else 0)")
   .option('--stanzas', 'also train on the regular stanzas of longer poems')
   .option('--no-eval', 'skip the dev perplexity at the end')
   .action((_opts, cmd: Command) => trainCommand(flags(cmd)));

@@ -47,11 +47,16 @@ describe('training', () => {
     expect(manifest.metrics.devPerplexity!).toBeLessThan(before * 0.8);
   });
 
-  it('resumes from a checkpoint: steps continue and the parent is recorded', async () => {
+  it('resumes from a checkpoint: steps continue, the parent is recorded, the regularisation kept unless given', async () => {
     const dir = tempDir();
-    const first = await train({ ...tiny, out: join(dir, 'a'), maxSteps: 5 }, data);
+    const regularisation = { dropout: 0.2, lockedDropout: true, weightDrop: 0.1, embeddingDrop: 0.05 };
+    const first = await train({ ...tiny, out: join(dir, 'a'), maxSteps: 5, ...regularisation }, data);
     const second = await train({ ...tiny, out: join(dir, 'b'), from: join(dir, 'a'), maxSteps: 5 }, data);
     expect(second.training.step).toBe(10);
+    // the regularisation not given is the checkpoint's; one given overrides it
+    expect(second.config.training).toMatchObject(regularisation);
+    const third = await train({ ...tiny, out: join(dir, 'c'), from: join(dir, 'b'), maxSteps: 1, dropout: 0, lockedDropout: false }, data);
+    expect(third.config.training).toMatchObject({ ...regularisation, dropout: 0, lockedDropout: false });
     expect(second.parent).toBe(first.version);
     expect(second.config.model).toEqual(first.config.model);
     const loaded = loadCheckpoint(join(dir, 'b'), { optimizer: true });

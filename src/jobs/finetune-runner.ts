@@ -183,16 +183,11 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       );
       state.ratedPoems = report.ratedPoems = rated.length;
       out = FinetuneRunner.runDir(this.deps.modelDir, row.id);
-      const trainedWith = base.manifest.config.training;
       const job: FinetuneJob = {
         from: base.checkpoint,
         out,
         rated,
         lr: settings.lr,
-        dropout: Number(trainedWith.dropout ?? 0),
-        lockedDropout: trainedWith.lockedDropout === true,
-        weightDrop: Number(trainedWith.weightDrop ?? 0),
-        embeddingDrop: Number(trainedWith.embeddingDrop ?? 0),
         maxSteps: settings.maxSteps,
         maxMinutes: settings.maxMinutes,
         workers: settings.workers,

@@ -22,11 +22,6 @@ export type FinetuneJob = {
   maxSteps?: number;
   maxMinutes?: number;
   lr: number;
-  /** the regularisation the active model was trained with (a fine-tune keeps it) */
-  dropout: number;
-  lockedDropout?: boolean;
-  weightDrop?: number;
-  embeddingDrop?: number;
   workers?: number;
 };
 
@@ -65,10 +60,7 @@ const trained = await train(
     maxSteps: job.maxSteps,
     maxMinutes: job.maxMinutes,
     lr: job.lr,
-    dropout: job.dropout,
-    lockedDropout: job.lockedDropout,
-    weightDrop: job.weightDrop,
-    embeddingDrop: job.embeddingDrop,
+    // no regularisation given: train() keeps what the active model was trained with
     workers: job.workers,
     dtype: 'float16',
     evalDev: false,

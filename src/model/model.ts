@@ -312,7 +312,7 @@ export type Dropout = z.input<typeof Dropout>;
  * (tf.randomUniform draws every number in JavaScript, which cost a fifth of a native training step; the
  * stateful RandomUniform kernel is cached between calls, so a seed would not repeat its mask).
  */
-export function keepMask(shape: number[], rate: number, seed?: number): tf.Tensor {
+function keepMask(shape: number[], rate: number, seed?: number): tf.Tensor {
   const native = nativeBackend();
   let uniform: tf.Tensor;
   if (native) {

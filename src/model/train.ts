@@ -31,14 +31,15 @@ export const TrainOptions = z.object({
   layers: z.number().int().min(1).max(2).default(1),
   batchTokens: z.number().int().positive().default(3072),
   clip: z.number().positive().default(5),
-  /** dropout rate on the embedding and the LSTM outputs while training (0: none) */
-  dropout: z.number().min(0).max(0.9).default(0),
+  // Regularisation; each one not given is what the `from` checkpoint was trained with, else none.
+  /** dropout rate on the embedding and the LSTM outputs while training */
+  dropout: z.number().min(0).max(0.9).optional(),
   /** one dropout mask per sequence for all its steps (variational) instead of one per step */
-  lockedDropout: z.boolean().default(false),
+  lockedDropout: z.boolean().optional(),
   /** weight-drop: the share of each recurrent matrix's entries dropped, one mask per batch (AWD-LSTM) */
-  weightDrop: z.number().min(0).max(0.9).default(0),
+  weightDrop: z.number().min(0).max(0.9).optional(),
   /** the share of characters dropped from the embedding, one mask per batch (AWD-LSTM) */
-  embeddingDrop: z.number().min(0).max(0.9).default(0),
+  embeddingDrop: z.number().min(0).max(0.9).optional(),
   minCount: z.number().int().positive().default(3),
   seed: z.number().int().default(1),
   workers: z.number().int().min(1).optional(),
@@ -107,7 +108,15 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
       `data: ${data.train.length} training poems${data.split.stanzas ? ` (${data.split.stanzas} of them stanzas of irregular poems)` : ''}, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`,
     );
 
-    const dropout: Dropout = { rate: o.dropout, locked: o.lockedDropout, recurrent: o.weightDrop, embedding: o.embeddingDrop };
+    const trainedWith = start?.manifest.config.training ?? {};
+    const regularisation = {
+      dropout: o.dropout ?? Number(trainedWith.dropout ?? 0),
+      lockedDropout: o.lockedDropout ?? trainedWith.lockedDropout === true,
+      weightDrop: o.weightDrop ?? Number(trainedWith.weightDrop ?? 0),
+      embeddingDrop: o.embeddingDrop ?? Number(trainedWith.embeddingDrop ?? 0),
+    };
+    const r = regularisation;
+    const dropout: Dropout = { rate: r.dropout, locked: r.lockedDropout, recurrent: r.weightDrop, embedding: r.embeddingDrop };
     const began = performance.now();
     const elapsedMinutes = () => (performance.now() - began) / 60000;
     let batches = epochBatches(data.train, vocab, o.batchTokens, o.seed + state.epoch);
@@ -150,10 +159,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
             lr: lr0,
             batchTokens: o.batchTokens,
             clip: o.clip,
-            dropout: o.dropout,
-            lockedDropout: o.lockedDropout,
-            weightDrop: o.weightDrop,
-            embeddingDrop: o.embeddingDrop,
+            ...regularisation,
             seed: o.seed,
             minCount: vocab.minCount,
           },
