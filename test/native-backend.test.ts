@@ -57,6 +57,25 @@ describe('the native backend', () => {
     expect(r.stdout).toMatch(/FAILED TFJS_BACKEND=node: @tensorflow\/tfjs-node cannot be loaded: .*libtensorflow.*scripts\/setup-native\.mjs/);
   });
 
+  // Where native TensorFlow cannot load, the low-priority thread has no pool to start: it loads nothing
+  // else (before, it loaded wasm there for nothing) and the bot's own load falls back as above.
+  it('starts no low-priority thread backend where native TensorFlow cannot load', () => {
+    const script = `
+      const { startNativePoolAtLowPriority } = await import('${new URL('../src/model/threads.ts', import.meta.url).href}');
+      console.log('RESULT ' + JSON.stringify({ backend: await startNativePoolAtLowPriority() }));
+    `;
+    const file = join(mkdtempSync(join(tmpdir(), 'tangshi-pool-')), 'pool.mjs');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+      encoding: 'utf8',
+      env: { ...process.env, LD_LIBRARY_PATH: broken, TFJS_BACKEND: 'auto' },
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(/RESULT (.*)/.exec(r.stdout)![1]!)).toEqual({ backend: null });
+    expect(r.stderr).not.toMatch(/runs on wasm/); // the fallback's line is the model's to say, once
+  });
+
   // In a fresh process (TensorFlow.js loads once per process): after startNativePoolAtLowPriority, the work of
   // products asked for on the main thread is done on threads of the lowest priority — TensorFlow's pool.
   it.runIf(existsSync('/proc/thread-self/stat'))('TensorFlow.js loaded first on a low-priority thread does its work on low-priority threads', () => {

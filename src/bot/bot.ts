@@ -30,7 +30,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
   if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
   // before anything loads TensorFlow: its pool of threads then runs the fine-tunes at the lowest priority
   await startNativePoolAtLowPriority().then(
-    (backend) => log.debug({ backend }, 'TensorFlow.js loaded on a low-priority thread'),
+    (backend) =>
+      log.debug({ backend }, backend ? 'native TensorFlow loaded on a low-priority thread' : 'no native TensorFlow here: no pool of threads to lower'),
     // not fatal: the model's own load below says what is wrong with the backend, if anything
     (e) => log.warn({ err: e }, 'could not load TensorFlow.js on a low-priority thread: fine-tunes will compete with /poem'),
   );

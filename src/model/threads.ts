@@ -38,19 +38,20 @@ export function lowerThisThreadsPriority(): boolean {
 }
 
 /**
- * Loads the TensorFlow.js backend first on a thread of the lowest priority, then ends it. Native TensorFlow
- * has one intra-op pool per process, started by the first thread that loads it, whose priority its threads
- * keep: so the fine-tune's products run on threads that yield to /poem, while the poem threads' own work
- * (int8 kernels in WebAssembly, on their own threads) keeps its priority. Call it before anything else loads
- * TensorFlow.js; resolves to the backend's name. It costs about 1.5 s at start (a thread loading TensorFlow.js).
+ * Loads native TensorFlow first on a thread of the lowest priority, then ends it. Native TensorFlow has one
+ * intra-op pool per process, started by the first thread that loads it, whose priority its threads keep: so
+ * the fine-tune's products run on threads that yield to /poem, while the poem threads' own work (int8 kernels
+ * in WebAssembly, on their own threads) keeps its priority. Call it before anything else loads TensorFlow.js;
+ * resolves to the native backend's name, or null where none loads (wasm and cpu have no pool to start). It
+ * costs about 1.5 s at start (a thread loading TensorFlow.js).
  */
-export async function startNativePoolAtLowPriority(): Promise<string> {
-  const chosen = process.env.TFJS_BACKEND;
-  if (chosen === 'wasm' || chosen === 'cpu') return chosen; // no pool of native threads (and 1.5 s saved at start)
-  const worker = startWorker(new URL('./native-pool-worker.ts', import.meta.url).href, {}, { lowPriority: true });
+export async function startNativePoolAtLowPriority(): Promise<string | null> {
+  const choice = process.env.TFJS_BACKEND ?? 'auto';
+  if (choice === 'wasm' || choice === 'cpu') return null; // (and 1.5 s saved at start)
+  const worker = startWorker(new URL('./native-pool-worker.ts', import.meta.url).href, { choice }, { lowPriority: true });
   try {
-    return await new Promise<string>((resolve, reject) => {
-      worker.once('message', (m: { backend: string }) => resolve(m.backend));
+    return await new Promise<string | null>((resolve, reject) => {
+      worker.once('message', (m: { backend: string | null }) => resolve(m.backend));
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`the thread that loads TensorFlow exited (code ${code})`)));
     });
