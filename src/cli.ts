@@ -33,7 +33,11 @@ function progressBar() {
       }
       bar.update(Math.round(p.fraction * 1000), payload);
     },
-    stop: () => started && bar.stop(),
+    // (a stopped bar stays silent: the next update starts it again below a log line)
+    stop: () => {
+      if (started) bar.stop();
+      started = false;
+    },
   };
 }
 
@@ -79,6 +83,7 @@ async function trainCommand(values: Flags) {
     lockedDropout: values['locked-dropout'] ? true : values['no-locked-dropout'] ? false : undefined,
     weightDrop: num(values['weight-drop'], 'weight-drop'),
     embeddingDrop: num(values['embedding-drop'], 'embedding-drop'),
+    tied: values.tied === undefined ? undefined : true,
   };
   // checked here too, so that a bad value is named by its flag before the corpus is read
   const checked = TrainOptions.safeParse(options);
@@ -288,6 +293,7 @@ program
   .option('--no-locked-dropout', 'one dropout mask per step (default: as the --from checkpoint, else this)')
   .option('--weight-drop <p>', "share of each recurrent matrix's weights dropped per batch, AWD-LSTM (default: the --from checkpoint's, else 0)")
   .option('--embedding-drop <p>', "share of characters dropped from the embedding per batch, AWD-LSTM (default: the --from checkpoint's, else 0)")
+  .option('--tied', 'a new model whose output layer is its embedding through a projection (tied embeddings)')
   .option('--stanzas', 'also train on the regular stanzas of longer poems')
   .option('--no-eval', 'skip the dev perplexity at the end')
   .action((_opts, cmd: Command) => trainCommand(flags(cmd)));

@@ -52,6 +52,30 @@ describe.each(BACKENDS)('hand-derived BPTT on %s', (backend) => {
     }
   });
 
+  it('matches autograd with tied embeddings: the output matrix is P·Eᵀ, and the embedding learns from both ends', () => {
+    const config: ModelConfig = { vocabSize: 23, embedDim: 6, hiddenDim: 7, layers: 2, tied: true };
+    const values = initParams(config, 3);
+    expect(values.has('out.w')).toBe(false);
+    expect(values.get('out.proj')).toHaveLength(7 * 6);
+    const params = toTensors(config, values);
+    const batch = randomBatch(config.vocabSize, 9, 4, 11);
+    const dropout = { rate: 0.3, locked: true, recurrent: 0.3, embedding: 0.2, seed: 9 };
+    const hand = lossAndGrads(config, params, batch, { grads: true, handGrad: true, dropout });
+    const auto = lossAndGrads(config, params, batch, { grads: true, handGrad: false, dropout });
+    expect(hand.nllSum).toBeCloseTo(auto.nllSum, 4);
+    for (const [name, g] of auto.grads!) expect(relativeError(hand.grads!.get(name)!, g), name).toBeLessThan(1e-4);
+    // a character never fed in (nor dropped) still gets an embedding gradient: from the output layer
+    const fed = new Set(batch.inputs);
+    const unseen = Array.from({ length: config.vocabSize }, (_, id) => id).filter((id) => !fed.has(id));
+    expect(unseen.length).toBeGreaterThan(0);
+    const embeddingGrad = hand.grads!.get('embedding')!;
+    for (const id of unseen)
+      expect(
+        embeddingGrad.subarray(id * 6, (id + 1) * 6).some((v) => v !== 0),
+        `row ${id}`,
+      ).toBe(true);
+  });
+
   it('matches autograd under the same masks of every regulariser (locked dropout, weight-drop, embedding dropout)', () => {
     const config: ModelConfig = { vocabSize: 23, embedDim: 6, hiddenDim: 7, layers: 2 };
     const params = toTensors(config, initParams(config, 3));

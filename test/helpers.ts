@@ -13,11 +13,17 @@ export function tempDir(prefix = 'tangshi-test-'): string {
 
 /** Writes an untrained checkpoint (vocabulary from the first `poems` training poems) and returns its path. */
 export function makeTinyCheckpoint(
-  opts: { hidden?: number; embed?: number; layers?: number; poems?: number; dtype?: 'float32' | 'float16'; dir?: string } = {},
+  opts: { hidden?: number; embed?: number; layers?: number; tied?: boolean; poems?: number; dtype?: 'float32' | 'float16'; dir?: string } = {},
 ): { dir: string; manifest: Manifest; vocab: Vocab } {
   const corpus = loadTangCorpus();
   const vocab = Vocab.build(corpus.train.slice(0, opts.poems ?? 3000), 2);
-  const config: ModelConfig = { vocabSize: vocab.size, embedDim: opts.embed ?? 8, hiddenDim: opts.hidden ?? 16, layers: opts.layers ?? 1 };
+  const config: ModelConfig = {
+    vocabSize: vocab.size,
+    embedDim: opts.embed ?? 8,
+    hiddenDim: opts.hidden ?? 16,
+    layers: opts.layers ?? 1,
+    ...(opts.tied ? { tied: true } : {}),
+  };
   const dir = opts.dir ?? join(tempDir(), 'checkpoint');
   const manifest = saveCheckpoint(dir, {
     parent: null,

@@ -63,6 +63,20 @@ describe('training', () => {
     expect(loaded.optimizerState?.get('#t')?.[0]).toBe(10);
   });
 
+  it('makes a model with tied embeddings when asked, keeps it tied on resuming, and refuses to tie a model made untied', async () => {
+    const dir = tempDir();
+    const tied = await train({ ...tiny, out: join(dir, 'tied'), maxSteps: 3, tied: true }, data);
+    expect(tied.config.model.tied).toBe(true);
+    expect(tied.weights.tensors.map((t) => t.name)).toContain('out.proj');
+    const resumed = await train({ ...tiny, out: join(dir, 'resumed'), from: join(dir, 'tied'), maxSteps: 1 }, data);
+    expect(resumed.config.model.tied).toBe(true);
+    const untied = await train({ ...tiny, out: join(dir, 'untied'), maxSteps: 1 }, data);
+    expect(untied.config.model.tied).toBeUndefined();
+    await expect(train({ ...tiny, out: join(dir, 'x'), from: join(dir, 'untied'), maxSteps: 1, tied: true }, data)).rejects.toThrow(
+      /tied embeddings are chosen when a model is made/,
+    );
+  });
+
   it('stops at a minutes budget and when aborted', async () => {
     const controller = new AbortController();
     let steps = 0;

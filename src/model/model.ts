@@ -20,6 +20,11 @@ export const ModelConfig = z.object({
   embedDim: z.number().int().positive(),
   hiddenDim: z.number().int().positive(),
   layers: z.number().int().min(1).max(2),
+  /**
+   * Tied input and output embeddings (Press & Wolf 2017, as AWD-LSTM): the output matrix is P·Eᵀ, the
+   * embedding E [V, E] through a projection P [H, E], instead of a matrix of its own [H, V].
+   */
+  tied: z.boolean().optional(),
 });
 export type ModelConfig = z.infer<typeof ModelConfig>;
 
@@ -36,7 +41,10 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
       { name: `lstm${l}.b`, shape: [4 * c.hiddenDim] },
     );
   }
-  specs.push({ name: 'out.w', shape: [c.hiddenDim, c.vocabSize] }, { name: 'out.b', shape: [c.vocabSize] });
+  specs.push(c.tied ? { name: 'out.proj', shape: [c.hiddenDim, c.embedDim] } : { name: 'out.w', shape: [c.hiddenDim, c.vocabSize] }, {
+    name: 'out.b',
+    shape: [c.vocabSize],
+  });
   return specs;
 }
 
@@ -72,6 +80,10 @@ export function initParams(c: ModelConfig, seed = 1): ModelParams {
       // too small for the LSTM to notice (training then sat at unigram perplexity). Unit variance, as
       // PyTorch's nn.Embedding.
       for (let i = 0; i < size; i++) values[i] = (2 * uniform() - 1) * Math.sqrt(3);
+    } else if (name === 'out.proj') {
+      // P·Eᵀ should start as a Glorot [H, V] matrix would: E has unit variance, so P's variance is that / E
+      const limit = Math.sqrt(6 / (c.hiddenDim + c.vocabSize) / c.embedDim);
+      for (let i = 0; i < size; i++) values[i] = (2 * uniform() - 1) * limit;
     } else if (shape.length === 2) {
       const limit = Math.sqrt(6 / (shape[0]! + shape[1]!));
       for (let i = 0; i < size; i++) values[i] = (2 * uniform() - 1) * limit;
@@ -370,9 +382,23 @@ export function features(c: ModelConfig, p: ParamTensors, inputs: tf.Tensor1D, T
   return tf.concat([x, tf.ones([T * B, 1])], 1) as tf.Tensor2D;
 }
 
+/** The output matrix [H, V]: its own, or P·Eᵀ when tied (autograd carries the product's gradient to both). */
+function outputMatrix(c: ModelConfig, p: ParamTensors): tf.Tensor2D {
+  return c.tied ? tf.matMul(p.get('out.proj') as tf.Tensor2D, p.get('embedding') as tf.Tensor2D, false, true) : (p.get('out.w') as tf.Tensor2D);
+}
+
+/** The output matrix as plain numbers, row-major [H, V] (what generation multiplies by). */
+export function outputMatrixValues(c: ModelConfig, params: ModelParams): Float32Array {
+  if (!c.tied) return params.get('out.w')!;
+  const tensors = toTensors(c, params);
+  const values = tf.tidy(() => outputMatrix(c, tensors).dataSync() as Float32Array);
+  for (const t of tensors.values()) t.dispose();
+  return values;
+}
+
 /** The output matrix with the bias as its last row: [H + 1, V]. */
 function outputWeights(c: ModelConfig, p: ParamTensors): tf.Tensor2D {
-  return tf.concat([p.get('out.w')!, tf.reshape(p.get('out.b')!, [1, c.vocabSize])], 0) as tf.Tensor2D;
+  return tf.concat([outputMatrix(c, p), tf.reshape(p.get('out.b')!, [1, c.vocabSize])], 0) as tf.Tensor2D;
 }
 
 /** Logits for every position: [T*B, V] (the serving path's tests compare against these). */

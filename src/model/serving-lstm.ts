@@ -10,6 +10,7 @@ import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js'
 import type { Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
 import { LstmCells } from './lstm-cell.js';
+import { outputMatrixValues } from './model.js';
 import { ProductHelper } from './product-helper.js';
 import type { Vocab } from './vocab.js';
 
@@ -80,7 +81,7 @@ export class ServingLstm {
     const layerWeights: MatVec[] = [];
     for (let l = 0; l < c.layers; l++) layerWeights.push(await matVec(stacked(l)));
     const biases = Array.from({ length: c.layers }, (_, l) => params.get(`lstm${l}.b`)!);
-    const out = await matVec(get('out.w'), params.get('out.b')!);
+    const out = await matVec(tf.tensor(outputMatrixValues(c, params), [c.hiddenDim, c.vocabSize]), params.get('out.b')!);
     return new ServingLstm(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim), helper);
   }
 

@@ -29,6 +29,8 @@ export const TrainOptions = z.object({
   embedDim: z.number().int().positive().default(128),
   hiddenDim: z.number().int().positive().default(256),
   layers: z.number().int().min(1).max(2).default(1),
+  /** a new model with tied input and output embeddings (model.ts); a checkpoint resumed keeps its own */
+  tied: z.boolean().optional(),
   batchTokens: z.number().int().positive().default(3072),
   clip: z.number().positive().default(5),
   // Regularisation; each one not given is what the `from` checkpoint was trained with, else none.
@@ -91,7 +93,15 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
       data.train.map((e) => e.poem),
       o.minCount,
     );
-  const config: ModelConfig = start?.manifest.config.model ?? { vocabSize: vocab.size, embedDim: o.embedDim, hiddenDim: o.hiddenDim, layers: o.layers };
+  if (start && o.tied && !start.manifest.config.model.tied)
+    throw new Error(`tied embeddings are chosen when a model is made: ${o.from} has an output matrix of its own`);
+  const config: ModelConfig = start?.manifest.config.model ?? {
+    vocabSize: vocab.size,
+    embedDim: o.embedDim,
+    hiddenDim: o.hiddenDim,
+    layers: o.layers,
+    ...(o.tied ? { tied: true } : {}),
+  };
   const engine = await createEngine(config, o.workers, o.backend);
   try {
     const initial = start?.params ?? withUnigramBias(initParams(config, o.seed), data.train, vocab);
@@ -102,7 +112,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
       ? { ...start.manifest.training, history: [...start.manifest.training.history] }
       : { step: 0, epoch: 0, batchInEpoch: 0, tokensSeen: 0, seconds: 0, history: [] as Manifest['training']['history'] };
     log(
-      `model: ${countParams(config).toLocaleString('en')} parameters, vocabulary ${vocab.size}, ${config.layers}×LSTM(${config.hiddenDim}), embedding ${config.embedDim}`,
+      `model: ${countParams(config).toLocaleString('en')} parameters, vocabulary ${vocab.size}, ${config.layers}×LSTM(${config.hiddenDim}), embedding ${config.embedDim}${config.tied ? ', tied to the output layer' : ''}`,
     );
     log(
       `data: ${data.train.length} training poems${data.split.stanzas ? ` (${data.split.stanzas} of them stanzas of irregular poems)` : ''}, ${data.dev.length} dev poems; optimizer ${o.optimizer} lr ${lr0}`,
