@@ -1,6 +1,6 @@
 /**
  * Where E256/H512 training loses to PyTorch: each product of a training step, at its shape, on native
- * TensorFlow's MatMul (the kernel model.ts calls for its own products) and in PyTorch (MKL, the bench's venv,
+ * TensorFlow's MatMul (model.ts's matMul, the kernel of its own products) and in PyTorch (MKL, the bench's venv,
  * when `npm run bench` has made it), 2 threads each, GMAC/s (10⁹ multiply-adds a second, best of 3 rounds of
  * 20 after 3 warm-ups, the result kept in TensorFlow: no copy out). A batch: 34 steps × 90 poems.
  *
@@ -8,7 +8,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { TORCH_VENV } from '../src/bench.js';
 import { describeBackend, tf, useBackend } from '../src/model/backend.js';
+import { matMul } from '../src/model/model.js';
 
 const [T, B, E, H, V] = [34, 90, 256, 512, 5286];
 const N = T * B;
@@ -25,21 +27,6 @@ const shapes: [string, number, number, number, boolean, boolean][] = [
 ];
 
 const info = await useBackend('node');
-const native = tf.backend() as unknown as {
-  executeMultipleOutputs(name: string, attrs: unknown[], inputs: unknown[], n: number): tf.Tensor[];
-  binding: Record<string, number>;
-};
-const matMul = (a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean) =>
-  native.executeMultipleOutputs(
-    'MatMul',
-    [
-      { name: 'transpose_a', type: native.binding.TF_ATTR_BOOL, value: ta },
-      { name: 'transpose_b', type: native.binding.TF_ATTR_BOOL, value: tb },
-      { name: 'T', type: native.binding.TF_ATTR_TYPE, value: native.binding.TF_FLOAT },
-    ],
-    [a, b],
-    1,
-  )[0]!;
 
 const python = `
 import json, sys, time, torch
@@ -58,7 +45,7 @@ for M, K, N, ta, tb in json.loads(sys.argv[1]):
     out.append(M * K * N / best / 1e9)
 print(json.dumps(out))
 `;
-const torchPython = new URL('../.venv-bench/bin/python', import.meta.url).pathname;
+const torchPython = `${TORCH_VENV}bin/python`;
 let torch: number[] | undefined;
 if (existsSync(torchPython)) {
   const r = spawnSync(torchPython, ['-c', python, JSON.stringify(shapes.map(([, M, K, n, ta, tb]) => [M, K, n, ta, tb]))], { encoding: 'utf8' });
@@ -67,8 +54,8 @@ if (existsSync(torchPython)) {
 
 console.log(`${describeBackend(info)}; PyTorch: ${torch ? 'the bench venv, 2 threads' : 'not found (run `npm run bench` once to make .venv-bench)'}`);
 shapes.forEach(([name, M, K, n, ta, tb], k) => {
-  const a = tf.randomNormal(ta ? [K, M] : [M, K]);
-  const b = tf.randomNormal(tb ? [n, K] : [K, n]);
+  const a = tf.randomNormal(ta ? [K, M] : [M, K]) as tf.Tensor2D;
+  const b = tf.randomNormal(tb ? [n, K] : [K, n]) as tf.Tensor2D;
   for (let i = 0; i < 3; i++) matMul(a, b, ta, tb).dispose();
   let best = Infinity;
   for (let round = 0; round < 3; round++) {

@@ -26,7 +26,7 @@ import { loadCouplets } from './couplet/pairs.js';
 
 const TORCH_SCRIPT = new URL('../bench/torch_lstm.py', import.meta.url).pathname;
 /** PyTorch as a user installs it today (`pip install torch`), in a git-ignored venv the bench creates once */
-const TORCH_VENV = new URL('../.venv-bench/', import.meta.url).pathname;
+export const TORCH_VENV = new URL('../.venv-bench/', import.meta.url).pathname;
 const DEBIAN_PYTHON = '/usr/bin/python3';
 
 /**
