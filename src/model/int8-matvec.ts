@@ -7,6 +7,7 @@
  * loads each weight once for every four of them, and each product is bit for bit what it is alone.
  */
 import { type ProductHelper, SPLIT_MIN_MACS } from './product-helper.js';
+import { nativeMatmul } from './int8-native.js';
 import { compileWat } from './wat.js';
 
 type Kernel = {
@@ -64,7 +65,9 @@ export class Int8Matrix {
     const K = Math.ceil(rows / 16) * 16; // the kernel takes 16 weights at a time: pad with zeros
     const module = await compileWat('int8-matvec.wat');
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
-    const kernel = (await WebAssembly.instantiate(module, { env: { memory } })).exports as unknown as Kernel;
+    const wasm = (await WebAssembly.instantiate(module, { env: { memory } })).exports as unknown as Kernel;
+    // the native kernel where it loads (int8-native.ts): the same products, bit for bit, faster
+    const kernel: Kernel = { quantize: wasm.quantize, matmul: nativeMatmul(memory) ?? wasm.matmul };
     const matrix = new Int8Matrix(kernel, memory, rows, cols, K, helper ? { thread: helper, id: await helper.register(module, memory) } : undefined);
     matrix.reserve(1);
     const q = new Int8Array(memory.buffer, 0, K * cols);

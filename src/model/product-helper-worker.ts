@@ -4,9 +4,9 @@
  * way that lets registrations arrive) when none comes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { type Matmul, nativeMatmul } from './int8-native.js';
 import { CTRL } from './product-helper.js';
 
-type Matmul = (...args: number[]) => void;
 // (in Node since 16; TypeScript's lib has it from es2024)
 const waitAsync = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { value: Promise<string> | string } }).waitAsync;
 const ctrl = new Int32Array(workerData.ctrl as SharedArrayBuffer);
@@ -14,7 +14,7 @@ const kernels: Matmul[] = [];
 
 parentPort!.on('message', async (m: { id: number; module: WebAssembly.Module; memory: WebAssembly.Memory }) => {
   const instance = await WebAssembly.instantiate(m.module, { env: { memory: m.memory } });
-  kernels[m.id] = (instance.exports as unknown as { matmul: Matmul }).matmul;
+  kernels[m.id] = nativeMatmul(m.memory) ?? (instance.exports as unknown as { matmul: Matmul }).matmul; // as the caller's thread
   parentPort!.postMessage({ registered: m.id });
 });
 parentPort!.postMessage({ ready: true });

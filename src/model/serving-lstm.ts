@@ -9,6 +9,7 @@ import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backen
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import type { Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
+import { describeInt8Kernel } from './int8-native.js';
 import { LstmCells } from './lstm-cell.js';
 import { outputMatrixValues } from './model.js';
 import { ProductHelper } from './product-helper.js';
@@ -85,9 +86,13 @@ export class ServingLstm {
     return new ServingLstm(manifest, vocab, backend, precision, inputTable, layerWeights, biases, out, await LstmCells.create(c.hiddenDim), helper);
   }
 
-  /** the backend and the TensorFlow behind it, e.g. "node (TensorFlow 2.21.0, 2 threads)" */
+  /**
+   * the backend and the TensorFlow behind it, and what the int8 products run on, e.g. "node (TensorFlow
+   * 2.21.0, 2 threads), int8 products on avx512-vnni"
+   */
   get backend(): string {
-    return describeBackend(this.backendInfo);
+    if (this.precision !== 'int8') return describeBackend(this.backendInfo);
+    return `${describeBackend(this.backendInfo)}, int8 products on ${describeInt8Kernel()}`;
   }
 
   /** zeros in (h, c) of every layer: where a sequence starts */

@@ -1,0 +1,217 @@
+/*
+ * The int8 products of int8-matvec.wat, as native x86-64 code: the same arguments (byte offsets into the
+ * WebAssembly memory the matrix lives in, passed as a Uint8Array over it), the same layout and the same
+ * results bit for bit, several times faster where the CPU has AVX-512 VNNI (vpdpwssd: 32 multiply-adds an
+ * instruction, against 8 for WebAssembly's i32x4.dot_i16x8_s) or AVX2. Built at install by
+ * scripts/setup-native.mjs; where it is missing or the CPU has neither, the WebAssembly kernel runs.
+ *
+ * Why the results are the same: the WebAssembly kernel sums each product exactly in four int32 lanes (lane l
+ * takes the k with k mod 8 in {2l, 2l+1}), per chunk of 2048 k, and adds the lanes in f32 in a fixed order.
+ * A wider lane m here takes k mod 32 (AVX-512) or k mod 16 (AVX2) in {2m, 2m+1}, so WebAssembly's lane l is
+ * the exact integer sum of the lanes m with m mod 4 = l; from there the f32 arithmetic is done in the same
+ * order (compiled with -ffp-contract=off: no fused multiply-add).
+ *
+ * Tiles of 4 output columns × 4 inputs: each weight is loaded and widened once for four inputs, each input
+ * once for four columns.
+ */
+#define NAPI_VERSION 8
+#include <immintrin.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 2048
+
+typedef struct {
+  const int8_t *w;        /* N rows of K int8 weights */
+  const float *rowScale;  /* N */
+  const float *bias;      /* N */
+  const int16_t *x;       /* B rows of K int16 inputs */
+  const float *xScale;    /* B */
+  float *out;             /* B rows of N */
+  int K, N;
+} Product;
+
+/* out[b][j] from the four WebAssembly lanes' f32 sums, as the WebAssembly kernel stores it */
+static inline void store(const Product *p, int j, int b, __m128 lanes) {
+  float s[4];
+  _mm_storeu_ps(s, lanes);
+  float scale = p->xScale[b] * p->rowScale[j];
+  p->out[(int64_t)b * p->N + j] = scale * ((s[0] + s[1]) + (s[2] + s[3])) + p->bias[j];
+}
+
+/* One tile: columns cols[0..NC), inputs b0..b0+NB, every chunk, stored. */
+#define TILE_AVX512(NC, NB)                                                                                  \
+  __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void tile512_##NC##x##NB(                  \
+      const Product *p, const int32_t *cols, int b0) {                                                     \
+    const int K = p->K;                                                                                    \
+    __m128 s[NC][NB];                                                                                      \
+    for (int c = 0; c < NC; c++)                                                                           \
+      for (int b = 0; b < NB; b++) s[c][b] = _mm_setzero_ps();                                             \
+    for (int k0 = 0; k0 < K; k0 += CHUNK) {                                                                \
+      const int k1 = k0 + CHUNK < K ? k0 + CHUNK : K;                                                      \
+      __m512i acc[NC][NB];                                                                                 \
+      for (int c = 0; c < NC; c++)                                                                         \
+        for (int b = 0; b < NB; b++) acc[c][b] = _mm512_setzero_si512();                                   \
+      int k = k0;                                                                                          \
+      for (; k + 32 <= k1; k += 32) {                                                                      \
+        __m512i wv[NC];                                                                                    \
+        for (int c = 0; c < NC; c++)                                                                       \
+          wv[c] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(p->w + (int64_t)cols[c] * K + k))); \
+        for (int b = 0; b < NB; b++) {                                                                     \
+          __m512i xv = _mm512_loadu_si512((const void *)(p->x + (int64_t)(b0 + b) * K + k));               \
+          for (int c = 0; c < NC; c++) acc[c][b] = _mm512_dpwssd_epi32(acc[c][b], wv[c], xv);              \
+        }                                                                                                  \
+      }                                                                                                    \
+      if (k < k1) { /* 16 left (K is a multiple of 16): the low lanes, k mod 32 < 16 */                     \
+        __m512i wv[NC];                                                                                    \
+        for (int c = 0; c < NC; c++)                                                                       \
+          wv[c] = _mm512_zextsi256_si512(                                                                  \
+              _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p->w + (int64_t)cols[c] * K + k))));  \
+        for (int b = 0; b < NB; b++) {                                                                     \
+          __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p->x + (int64_t)(b0 + b) * K + k))); \
+          for (int c = 0; c < NC; c++) acc[c][b] = _mm512_dpwssd_epi32(acc[c][b], wv[c], xv);              \
+        }                                                                                                  \
+      }                                                                                                    \
+      for (int c = 0; c < NC; c++)                                                                         \
+        for (int b = 0; b < NB; b++) { /* lanes m ≡ l (mod 4) summed: WebAssembly's lane l, exactly */     \
+          __m512i a = acc[c][b];                                                                           \
+          __m128i l4 = _mm_add_epi32(_mm_add_epi32(_mm512_castsi512_si128(a), _mm512_extracti32x4_epi32(a, 1)), \
+                                     _mm_add_epi32(_mm512_extracti32x4_epi32(a, 2), _mm512_extracti32x4_epi32(a, 3))); \
+          s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                              \
+        }                                                                                                  \
+    }                                                                                                      \
+    for (int c = 0; c < NC; c++)                                                                           \
+      for (int b = 0; b < NB; b++) store(p, cols[c], b0 + b, s[c][b]);                                     \
+  }
+
+/* AVX2 has 16 vector registers: tiles of 2 columns × 4 inputs */
+#define TILE_AVX2(NC, NB)                                                                                    \
+  __attribute__((target("avx2"))) static void tile256_##NC##x##NB(const Product *p, const int32_t *cols, int b0) { \
+    const int K = p->K;                                                                                    \
+    __m128 s[NC][NB];                                                                                      \
+    for (int c = 0; c < NC; c++)                                                                           \
+      for (int b = 0; b < NB; b++) s[c][b] = _mm_setzero_ps();                                             \
+    for (int k0 = 0; k0 < K; k0 += CHUNK) {                                                                \
+      const int k1 = k0 + CHUNK < K ? k0 + CHUNK : K;                                                      \
+      __m256i acc[NC][NB];                                                                                 \
+      for (int c = 0; c < NC; c++)                                                                         \
+        for (int b = 0; b < NB; b++) acc[c][b] = _mm256_setzero_si256();                                   \
+      for (int k = k0; k < k1; k += 16) {                                                                  \
+        __m256i wv[NC];                                                                                    \
+        for (int c = 0; c < NC; c++)                                                                       \
+          wv[c] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p->w + (int64_t)cols[c] * K + k)));  \
+        for (int b = 0; b < NB; b++) {                                                                     \
+          __m256i xv = _mm256_loadu_si256((const __m256i *)(p->x + (int64_t)(b0 + b) * K + k));            \
+          for (int c = 0; c < NC; c++) acc[c][b] = _mm256_add_epi32(acc[c][b], _mm256_madd_epi16(wv[c], xv)); \
+        }                                                                                                  \
+      }                                                                                                    \
+      for (int c = 0; c < NC; c++)                                                                         \
+        for (int b = 0; b < NB; b++) {                                                                     \
+          __m256i a = acc[c][b];                                                                           \
+          __m128i l4 = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));           \
+          s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                              \
+        }                                                                                                  \
+    }                                                                                                      \
+    for (int c = 0; c < NC; c++)                                                                           \
+      for (int b = 0; b < NB; b++) store(p, cols[c], b0 + b, s[c][b]);                                     \
+  }
+
+/* (4 × 4 measured best at K = 512 and 1024 against 3×8, 4×6, 2×8 and 6×4) */
+TILE_AVX512(4, 4)
+TILE_AVX512(4, 1)
+TILE_AVX512(1, 4)
+TILE_AVX512(1, 1)
+TILE_AVX2(2, 4)
+TILE_AVX2(2, 1)
+TILE_AVX2(1, 4)
+TILE_AVX2(1, 1)
+
+typedef void (*Tile)(const Product *, const int32_t *, int);
+typedef struct {
+  const char *name;
+  int columns, inputs; /* the columns and inputs a full tile takes */
+  Tile full, fewInputs, fewColumns, one;
+} Isa;
+
+static const Isa AVX512 = {"avx512-vnni", 4, 4, tile512_4x4, tile512_4x1, tile512_1x4, tile512_1x1};
+static const Isa AVX2 = {"avx2", 2, 4, tile256_2x4, tile256_2x1, tile256_1x4, tile256_1x1};
+static const Isa *isa = 0;
+
+static void product(const Product *p, const int32_t *columns, int count, int B) {
+  const int C = isa->columns;
+  int c = 0;
+  for (; c + C <= count; c += C) {
+    int b = 0;
+    for (; b + isa->inputs <= B; b += isa->inputs) isa->full(p, columns + c, b);
+    for (; b < B; b++) isa->fewInputs(p, columns + c, b);
+  }
+  for (; c < count; c++) {
+    int b = 0;
+    for (; b + isa->inputs <= B; b += isa->inputs) isa->fewColumns(p, columns + c, b);
+    for (; b < B; b++) isa->one(p, columns + c, b);
+  }
+}
+
+/* matmul(memory: Uint8Array, w, rowScale, bias, x, xScale, out, K, N, B, columns, count): int8-matvec.wat's matmul */
+static napi_value Matmul(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 12) {
+    napi_throw_type_error(env, NULL, "matmul takes a Uint8Array over the memory and 11 numbers");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t length = 0;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "matmul: the first argument must be a Uint8Array over the memory");
+    return NULL;
+  }
+  int32_t a[11];
+  for (int i = 0; i < 11; i++)
+    if (napi_get_value_int32(env, argv[i + 1], &a[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "matmul: arguments 2-12 must be numbers");
+      return NULL;
+    }
+  const int K = a[6], N = a[7], B = a[8], count = a[10];
+  /* every region the product touches must lie inside the memory */
+  const int64_t size = (int64_t)length;
+#define INSIDE(at, bytes) ((at) >= 0 && (int64_t)(at) + (int64_t)(bytes) <= size)
+  if (K <= 0 || K % 16 || N <= 0 || B < 0 || count < 0 || !INSIDE(a[0], (int64_t)K * N) || !INSIDE(a[1], 4LL * N) ||
+      !INSIDE(a[2], 4LL * N) || !INSIDE(a[3], 2LL * K * B) || !INSIDE(a[4], 4LL * B) || !INSIDE(a[5], 4LL * N * B) ||
+      !INSIDE(a[9], 4LL * count)) {
+    napi_throw_range_error(env, NULL, "matmul: a region lies outside the memory");
+    return NULL;
+  }
+  uint8_t *base = data;
+  const int32_t *columns = (const int32_t *)(base + a[9]);
+  for (int c = 0; c < count; c++)
+    if (columns[c] < 0 || columns[c] >= N) {
+      napi_throw_range_error(env, NULL, "matmul: a column is outside 0…N−1");
+      return NULL;
+    }
+  Product p = {(const int8_t *)(base + a[0]), (const float *)(base + a[1]), (const float *)(base + a[2]),
+               (const int16_t *)(base + a[3]), (const float *)(base + a[4]), (float *)(base + a[5]), K, N};
+  product(&p, columns, count, B);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
+    isa = &AVX512;
+  else if (__builtin_cpu_supports("avx2"))
+    isa = &AVX2;
+  const char *forced = getenv("TANGSHI_INT8_ISA"); /* tests run the AVX2 tiles on an AVX-512 machine */
+  if (forced && strcmp(forced, "avx2") == 0 && isa == &AVX512) isa = &AVX2;
+  napi_value name, matmul;
+  napi_create_string_utf8(env, isa ? isa->name : "", NAPI_AUTO_LENGTH, &name);
+  napi_set_named_property(env, exports, "isa", name);
+  if (isa) {
+    napi_create_function(env, "matmul", NAPI_AUTO_LENGTH, Matmul, NULL, &matmul);
+    napi_set_named_property(env, exports, "matmul", matmul);
+  }
+  return exports;
+}

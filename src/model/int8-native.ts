@@ -1,0 +1,64 @@
+/**
+ * The native int8 kernel (int8-kernel.c, built at install into build/int8-kernel.node): the WebAssembly
+ * kernel's matmul with the same arguments and bit-for-bit the same products, on AVX-512 VNNI or AVX2.
+ * `POEM_INT8_KERNEL` chooses: `auto` (default: native where it loads, else WebAssembly), `native` (an error
+ * that names what is missing when it cannot), `wasm`; `TANGSHI_INT8_KERNEL_FILE` names another build of it.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const INT8_KERNEL_FILE = fileURLToPath(new URL('../../build/int8-kernel.node', import.meta.url));
+const kernelFile = () => process.env.TANGSHI_INT8_KERNEL_FILE || INT8_KERNEL_FILE;
+export const Int8KernelChoice = z.enum(['auto', 'native', 'wasm']);
+
+type Addon = { isa: string; matmul?: (memory: Uint8Array, ...args: number[]) => void };
+export type Matmul = (...args: number[]) => void;
+/** which kernel the int8 products of this thread run on, and why when it is not the native one */
+export type Int8KernelInfo = { kernel: 'native'; isa: string } | { kernel: 'wasm'; why: string };
+
+let loaded: { addon?: Addon; info: Int8KernelInfo } | undefined;
+
+function load(): { addon?: Addon; info: Int8KernelInfo } {
+  const parsed = Int8KernelChoice.safeParse(process.env.POEM_INT8_KERNEL ?? 'auto');
+  if (!parsed.success) throw new Error(`POEM_INT8_KERNEL must be auto, native or wasm, not ${JSON.stringify(process.env.POEM_INT8_KERNEL)}`);
+  if (parsed.data === 'wasm') return { info: { kernel: 'wasm', why: 'POEM_INT8_KERNEL=wasm' } };
+  let why: string;
+  try {
+    const addon = createRequire(import.meta.url)(kernelFile()) as Addon;
+    if (addon.matmul) return { addon, info: { kernel: 'native', isa: addon.isa } };
+    why = 'this CPU has neither AVX-512 VNNI nor AVX2';
+  } catch (error) {
+    // any failure (missing, built for another Node, a damaged file) leaves the WebAssembly kernel
+    why = `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`node scripts/setup-native.mjs\` builds it`;
+  }
+  if (parsed.data === 'native') throw new Error(`POEM_INT8_KERNEL=native, but ${why}`);
+  return { info: { kernel: 'wasm', why } };
+}
+
+/** The kernel this thread's int8 products run on (loaded once per thread). */
+export function int8KernelInfo(): Int8KernelInfo {
+  loaded ??= load();
+  return loaded.info;
+}
+
+/** e.g. "avx512-vnni", or "WebAssembly" (with why, given `why`) */
+export function describeInt8Kernel(why = false): string {
+  const k = int8KernelInfo();
+  return k.kernel === 'native' ? k.isa : why ? `WebAssembly (${k.why})` : 'WebAssembly';
+}
+
+/**
+ * The native matmul over `memory`, or undefined where the WebAssembly kernel runs. A view of the memory is
+ * made again whenever the memory has grown.
+ */
+export function nativeMatmul(memory: WebAssembly.Memory): Matmul | undefined {
+  loaded ??= load();
+  const matmul = loaded.addon?.matmul;
+  if (!matmul) return undefined;
+  let view = new Uint8Array(memory.buffer);
+  return (...args: number[]) => {
+    if (view.byteLength !== memory.buffer.byteLength) view = new Uint8Array(memory.buffer);
+    matmul(view, ...args);
+  };
+}
