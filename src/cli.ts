@@ -8,7 +8,7 @@ import { BASE_CHECKPOINT, copyCheckpoint, loadCheckpoint } from './model/checkpo
 import { FORMS, loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from './model/corpus.js';
 import { corpusTrainData } from './model/train-data.js';
 import { PoemInputError, PoemModel } from './model/generate.js';
-import { count, type Flags, num, parse, UsageError } from './shared/cli-args.js';
+import { count, type Flags, formatEta, num, parse, UsageError } from './shared/cli-args.js';
 import { COUPLET_SAMPLING, DEFAULT_SCRIPT, orList, POEM_SAMPLING, PRECISIONS, RHYME_SYSTEMS, SCRIPTS } from './shared/verse.js';
 import { checkpointPerplexity, PERPLEXITY_DEFINITION } from './model/perplexity.js';
 import { train, TrainOptions, type Progress } from './model/train.js';
@@ -20,6 +20,7 @@ function progressBar() {
       noTTYOutput: true,
       notTTYSchedule: 10000,
       etaBuffer: 50,
+      formatTime: formatEta,
     },
     cliProgress.Presets.shades_classic,
   );

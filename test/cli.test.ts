@@ -7,6 +7,7 @@ import type { Manifest } from '../src/model/checkpoint.js';
 import { FORM_SHAPE, FORMS, type Form } from '../src/model/corpus.js';
 import { PoemModel } from '../src/model/generate.js';
 import { makeTinyCheckpoint, tempDir } from './helpers.js';
+import { formatEta } from '../src/shared/cli-args.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -293,5 +294,17 @@ describe('help', () => {
       '--optimizer <name> the optimizer (choices: "adam", "sgd-momentum", "adagrad", default: "adam")',
     );
     expect(flat((await tangshi(['help', 'couplet'])).stdout)).toContain('upper the upper line (上联), 5 or 7 Chinese characters');
+  });
+});
+
+describe('the training progress bar', () => {
+  it('prints its ETA with minutes carried into hours and seconds into minutes', () => {
+    expect(formatEta(7170)).toBe('2h00m'); // 1 h 59.5 min rounds to 2h00m, not 1h60m
+    expect(formatEta(3725)).toBe('1h02m');
+    expect(formatEta(119.6)).toBe('2m00s');
+    expect(formatEta(754)).toBe('12m34s');
+    expect(formatEta(9)).toBe('9s');
+    expect(formatEta(Number.NaN)).toBe('?');
+    expect(formatEta(Number.POSITIVE_INFINITY)).toBe('?');
   });
 });

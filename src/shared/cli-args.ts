@@ -26,3 +26,15 @@ export function parse<T>(schema: z.ZodType<T>, v: string | undefined, name: stri
   if (!r.success) throw new UsageError(`--${name} ${r.error.issues[0]!.message} (got "${v}")`);
   return r.data;
 }
+
+/** seconds as "1h05m", "12m30s" or "40s" (cli-progress's own rounds the minutes alone and can print 1h60m) */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) {
+    const minutes = Math.round(s / 60);
+    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+  }
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
