@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--poem-workers N]
  */
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startBenchBot } from './bench-bot.js';
 import { percentile } from '../src/shared/stats.js';
@@ -30,9 +31,23 @@ const sequential: number[] = [];
 for (let k = 0; k < Number(values.requests); k++) sequential.push((await ask(k)).first);
 sequential.sort((a, b) => a - b);
 
-const bursts: { concurrent: number; within3s: number; acknowledgedFirst: number; maxFirstMs: number; maxVisibleMs: number; poemsPerSecond: number }[] = [];
+const bursts: {
+  concurrent: number;
+  within3s: number;
+  acknowledgedFirst: number;
+  maxFirstMs: number;
+  maxVisibleMs: number;
+  poemsPerSecond: number;
+  mainThreadBusy: number;
+  coresUsed: number;
+}[] = [];
 for (const n of values.bursts!.split(',').map(Number)) {
+  const [elu0, cpu0, t0] = [performance.eventLoopUtilization(), process.cpuUsage(), performance.now()];
   const results = await Promise.allSettled(Array.from({ length: n }, (_, k) => ask(k)));
+  // where the time went: the main thread's busy share (bot and stand-in), and the cores the process used (all threads)
+  const mainThreadBusy = +performance.eventLoopUtilization(elu0).utilization.toFixed(2);
+  const cpu = process.cpuUsage(cpu0);
+  const coresUsed = +((cpu.user + cpu.system) / 1000 / (performance.now() - t0)).toFixed(2);
   const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof ask>>> => r.status === 'fulfilled').map((r) => r.value);
   const maxVisibleMs = Math.max(...ok.map((r) => r.visible));
   bursts.push({
@@ -42,6 +57,8 @@ for (const n of values.bursts!.split(',').map(Number)) {
     maxFirstMs: Math.round(Math.max(...ok.map((r) => r.first))),
     maxVisibleMs: Math.round(maxVisibleMs),
     poemsPerSecond: Math.round((ok.length / maxVisibleMs) * 1000),
+    mainThreadBusy,
+    coresUsed,
   });
 }
 console.log(

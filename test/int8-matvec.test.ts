@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Int8Matrix } from '../src/model/int8-matvec.js';
-import { ProductHelper, SPLIT_MIN_MACS } from '../src/model/product-helper.js';
+import { ProductHelper, SPLIT_MAX_INPUTS, SPLIT_MIN_MACS } from '../src/model/product-helper.js';
 import { lcg } from './helpers.js';
 
 /** x·W in float64, W row-major K×N. */
@@ -23,9 +23,12 @@ describe('Int8Matrix with a helper thread', () => {
     try {
       const [alone, shared] = await Promise.all([Int8Matrix.create(w, K, N, bias), Int8Matrix.create(w, K, N, bias, helper)]);
       const columns = Int32Array.from({ length: 517 }, (_, c) => (c * 13) % N);
-      for (const B of [1, 3, 4, 9]) {
+      for (const B of [1, 3, 4, 8, 9]) {
         const xs = Array.from({ length: B }, () => Float32Array.from({ length: K }, () => next() * 2 - 1));
+        const posted = helper.jobsPosted;
         expect(shared.applyMany(xs), `B = ${B}`).toEqual(alone.applyMany(xs));
+        // shared up to SPLIT_MAX_INPUTS inputs; a burst's batch runs on the caller alone
+        expect(helper.jobsPosted - posted, `B = ${B}`).toBe(B <= SPLIT_MAX_INPUTS ? 1 : 0);
         const [one, two] = [alone.applyMany(xs, columns), shared.applyMany(xs, columns)];
         for (let b = 0; b < B; b++) for (const j of columns) expect(two[b]![j]).toBe(one[b]![j]);
       }

@@ -6,7 +6,7 @@
  * kernel (int8-matvec.wat, assembled from its text once per thread with wabt) takes B inputs at once and
  * loads each weight once for every four of them, and each product is bit for bit what it is alone.
  */
-import { type ProductHelper, SPLIT_MIN_MACS } from './product-helper.js';
+import { type ProductHelper, SPLIT_MAX_INPUTS, SPLIT_MIN_MACS } from './product-helper.js';
 import { nativeMatmul } from './int8-native.js';
 import { compileWat } from './wat.js';
 
@@ -111,7 +111,7 @@ export class Int8Matrix {
       count = columns.length;
     }
     // a big product: the helper takes the second half of the columns, this thread the first
-    const split = this.helper && !this.helper.thread.paused && count >= 2 && count * K * B >= SPLIT_MIN_MACS ? count >> 1 : count;
+    const split = this.helper && !this.helper.thread.paused && count >= 2 && count * K * B >= SPLIT_MIN_MACS && B <= SPLIT_MAX_INPUTS ? count >> 1 : count;
     const rest = [0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt + 4 * split, count - split] as const;
     const job = split < count ? this.helper!.thread.begin(this.helper!.id, rest) : 0;
     if (split > 0) this.kernel.matmul(0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt, split);

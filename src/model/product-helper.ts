@@ -19,6 +19,13 @@ export const CTRL = { SEQ: 0, DONE: 1, CLAIM: 2, MATRIX: 3, ARGS: 4 } as const;
 const CLAIM_WAIT_SPINS = 2048;
 /** a product of fewer multiply-adds than this runs on one thread (the hand-over costs a few microseconds) */
 export const SPLIT_MIN_MACS = 1 << 18;
+/**
+ * A product of more inputs than this runs on one thread too: in a burst the bot's main thread needs the
+ * second core (Discord's traffic, the database), and a helper that waits for it stalls the poems. Measured in
+ * bench/bot-latency.ts, two pairs of runs: 200 at once 94 and 86 poems/s with this limit, 83 and 66 without;
+ * 1,000 at once 97 and 82 against 85 and 78.
+ */
+export const SPLIT_MAX_INPUTS = 8;
 
 export class ProductHelper {
   /** while paused, every product runs on the caller's thread alone (the bot pauses it while a fine-tune trains) */
