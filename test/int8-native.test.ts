@@ -19,7 +19,7 @@ const built = existsSync(INT8_KERNEL_FILE);
 if (!built && process.env.TANGSHI_EXPECT_NATIVE === '1') throw new Error(`${INT8_KERNEL_FILE} was not built (node scripts/build-int8-kernel.mjs)`);
 
 describe.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('the native int8 kernel', () => {
-  it('gives every product bit for bit what the WebAssembly kernel gives, with its AVX-512 and its AVX2 tiles, alone and with the helper thread', () => {
+  it('gives every product and every LSTM cell step bit for bit what the WebAssembly kernels give, with AVX-512 and with AVX2, alone and with the helper thread', () => {
     const wasm = products({ POEM_INT8_KERNEL: 'wasm' });
     expect(wasm.kernel.kernel).toBe('wasm');
     const native = products({ POEM_INT8_KERNEL: 'native' });

@@ -22,6 +22,8 @@
 #include <string.h>
 
 #define CHUNK 2048
+/* whether `bytes` bytes at offset `at` lie inside the memory (`size` bytes, a local of the caller) */
+#define INSIDE(at, bytes) ((at) >= 0 && (int64_t)(at) + (int64_t)(bytes) <= size)
 
 typedef struct {
   const int8_t *w;        /* N rows of K int8 weights */
@@ -154,6 +156,68 @@ static void product(const Product *p, const int32_t *columns, int count, int B) 
   }
 }
 
+/*
+ * lstm-cell.wat's cells, the same float32 operations in the same order on each lane (so the same bits):
+ * tanh is Eigen's rational fit, clamped; σ(v) = ½ + ½·tanh(½v); c ← f·c + i·g; h ← o·tanh(c). 16 lanes
+ * (AVX-512) or 8 (AVX2) instead of WebAssembly's 4; the lanes past H are masked.
+ */
+#define CELL_FUNCTIONS(TARGET, VEC, SUFFIX, SET, ADD, MUL, DIV, MIN, MAX)                                   \
+  __attribute__((target(TARGET))) static inline VEC tanh##SUFFIX(VEC x) {                                  \
+    x = MIN(MAX(x, SET(-7.90531110763549805f)), SET(7.90531110763549805f));                                \
+    const VEC x2 = MUL(x, x);                                                                              \
+    VEC p = ADD(MUL(x2, SET(-2.76076847742355e-16f)), SET(2.00018790482477e-13f));                         \
+    p = ADD(MUL(x2, p), SET(-8.60467152213735e-11f));                                                      \
+    p = ADD(MUL(x2, p), SET(5.12229709037114e-8f));                                                        \
+    p = ADD(MUL(x2, p), SET(1.48572235717979e-5f));                                                        \
+    p = ADD(MUL(x2, p), SET(6.37261928875436e-4f));                                                        \
+    p = ADD(MUL(x2, p), SET(4.89352455891786e-3f));                                                        \
+    VEC q = ADD(MUL(x2, SET(1.19825839466702e-6f)), SET(1.18534705686654e-4f));                            \
+    q = ADD(MUL(x2, q), SET(2.268434632439e-3f));                                                          \
+    q = ADD(MUL(x2, q), SET(4.89352518554385e-3f));                                                        \
+    return DIV(MUL(x, p), q);                                                                              \
+  }                                                                                                        \
+  __attribute__((target(TARGET))) static inline VEC sigmoid##SUFFIX(VEC x) {                               \
+    const VEC half = SET(0.5f);                                                                            \
+    return ADD(half, MUL(half, tanh##SUFFIX(MUL(half, x))));                                               \
+  }
+
+CELL_FUNCTIONS("avx512f", __m512, 512, _mm512_set1_ps, _mm512_add_ps, _mm512_mul_ps, _mm512_div_ps, _mm512_min_ps, _mm512_max_ps)
+CELL_FUNCTIONS("avx2", __m256, 256, _mm256_set1_ps, _mm256_add_ps, _mm256_mul_ps, _mm256_div_ps, _mm256_min_ps, _mm256_max_ps)
+
+/* z: B rows of 4H (gates i f g o), bias: rows of 4H `biasStride` floats apart, c and h: B rows of H */
+__attribute__((target("avx512f"))) static void cells512(const float *z, const float *bias, int biasStride, float *c, float *h, int H, int B) {
+  for (int b = 0; b < B; b++) {
+    const float *zb = z + (int64_t)b * 4 * H, *bb = bias + (int64_t)b * biasStride;
+    float *cb = c + (int64_t)b * H, *hb = h + (int64_t)b * H;
+    for (int j = 0; j < H; j += 16) {
+      const __mmask16 m = H - j >= 16 ? 0xFFFF : (__mmask16)((1u << (H - j)) - 1);
+#define GATE(q) _mm512_add_ps(_mm512_maskz_loadu_ps(m, zb + (q) * H + j), _mm512_maskz_loadu_ps(m, bb + (q) * H + j))
+      const __m512 i = sigmoid512(GATE(0)), f = sigmoid512(GATE(1)), g = tanh512(GATE(2)), o = sigmoid512(GATE(3));
+#undef GATE
+      const __m512 cell = _mm512_add_ps(_mm512_mul_ps(f, _mm512_maskz_loadu_ps(m, cb + j)), _mm512_mul_ps(i, g));
+      _mm512_mask_storeu_ps(cb + j, m, cell);
+      _mm512_mask_storeu_ps(hb + j, m, _mm512_mul_ps(o, tanh512(cell)));
+    }
+  }
+}
+
+__attribute__((target("avx2"))) static void cells256(const float *z, const float *bias, int biasStride, float *c, float *h, int H, int B) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int b = 0; b < B; b++) {
+    const float *zb = z + (int64_t)b * 4 * H, *bb = bias + (int64_t)b * biasStride;
+    float *cb = c + (int64_t)b * H, *hb = h + (int64_t)b * H;
+    for (int j = 0; j < H; j += 8) {
+      const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(H - j), lanes);
+#define GATE(q) _mm256_add_ps(_mm256_maskload_ps(zb + (q) * H + j, m), _mm256_maskload_ps(bb + (q) * H + j, m))
+      const __m256 i = sigmoid256(GATE(0)), f = sigmoid256(GATE(1)), g = tanh256(GATE(2)), o = sigmoid256(GATE(3));
+#undef GATE
+      const __m256 cell = _mm256_add_ps(_mm256_mul_ps(f, _mm256_maskload_ps(cb + j, m)), _mm256_mul_ps(i, g));
+      _mm256_maskstore_ps(cb + j, m, cell);
+      _mm256_maskstore_ps(hb + j, m, _mm256_mul_ps(o, tanh256(cell)));
+    }
+  }
+}
+
 /* matmul(memory: Uint8Array, w, rowScale, bias, x, xScale, out, K, N, B, columns, count): int8-matvec.wat's matmul */
 static napi_value Matmul(napi_env env, napi_callback_info info) {
   size_t argc = 12;
@@ -178,7 +242,6 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   const int K = a[6], N = a[7], B = a[8], count = a[10];
   /* every region the product touches must lie inside the memory */
   const int64_t size = (int64_t)length;
-#define INSIDE(at, bytes) ((at) >= 0 && (int64_t)(at) + (int64_t)(bytes) <= size)
   if (K <= 0 || K % 16 || N <= 0 || B < 0 || count < 0 || !INSIDE(a[0], (int64_t)K * N) || !INSIDE(a[1], 4LL * N) ||
       !INSIDE(a[2], 4LL * N) || !INSIDE(a[3], 2LL * K * B) || !INSIDE(a[4], 4LL * B) || !INSIDE(a[5], 4LL * N * B) ||
       !INSIDE(a[9], 4LL * count)) {
@@ -198,6 +261,38 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* cells(memory: Uint8Array, z, bias, biasStride, c, h, H, B): lstm-cell.wat's cells (offsets and strides in bytes) */
+static napi_value Cells(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  void *data = NULL;
+  size_t length = 0;
+  napi_typedarray_type type;
+  int32_t a[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8 ||
+      napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "cells takes a Uint8Array over the memory and 7 numbers");
+    return NULL;
+  }
+  for (int i = 0; i < 7; i++)
+    if (napi_get_value_int32(env, argv[i + 1], &a[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "cells: arguments 2-8 must be numbers");
+      return NULL;
+    }
+  const int H = a[5], B = a[6], stride = a[2];
+  const int64_t size = (int64_t)length;
+  if (H <= 0 || B < 0 || stride < 0 || stride % 4 || !INSIDE(a[0], 16LL * H * B) || !INSIDE(a[1], 16LL * H + (int64_t)stride * (B > 0 ? B - 1 : 0)) ||
+      !INSIDE(a[3], 4LL * H * B) || !INSIDE(a[4], 4LL * H * B) || a[0] % 4 || a[1] % 4 || a[3] % 4 || a[4] % 4) {
+    napi_throw_range_error(env, NULL, "cells: a region lies outside the memory");
+    return NULL;
+  }
+  uint8_t *base = data;
+  (isa == &AVX512 ? cells512 : cells256)((const float *)(base + a[0]), (const float *)(base + a[1]), stride / 4, (float *)(base + a[3]),
+                                          (float *)(base + a[4]), H, B);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
@@ -212,6 +307,9 @@ NAPI_MODULE_INIT() {
   if (isa) {
     napi_create_function(env, "matmul", NAPI_AUTO_LENGTH, Matmul, NULL, &matmul);
     napi_set_named_property(env, exports, "matmul", matmul);
+    napi_value cells;
+    napi_create_function(env, "cells", NAPI_AUTO_LENGTH, Cells, NULL, &cells);
+    napi_set_named_property(env, exports, "cells", cells);
   }
   return exports;
 }

@@ -1,18 +1,21 @@
 /**
  * The native int8 kernel (int8-kernel.c, built at install into build/int8-kernel.node): the WebAssembly
- * kernel's matmul with the same arguments and bit-for-bit the same products, on AVX-512 VNNI or AVX2.
+ * kernels' matmul (int8-matvec.wat) and LSTM cells (lstm-cell.wat) with the same arguments and bit for bit
+ * the same results, on AVX-512 VNNI or AVX2.
  * `POEM_INT8_KERNEL` chooses: `auto` (default: native where it loads, else WebAssembly), `native` (an error
  * that names what is missing when it cannot), `wasm`; `TANGSHI_INT8_KERNEL_FILE` names another build of it.
  */
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 export const INT8_KERNEL_FILE = fileURLToPath(new URL('../../build/int8-kernel.node', import.meta.url));
-const kernelFile = () => process.env.TANGSHI_INT8_KERNEL_FILE || INT8_KERNEL_FILE;
+const kernelFile = () => (process.env.TANGSHI_INT8_KERNEL_FILE ? resolve(process.env.TANGSHI_INT8_KERNEL_FILE) : INT8_KERNEL_FILE); // (relative to the working directory)
 export const Int8KernelChoice = z.enum(['auto', 'native', 'wasm']);
 
-type Addon = { isa: string; matmul?: (memory: Uint8Array, ...args: number[]) => void };
+type Kernel = (memory: Uint8Array, ...args: number[]) => void;
+type Addon = { isa: string; matmul?: Kernel; cells?: Kernel };
 export type Matmul = (...args: number[]) => void;
 /** which kernel the int8 products of this thread run on, and why when it is not the native one */
 export type Int8KernelInfo = { kernel: 'native'; isa: string } | { kernel: 'wasm'; why: string };
@@ -49,16 +52,26 @@ export function describeInt8Kernel(why = false): string {
 }
 
 /**
- * The native matmul over `memory`, or undefined where the WebAssembly kernel runs. A view of the memory is
- * made again whenever the memory has grown.
+ * The native matmul over `memory` (int8-matvec.wat's, the same arguments), or undefined where the
+ * WebAssembly kernel runs.
  */
 export function nativeMatmul(memory: WebAssembly.Memory): Matmul | undefined {
+  return overMemory('matmul', memory);
+}
+
+/** The native LSTM cells over `memory` (lstm-cell.wat's, the same arguments), or undefined. */
+export function nativeCells(memory: WebAssembly.Memory): Matmul | undefined {
+  return overMemory('cells', memory);
+}
+
+/** the addon's `name` bound to `memory`: a view of it is made again whenever the memory has grown */
+function overMemory(name: 'matmul' | 'cells', memory: WebAssembly.Memory): Matmul | undefined {
   loaded ??= load();
-  const matmul = loaded.addon?.matmul;
-  if (!matmul) return undefined;
+  const kernel = loaded.addon?.[name];
+  if (!kernel) return undefined;
   let view = new Uint8Array(memory.buffer);
   return (...args: number[]) => {
     if (view.byteLength !== memory.buffer.byteLength) view = new Uint8Array(memory.buffer);
-    matmul(view, ...args);
+    kernel(view, ...args);
   };
 }

@@ -1,11 +1,12 @@
 /**
  * Run in a child process by int8-native.test.ts, whose environment chooses the kernel (POEM_INT8_KERNEL,
  * TANGSHI_INT8_ISA): int8 products of fixed random matrices, the shapes and batches every path of the kernels
- * takes, printed as one sha256 of all their bits, with the kernel that ran them.
+ * takes, and LSTM cell steps, printed as one sha256 of all their bits, with the kernel that ran them.
  */
 import { createHash } from 'node:crypto';
 import { Int8Matrix } from '../../src/model/int8-matvec.js';
 import { int8KernelInfo } from '../../src/model/int8-native.js';
+import { LstmCells } from '../../src/model/lstm-cell.js';
 import { ProductHelper } from '../../src/model/product-helper.js';
 import { lcg } from '../helpers.js';
 
@@ -39,4 +40,17 @@ const w = new Float32Array(K * 5).fill(127);
 for (let k = 0; k < K; k++) w[k * 5 + 1] = -127;
 add((await Int8Matrix.create(w, K, 5)).applyMany([new Float32Array(K).fill(32767), new Float32Array(K).fill(-32767)]));
 await helper.close();
+// the LSTM cells (lstm-cell.wat or its native twin): widths that are not a multiple of 16 or 4, one bias
+// for all or one per sequence, inputs wide enough to reach the clamp of tanh
+for (const H of [36, 37, 100]) {
+  const cells = await LstmCells.create(H);
+  for (const B of [1, 3, 5]) {
+    const z = Array.from({ length: B }, () => Float32Array.from({ length: 4 * H }, () => (next() - 0.5) * 24));
+    const biases = Array.from({ length: B }, () => Float32Array.from({ length: 4 * H }, () => next() - 0.5));
+    const states = Array.from({ length: B }, () => ({ c: Float32Array.from({ length: H }, () => (next() - 0.5) * 4), h: new Float32Array(H) }));
+    cells.step(z, biases, states);
+    cells.step(z, biases[0]!, states);
+    add(states.flatMap((s) => [s.c, s.h]));
+  }
+}
 console.log(JSON.stringify({ kernel: int8KernelInfo(), digest: hash.digest('hex') }));
