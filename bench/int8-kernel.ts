@@ -1,6 +1,6 @@
 /**
- * The int8 kernels side by side: the native one (int8-kernel.c) and the WebAssembly one (int8-matvec.wat),
- * each in its own child process (POEM_INT8_KERNEL chooses), alternated `--rounds` times so that both see the
+ * The int8 kernels side by side: the native one (native-kernels.c) and the WebAssembly one (int8-matvec.wat),
+ * each in its own child process (POEM_KERNELS chooses), alternated `--rounds` times so that both see the
  * machine in the same state. Each round measures, on one thread: GMAC/s (10⁹ multiply-adds a second) of the
  * model's three matrix shapes at 1, 16 and 64 inputs a product (best of 5 after 2 warm-ups), and a burst of
  * 200 poems written in batches of 64, with the multiply-adds it needed (counted on the shipped model).
@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Int8Matrix } from '../src/model/int8-matvec.js';
-import { describeInt8Kernel } from '../src/model/int8-native.js';
+import { describeKernels } from '../src/model/native-kernels.js';
 import { PoemModel } from '../src/model/generate.js';
 import { lcg } from '../test/helpers.js';
 
@@ -65,10 +65,10 @@ async function measure(): Promise<Round> {
   const burstMs = performance.now() - t;
   Int8Matrix.prototype.applyMany = applyMany;
   model.dispose();
-  return { kernel: describeInt8Kernel(true), gmacs, burstMs, burstGmac: macs / 1e9, outputShare: outputMacs / macs };
+  return { kernel: describeKernels(true), gmacs, burstMs, burstGmac: macs / 1e9, outputShare: outputMacs / macs };
 }
 
-if (process.env.POEM_INT8_KERNEL) {
+if (process.env.POEM_KERNELS) {
   console.log(`ROUND ${JSON.stringify(await measure())}`);
 } else {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '2' } } });
@@ -77,7 +77,7 @@ if (process.env.POEM_INT8_KERNEL) {
     for (const kernel of ['native', 'wasm'] as const) {
       const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname], {
         encoding: 'utf8',
-        env: { ...process.env, POEM_INT8_KERNEL: kernel, TF_CPP_MIN_LOG_LEVEL: '3' },
+        env: { ...process.env, POEM_KERNELS: kernel, TF_CPP_MIN_LOG_LEVEL: '3' },
       });
       const line = /ROUND (.*)/.exec(child.stdout)?.[1];
       if (!line) throw new Error(`the ${kernel} round failed: ${child.stderr.trim().split('\n').slice(-3).join(' ')}`);

@@ -16,7 +16,7 @@ import { epochBatches } from './model/batches.js';
 import { createEngine } from './model/grad-engines.js';
 import { ParamOptimizer } from './model/optimizer.js';
 import { describeBackend, initBackendInfo } from './model/backend.js';
-import { describeInt8Kernel } from './model/int8-native.js';
+import { describeKernels } from './model/native-kernels.js';
 import { initParams, type ModelConfig, type ModelParams } from './model/model.js';
 import type { Vocab } from './model/vocab.js';
 import { classicalRhymes } from './model/classical-rhyme.js';
@@ -118,7 +118,7 @@ export async function benchCommand(values: Flags): Promise<void> {
   const config = shipped.manifest.config.model;
   const peak = peakGflops();
   say(
-    `backend ${describeBackend(info)}; int8 products on ${describeInt8Kernel(true)}; ${availableParallelism()} cores (${cpus()[0]?.model}), peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); model ${JSON.stringify(config)}`,
+    `backend ${describeBackend(info)}; poem kernels on ${describeKernels(true)}; ${availableParallelism()} cores (${cpus()[0]?.model}), peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); model ${JSON.stringify(config)}`,
   );
 
   // Generation at both precisions (int8 is what the bot serves), and what each costs in perplexity on dev poems.

@@ -16,7 +16,7 @@ import { checkTones } from '../src/model/poetics.js';
 import { clearTone } from '../src/model/tones.js';
 import { poemRhymes } from '../src/model/rhyme.js';
 import { BOOLEAN, buttonIds, type Option, poemLines, STRING, SUBCOMMAND, startTestBot, type TestBot, users } from './support/test-bot.js';
-import { describeInt8Kernel } from '../src/model/int8-native.js';
+import { describeKernels } from '../src/model/native-kernels.js';
 
 const du = { id: '100000000000000001', username: 'du_fu' };
 const li = { id: '100000000000000002', username: 'li_bai' };
@@ -120,7 +120,7 @@ describe('the bot against a local Discord', () => {
     expect(answer.ephemeral).toBe(true);
     const fields = Object.fromEntries(answer.embeds[0]!.fields!.map((f) => [f.name, f.value]));
     expect(fields['Active version']).toBe(t.bot.ctx.model.version);
-    expect(fields.Backend).toBe(`wasm, int8 products on ${describeInt8Kernel()}`); // (the poem threads load the same kernel as this one)
+    expect(fields.Backend).toBe(`wasm, poem kernels on ${describeKernels()}`); // (the poem threads load the same kernel as this one)
     expect(fields['Poems served']).toBe('2');
     expect(fields['Ratings stored']).toBe('2');
   });

@@ -7,7 +7,7 @@
  * loads each weight once for every four of them, and each product is bit for bit what it is alone.
  */
 import { type ProductHelper, SPLIT_MAX_INPUTS, SPLIT_MIN_MACS } from './product-helper.js';
-import { nativeMatmul } from './int8-native.js';
+import { nativeMatmul } from './native-kernels.js';
 import { compileWat } from './wat.js';
 
 type Kernel = {
@@ -66,7 +66,7 @@ export class Int8Matrix {
     const module = await compileWat('int8-matvec.wat');
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
     const wasm = (await WebAssembly.instantiate(module, { env: { memory } })).exports as unknown as Kernel;
-    // the native kernel where it loads (int8-native.ts): the same products, bit for bit, faster
+    // the native kernel where it loads (native-kernels.ts): the same products, bit for bit, faster
     const kernel: Kernel = { quantize: wasm.quantize, matmul: nativeMatmul(memory) ?? wasm.matmul };
     const matrix = new Int8Matrix(kernel, memory, rows, cols, K, helper ? { thread: helper, id: await helper.register(module, memory) } : undefined);
     matrix.reserve(1);

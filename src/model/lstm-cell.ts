@@ -3,7 +3,7 @@
  * WebAssembly SIMD kernel (lstm-cell.wat): four cells per instruction instead of one call to tanh at a
  * time in JavaScript. The products before it are the int8 kernel's (int8-matvec.ts).
  */
-import { nativeCells } from './int8-native.js';
+import { nativeCells } from './native-kernels.js';
 import { compileWat } from './wat.js';
 
 type Kernel = { memory: WebAssembly.Memory; cells: (z: number, bias: number, biasStride: number, c: number, h: number, H: number, B: number) => void };
@@ -25,7 +25,7 @@ export class LstmCells {
   static async create(hidden: number): Promise<LstmCells> {
     const instance = await WebAssembly.instantiate(await compileWat('lstm-cell.wat'));
     const wasm = instance.exports as unknown as Kernel;
-    // the native twin where it loads (int8-native.ts): the same bits, 16 lanes instead of 4
+    // the native twin where it loads (native-kernels.ts): the same bits, 16 lanes instead of 4
     const cells = nativeCells(wasm.memory) ?? wasm.cells;
     return new LstmCells({ memory: wasm.memory, cells }, hidden);
   }

@@ -4,7 +4,7 @@
  * way that lets registrations arrive) when none comes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Matmul, nativeMatmul } from './int8-native.js';
+import { type Matmul, nativeMatmul } from './native-kernels.js';
 import { CTRL } from './product-helper.js';
 
 // (in Node since 16; TypeScript's lib has it from es2024)

@@ -9,7 +9,7 @@ import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backen
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import type { Poem } from './corpus.js';
 import { Int8Matrix } from './int8-matvec.js';
-import { describeInt8Kernel } from './int8-native.js';
+import { describeKernels } from './native-kernels.js';
 import { LstmCells } from './lstm-cell.js';
 import { outputMatrixValues } from './model.js';
 import { ProductHelper } from './product-helper.js';
@@ -88,11 +88,11 @@ export class ServingLstm {
 
   /**
    * the backend and the TensorFlow behind it, and what the int8 products run on, e.g. "node (TensorFlow
-   * 2.21.0, 2 threads), int8 products on avx512-vnni"
+   * 2.21.0, 2 threads), poem kernels on avx512-vnni"
    */
   get backend(): string {
     if (this.precision !== 'int8') return describeBackend(this.backendInfo);
-    return `${describeBackend(this.backendInfo)}, int8 products on ${describeInt8Kernel()}`;
+    return `${describeBackend(this.backendInfo)}, poem kernels on ${describeKernels()}`;
   }
 
   /** zeros in (h, c) of every layer: where a sequence starts */

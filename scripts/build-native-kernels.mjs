@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * Builds the native int8 kernel (src/model/int8-kernel.c → build/int8-kernel.node), run by `npm install` /
- * `npm ci` (postinstall) or by hand: `node scripts/build-int8-kernel.mjs`. One C file, compiled by the
+ * Builds the native poem kernels (src/model/native-kernels.c → build/native-kernels.node), run by `npm install` /
+ * `npm ci` (postinstall) or by hand: `node scripts/build-native-kernels.mjs`. One C file, compiled by the
  * system's C compiler (CC, default cc) against Node's own headers (node_api.h): no node-gyp, no download,
  * about 2 s. It never fails the install: when it cannot build (no compiler, no headers, not x86-64) it prints
- * one line saying that poems use the WebAssembly kernel and why, and exits 0.
+ * one line saying that poems use the WebAssembly kernels and why, and exits 0.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -12,9 +12,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'src/model/int8-kernel.c');
-const target = join(root, 'build/int8-kernel.node');
-const say = (line) => console.log(`tangshi int8 kernel: ${line}`);
+const source = join(root, 'src/model/native-kernels.c');
+const target = join(root, 'build/native-kernels.node');
+const say = (line) => console.log(`tangshi native kernels: ${line}`);
 
 /** node_api.h: beside the running node (official builds, nvm), npm's nodedir, or the system's (Debian's nodejs) */
 function nodeHeaders() {
@@ -32,9 +32,9 @@ function main() {
   const headers = nodeHeaders();
   if (!headers) return "not built (Node's headers, node_api.h, were not found; install them or set npm_config_nodedir)";
   mkdirSync(dirname(target), { recursive: true });
-  const partial = join(dirname(target), 'int8-kernel.partial.node'); // (require loads .node files as addons)
+  const partial = join(dirname(target), 'native-kernels.partial.node'); // (require loads .node files as addons)
   const cc = process.env.CC || 'cc';
-  // -ffp-contract=off: no fused multiply-add, so the f32 arithmetic is the WebAssembly kernel's, bit for bit
+  // -ffp-contract=off: no fused multiply-add, so the f32 arithmetic is the WebAssembly kernels', bit for bit
   const args = ['-O3', '-shared', '-fPIC', '-ffp-contract=off', `-I${headers}`, source, '-o', partial];
   if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
   const t0 = Date.now();
@@ -52,7 +52,7 @@ function main() {
     return `not built (it compiled but does not load: ${`${probe.stderr ?? ''}`.trim().split('\n')[0]})`;
   }
   renameSync(partial, target);
-  if (!isa) return `built ${target}, but this CPU has neither AVX-512 VNNI nor AVX2: poems use the WebAssembly kernel`;
+  if (!isa) return `built ${target}, but this CPU has neither AVX-512 VNNI nor AVX2: poems use the WebAssembly kernels`;
   return `built ${target} for ${isa} in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
 }
 
@@ -62,5 +62,5 @@ try {
 } catch (e) {
   line = `not built (${e.message})`;
 }
-say(line.startsWith('not built') ? `${line}; poems use the WebAssembly kernel.` : `${line}.`);
+say(line.startsWith('not built') ? `${line}; poems use the WebAssembly kernels.` : `${line}.`);
 process.exit(0);

@@ -1,11 +1,11 @@
 /**
- * Run in a child process by int8-native.test.ts, whose environment chooses the kernel (POEM_INT8_KERNEL,
- * TANGSHI_INT8_ISA): int8 products of fixed random matrices, the shapes and batches every path of the kernels
+ * Run in a child process by native-kernels.test.ts, whose environment chooses the kernel (POEM_KERNELS,
+ * TANGSHI_KERNELS_ISA): int8 products of fixed random matrices, the shapes and batches every path of the kernels
  * takes, and LSTM cell steps, printed as one sha256 of all their bits, with the kernel that ran them.
  */
 import { createHash } from 'node:crypto';
 import { Int8Matrix } from '../../src/model/int8-matvec.js';
-import { int8KernelInfo } from '../../src/model/int8-native.js';
+import { nativeKernelsInfo } from '../../src/model/native-kernels.js';
 import { LstmCells } from '../../src/model/lstm-cell.js';
 import { ProductHelper } from '../../src/model/product-helper.js';
 import { lcg } from '../helpers.js';
@@ -53,4 +53,4 @@ for (const H of [36, 37, 100]) {
     add(states.flatMap((s) => [s.c, s.h]));
   }
 }
-console.log(JSON.stringify({ kernel: int8KernelInfo(), digest: hash.digest('hex') }));
+console.log(JSON.stringify({ kernel: nativeKernelsInfo(), digest: hash.digest('hex') }));

@@ -1,53 +1,53 @@
 /**
- * The native int8 kernel (int8-kernel.c, built at install into build/int8-kernel.node): the WebAssembly
+ * The native poem kernels (native-kernels.c, built at install into build/native-kernels.node): the WebAssembly
  * kernels' matmul (int8-matvec.wat) and LSTM cells (lstm-cell.wat) with the same arguments and bit for bit
  * the same results, on AVX-512 VNNI or AVX2.
- * `POEM_INT8_KERNEL` chooses: `auto` (default: native where it loads, else WebAssembly), `native` (an error
- * that names what is missing when it cannot), `wasm`; `TANGSHI_INT8_KERNEL_FILE` names another build of it.
+ * `POEM_KERNELS` chooses: `auto` (default: native where it loads, else WebAssembly), `native` (an error
+ * that names what is missing when it cannot), `wasm`; `TANGSHI_NATIVE_KERNELS_FILE` names another build of it.
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-export const INT8_KERNEL_FILE = fileURLToPath(new URL('../../build/int8-kernel.node', import.meta.url));
-const kernelFile = () => (process.env.TANGSHI_INT8_KERNEL_FILE ? resolve(process.env.TANGSHI_INT8_KERNEL_FILE) : INT8_KERNEL_FILE); // (relative to the working directory)
-export const Int8KernelChoice = z.enum(['auto', 'native', 'wasm']);
+export const NATIVE_KERNELS_FILE = fileURLToPath(new URL('../../build/native-kernels.node', import.meta.url));
+const kernelFile = () => (process.env.TANGSHI_NATIVE_KERNELS_FILE ? resolve(process.env.TANGSHI_NATIVE_KERNELS_FILE) : NATIVE_KERNELS_FILE); // (relative to the working directory)
+export const KernelsChoice = z.enum(['auto', 'native', 'wasm']);
 
 type Kernel = (memory: Uint8Array, ...args: number[]) => void;
 type Addon = { isa: string; matmul?: Kernel; cells?: Kernel };
 export type Matmul = (...args: number[]) => void;
 /** which kernel the int8 products of this thread run on, and why when it is not the native one */
-export type Int8KernelInfo = { kernel: 'native'; isa: string } | { kernel: 'wasm'; why: string };
+export type KernelsInfo = { kernel: 'native'; isa: string } | { kernel: 'wasm'; why: string };
 
-let loaded: { addon?: Addon; info: Int8KernelInfo } | undefined;
+let loaded: { addon?: Addon; info: KernelsInfo } | undefined;
 
-function load(): { addon?: Addon; info: Int8KernelInfo } {
-  const parsed = Int8KernelChoice.safeParse(process.env.POEM_INT8_KERNEL ?? 'auto');
-  if (!parsed.success) throw new Error(`POEM_INT8_KERNEL must be auto, native or wasm, not ${JSON.stringify(process.env.POEM_INT8_KERNEL)}`);
-  if (parsed.data === 'wasm') return { info: { kernel: 'wasm', why: 'POEM_INT8_KERNEL=wasm' } };
+function load(): { addon?: Addon; info: KernelsInfo } {
+  const parsed = KernelsChoice.safeParse(process.env.POEM_KERNELS ?? 'auto');
+  if (!parsed.success) throw new Error(`POEM_KERNELS must be auto, native or wasm, not ${JSON.stringify(process.env.POEM_KERNELS)}`);
+  if (parsed.data === 'wasm') return { info: { kernel: 'wasm', why: 'POEM_KERNELS=wasm' } };
   let why: string;
   try {
     const addon = createRequire(import.meta.url)(kernelFile()) as Addon;
     if (addon.matmul) return { addon, info: { kernel: 'native', isa: addon.isa } };
     why = 'this CPU has neither AVX-512 VNNI nor AVX2';
   } catch (error) {
-    // any failure (missing, built for another Node, a damaged file) leaves the WebAssembly kernel
+    // any failure (missing, built for another Node, a damaged file) leaves the WebAssembly kernels
     why = `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`node scripts/setup-native.mjs\` builds it`;
   }
-  if (parsed.data === 'native') throw new Error(`POEM_INT8_KERNEL=native, but ${why}`);
+  if (parsed.data === 'native') throw new Error(`POEM_KERNELS=native, but ${why}`);
   return { info: { kernel: 'wasm', why } };
 }
 
 /** The kernel this thread's int8 products run on (loaded once per thread). */
-export function int8KernelInfo(): Int8KernelInfo {
+export function nativeKernelsInfo(): KernelsInfo {
   loaded ??= load();
   return loaded.info;
 }
 
 /** e.g. "avx512-vnni", or "WebAssembly" (with why, given `why`) */
-export function describeInt8Kernel(why = false): string {
-  const k = int8KernelInfo();
+export function describeKernels(why = false): string {
+  const k = nativeKernelsInfo();
   return k.kernel === 'native' ? k.isa : why ? `WebAssembly (${k.why})` : 'WebAssembly';
 }
 

@@ -1,15 +1,16 @@
 /*
- * The int8 products of int8-matvec.wat, as native x86-64 code: the same arguments (byte offsets into the
- * WebAssembly memory the matrix lives in, passed as a Uint8Array over it), the same layout and the same
- * results bit for bit, several times faster where the CPU has AVX-512 VNNI (vpdpwssd: 32 multiply-adds an
- * instruction, against 8 for WebAssembly's i32x4.dot_i16x8_s) or AVX2. Built at install by
- * scripts/setup-native.mjs; where it is missing or the CPU has neither, the WebAssembly kernel runs.
+ * The poem writer's two WebAssembly kernels as native x86-64 code, each with the same arguments (byte
+ * offsets into the WebAssembly memory its data lives in, passed as a Uint8Array over it) and the same results
+ * bit for bit: the int8 products of int8-matvec.wat (AVX-512 VNNI's vpdpwssd does 32 multiply-adds an
+ * instruction, WebAssembly's i32x4.dot_i16x8_s 8; or AVX2) and the LSTM cells of lstm-cell.wat (16 or 8
+ * lanes instead of 4). Built at install by scripts/build-native-kernels.mjs; where it is missing or the CPU
+ * has neither, the WebAssembly kernels run.
  *
- * Why the results are the same: the WebAssembly kernel sums each product exactly in four int32 lanes (lane l
+ * Why the products are the same: the WebAssembly kernel sums each product exactly in four int32 lanes (lane l
  * takes the k with k mod 8 in {2l, 2l+1}), per chunk of 2048 k, and adds the lanes in f32 in a fixed order.
  * A wider lane m here takes k mod 32 (AVX-512) or k mod 16 (AVX2) in {2m, 2m+1}, so WebAssembly's lane l is
- * the exact integer sum of the lanes m with m mod 4 = l; from there the f32 arithmetic is done in the same
- * order (compiled with -ffp-contract=off: no fused multiply-add).
+ * the integer sum of the lanes m with m mod 4 = l (int32 additions wrap alike in both); from there the f32
+ * arithmetic is done in the same order (compiled with -ffp-contract=off: no fused multiply-add).
  *
  * Tiles of 4 output columns × 4 inputs: each weight is loaded and widened once for four inputs, each input
  * once for four columns.
@@ -299,7 +300,7 @@ NAPI_MODULE_INIT() {
     isa = &AVX512;
   else if (__builtin_cpu_supports("avx2"))
     isa = &AVX2;
-  const char *forced = getenv("TANGSHI_INT8_ISA"); /* tests run the AVX2 tiles on an AVX-512 machine */
+  const char *forced = getenv("TANGSHI_KERNELS_ISA"); /* tests run the AVX2 tiles on an AVX-512 machine */
   if (forced && strcmp(forced, "avx2") == 0 && isa == &AVX512) isa = &AVX2;
   napi_value name, matmul;
   napi_create_string_utf8(env, isa ? isa->name : "", NAPI_AUTO_LENGTH, &name);
