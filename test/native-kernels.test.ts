@@ -2,8 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NATIVE_KERNELS_FILE } from '../src/model/native-kernels.js';
+import { NATIVE_KERNELS_FILE, nativeTopK } from '../src/model/native-kernels.js';
+import { topK } from '../src/model/sampler.js';
+import { lcg } from './helpers.js';
 
 const PRODUCTS = new URL('./support/kernel-outputs.ts', import.meta.url).pathname;
 
@@ -18,7 +21,7 @@ function products(env: Record<string, string>): { kernel: { kernel: string; isa?
 const built = existsSync(NATIVE_KERNELS_FILE);
 if (!built && process.env.TANGSHI_EXPECT_NATIVE === '1') throw new Error(`${NATIVE_KERNELS_FILE} was not built (node scripts/build-native-kernels.mjs)`);
 
-describe.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('the native int8 kernel', () => {
+describe.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('the native poem kernels', () => {
   it('gives every product and every LSTM cell step bit for bit what the WebAssembly kernels give, with AVX-512 and with AVX2, alone and with the helper thread', () => {
     const wasm = products({ POEM_KERNELS: 'wasm' });
     expect(wasm.kernel.kernel).toBe('wasm');
@@ -30,6 +33,43 @@ describe.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('the native i
     expect(avx2.digest).toBe(wasm.digest);
     // auto picks it
     expect(products({}).kernel.kernel).toBe('native');
+  });
+
+  it("keeps the same top-k ids in the same order as the sampler's JavaScript pass, ties and banned ids included", () => {
+    const native = nativeTopK();
+    expect(native).toBeDefined();
+    fc.assert(
+      fc.property(
+        // logits from a few values only (many ties), some ids banned, k from 1 to beyond the allowed count
+        fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.boolean(),
+        (levels, seed, kAsked, withBans) => {
+          const next = lcg(seed);
+          const logits = Float32Array.from(levels, (v) => v / 2);
+          const allowed = Int32Array.from(levels.keys()).filter(() => next() < 0.7);
+          if (allowed.length === 0) return;
+          const banned = Uint8Array.from(levels, () => (next() < 0.3 ? 1 : 0));
+          const except = withBans ? allowed[Math.floor(next() * allowed.length)]! : -1;
+          const k = Math.min(kAsked, allowed.length);
+          const skip = withBans ? { banned, except } : undefined;
+          const [jsIds, jsValues, cIds, cValues] = [
+            new Int32Array(k),
+            new Float64Array(k).fill(-Infinity),
+            new Int32Array(k),
+            new Float64Array(k).fill(-Infinity),
+          ];
+          const jsCount = topK(logits, allowed, skip, k, jsIds, jsValues);
+          const cCount = native!(logits, allowed, withBans ? banned : null, except, k, cIds, cValues);
+          expect(cCount).toBe(jsCount);
+          expect([...cIds.subarray(0, cCount)]).toEqual([...jsIds.subarray(0, jsCount)]);
+          expect([...cValues.subarray(0, cCount)]).toEqual([...jsValues.subarray(0, jsCount)]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(() => native!(new Float32Array(3), Int32Array.from([5]), null, -1, 1, new Int32Array(1), new Float64Array(1))).toThrow(/outside the logits/);
   });
 
   it('falls back to WebAssembly when the build is damaged (auto), and names the file when native was asked for', () => {

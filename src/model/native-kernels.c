@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #define CHUNK 2048
 /* whether `bytes` bytes at offset `at` lie inside the memory (`size` bytes, a local of the caller) */
@@ -294,6 +295,62 @@ static napi_value Cells(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * topK(logits: Float32Array, allowed: Int32Array, banned: Uint8Array | null, except, k, ids: Int32Array,
+ * values: Float64Array): the sampler's one pass (sampler.ts), the same comparisons in the same order, so the
+ * same ids in the same order: the k largest logits among the allowed ids that are not banned (`except` is
+ * never banned), largest first, ties in the order of `allowed`. Returns how many were kept.
+ */
+static napi_value TopK(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  void *logits = NULL, *allowed = NULL, *banned = NULL, *ids = NULL, *values = NULL;
+  size_t nLogits = 0, nAllowed = 0, nBanned = 0, nIds = 0, nValues = 0;
+  napi_typedarray_type t0, t1, t2, t5, t6;
+  napi_valuetype bannedType;
+  int32_t except = -1, k = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7 ||
+      napi_get_typedarray_info(env, argv[0], &t0, &nLogits, &logits, NULL, NULL) != napi_ok || t0 != napi_float32_array ||
+      napi_get_typedarray_info(env, argv[1], &t1, &nAllowed, &allowed, NULL, NULL) != napi_ok || t1 != napi_int32_array ||
+      napi_typeof(env, argv[2], &bannedType) != napi_ok ||
+      (bannedType != napi_null && (napi_get_typedarray_info(env, argv[2], &t2, &nBanned, &banned, NULL, NULL) != napi_ok || t2 != napi_uint8_array)) ||
+      napi_get_value_int32(env, argv[3], &except) != napi_ok || napi_get_value_int32(env, argv[4], &k) != napi_ok ||
+      napi_get_typedarray_info(env, argv[5], &t5, &nIds, &ids, NULL, NULL) != napi_ok || t5 != napi_int32_array ||
+      napi_get_typedarray_info(env, argv[6], &t6, &nValues, &values, NULL, NULL) != napi_ok || t6 != napi_float64_array ||
+      k < 1 || (size_t)k > nIds || (size_t)k > nValues) {
+    napi_throw_type_error(env, NULL, "topK(logits: Float32Array, allowed: Int32Array, banned: Uint8Array | null, except, k, ids: Int32Array(k), values: Float64Array(k))");
+    return NULL;
+  }
+  const float *l = logits;
+  const int32_t *a = allowed;
+  const uint8_t *ban = banned;
+  int32_t *outIds = ids;
+  double *outValues = values;
+  int count = 0;
+  double floor = -INFINITY; /* the k-th best so far, once k are kept */
+  for (size_t n = 0; n < nAllowed; n++) {
+    const int32_t id = a[n];
+    if (id < 0 || (size_t)id >= nLogits || (ban && (size_t)id >= nBanned)) {
+      napi_throw_range_error(env, NULL, "topK: an allowed id is outside the logits or the banned list");
+      return NULL;
+    }
+    const double v = l[id];
+    if (v <= floor || (ban && ban[id] == 1 && id != except)) continue;
+    int j = count < k ? count++ : k - 1;
+    while (j > 0 && outValues[j - 1] < v) {
+      outValues[j] = outValues[j - 1];
+      outIds[j] = outIds[j - 1];
+      j--;
+    }
+    outValues[j] = v;
+    outIds[j] = id;
+    if (count == k) floor = outValues[k - 1];
+  }
+  napi_value result;
+  napi_create_int32(env, count, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
@@ -311,6 +368,9 @@ NAPI_MODULE_INIT() {
     napi_value cells;
     napi_create_function(env, "cells", NAPI_AUTO_LENGTH, Cells, NULL, &cells);
     napi_set_named_property(env, exports, "cells", cells);
+    napi_value topK;
+    napi_create_function(env, "topK", NAPI_AUTO_LENGTH, TopK, NULL, &topK);
+    napi_set_named_property(env, exports, "topK", topK);
   }
   return exports;
 }

@@ -1,7 +1,7 @@
 /**
  * The native poem kernels (native-kernels.c, built at install into build/native-kernels.node): the WebAssembly
  * kernels' matmul (int8-matvec.wat) and LSTM cells (lstm-cell.wat) with the same arguments and bit for bit
- * the same results, on AVX-512 VNNI or AVX2.
+ * the same results, on AVX-512 VNNI or AVX2, and the sampler's top-k pass (sampler.ts), the same ids.
  * `POEM_KERNELS` chooses: `auto` (default: native where it loads, else WebAssembly), `native` (an error
  * that names what is missing when it cannot), `wasm`; `TANGSHI_NATIVE_KERNELS_FILE` names another build of it.
  */
@@ -15,7 +15,17 @@ const kernelFile = () => (process.env.TANGSHI_NATIVE_KERNELS_FILE ? resolve(proc
 export const KernelsChoice = z.enum(['auto', 'native', 'wasm']);
 
 type Kernel = (memory: Uint8Array, ...args: number[]) => void;
-type Addon = { isa: string; matmul?: Kernel; cells?: Kernel };
+/** the sampler's top-k pass (sampler.ts); returns how many ids it kept in ids/values */
+export type TopK = (
+  logits: Float32Array,
+  allowed: Int32Array,
+  banned: Uint8Array | null,
+  except: number,
+  k: number,
+  ids: Int32Array,
+  values: Float64Array,
+) => number;
+type Addon = { isa: string; matmul?: Kernel; cells?: Kernel; topK?: TopK };
 export type Matmul = (...args: number[]) => void;
 /** which kernel the int8 products of this thread run on, and why when it is not the native one */
 export type KernelsInfo = { kernel: 'native'; isa: string } | { kernel: 'wasm'; why: string };
@@ -62,6 +72,12 @@ export function nativeMatmul(memory: WebAssembly.Memory): Matmul | undefined {
 /** The native LSTM cells over `memory` (lstm-cell.wat's, the same arguments), or undefined. */
 export function nativeCells(memory: WebAssembly.Memory): Matmul | undefined {
   return overMemory('cells', memory);
+}
+
+/** The native top-k pass of the sampler, or undefined. */
+export function nativeTopK(): TopK | undefined {
+  loaded ??= load();
+  return loaded.addon?.topK;
 }
 
 /** the addon's `name` bound to `memory`: a view of it is made again whenever the memory has grown */

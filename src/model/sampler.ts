@@ -3,6 +3,7 @@
  * poem writer (generate.ts) and the couplet decoder.
  */
 import prand from 'pure-rand';
+import { nativeTopK } from './native-kernels.js';
 
 /** Temperature, then top-k, then top-p (nucleus) sampling over the allowed ids only. */
 export function sample(
@@ -14,10 +15,42 @@ export function sample(
   skip?: { banned: Uint8Array; except?: number },
 ): number {
   if (allowed.length === 0) throw new Error('sampler: no token is allowed here');
-  // Keep the k best in a small sorted array: one pass over the allowed ids, no sort of the whole vocabulary.
   const k = Math.min(opts.topK, allowed.length);
   const ids = new Int32Array(k);
   const values = new Float64Array(k).fill(-Infinity);
+  const native = nativeTopK();
+  const count =
+    native && allowed instanceof Int32Array
+      ? native(logits, allowed, skip?.banned ?? null, skip?.except ?? -1, k, ids, values)
+      : topK(logits, allowed, skip, k, ids, values);
+  if (count === 0) return sample(logits, allowed, opts, rng); // every allowed id was banned
+  const weights = Array.from(values.subarray(0, count), (v) => Math.exp((v - values[0]!) / opts.temperature));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let kept = 0,
+    mass = 0;
+  while (kept < count && mass < opts.topP * total) mass += weights[kept++]!;
+  const r = (prand.unsafeUniformIntDistribution(0, 0x7fffffff, rng) / 0x80000000) * mass;
+  let acc = 0;
+  for (let j = 0; j < kept; j++) {
+    acc += weights[j]!;
+    if (acc > r) return ids[j]!;
+  }
+  return ids[kept - 1]!;
+}
+
+/**
+ * The k best allowed ids that are not banned, into ids/values, best first (ties in the order of `allowed`);
+ * returns how many. One pass over the allowed ids into a small sorted array, no sort of the whole
+ * vocabulary. The native kernels (native-kernels.c) do the same pass with the same comparisons, where built.
+ */
+export function topK(
+  logits: Float32Array,
+  allowed: ArrayLike<number>,
+  skip: { banned: Uint8Array; except?: number } | undefined,
+  k: number,
+  ids: Int32Array,
+  values: Float64Array,
+): number {
   let count = 0;
   let floor = -Infinity; // the k-th best so far, once k are kept
   for (let a = 0; a < allowed.length; a++) {
@@ -34,17 +67,5 @@ export function sample(
     ids[j] = id;
     if (count === k) floor = values[k - 1]!;
   }
-  if (count === 0) return sample(logits, allowed, opts, rng); // every allowed id was banned
-  const weights = Array.from(values.subarray(0, count), (v) => Math.exp((v - values[0]!) / opts.temperature));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let kept = 0,
-    mass = 0;
-  while (kept < count && mass < opts.topP * total) mass += weights[kept++]!;
-  const r = (prand.unsafeUniformIntDistribution(0, 0x7fffffff, rng) / 0x80000000) * mass;
-  let acc = 0;
-  for (let j = 0; j < kept; j++) {
-    acc += weights[j]!;
-    if (acc > r) return ids[j]!;
-  }
-  return ids[kept - 1]!;
+  return count;
 }
