@@ -26,8 +26,9 @@ export type TopK = (
   values: Float64Array,
 ) => number;
 type Addon = { isa: string; matmul?: Kernel; cells?: Kernel; topK?: TopK };
-export type Matmul = (...args: number[]) => void;
-/** which kernel the int8 products of this thread run on, and why when it is not the native one */
+/** a kernel of the addon bound to one WebAssembly memory: the .wat kernel's own arguments */
+export type BoundKernel = (...args: number[]) => void;
+/** which kernels this thread's poems run on, and why when they are not the native ones */
 export type KernelsInfo = { kernel: 'native'; isa: string } | { kernel: 'wasm'; why: string };
 
 let loaded: { addon?: Addon; info: KernelsInfo } | undefined;
@@ -43,13 +44,13 @@ function load(): { addon?: Addon; info: KernelsInfo } {
     why = 'this CPU has neither AVX-512 VNNI nor AVX2';
   } catch (error) {
     // any failure (missing, built for another Node, a damaged file) leaves the WebAssembly kernels
-    why = `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`node scripts/setup-native.mjs\` builds it`;
+    why = `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`npm run build:native-kernels\` builds it`;
   }
   if (parsed.data === 'native') throw new Error(`POEM_KERNELS=native, but ${why}`);
   return { info: { kernel: 'wasm', why } };
 }
 
-/** The kernel this thread's int8 products run on (loaded once per thread). */
+/** The kernels this thread's poems run on (loaded once per thread). */
 export function nativeKernelsInfo(): KernelsInfo {
   loaded ??= load();
   return loaded.info;
@@ -65,12 +66,12 @@ export function describeKernels(why = false): string {
  * The native matmul over `memory` (int8-matvec.wat's, the same arguments), or undefined where the
  * WebAssembly kernel runs.
  */
-export function nativeMatmul(memory: WebAssembly.Memory): Matmul | undefined {
+export function nativeMatmul(memory: WebAssembly.Memory): BoundKernel | undefined {
   return overMemory('matmul', memory);
 }
 
 /** The native LSTM cells over `memory` (lstm-cell.wat's, the same arguments), or undefined. */
-export function nativeCells(memory: WebAssembly.Memory): Matmul | undefined {
+export function nativeCells(memory: WebAssembly.Memory): BoundKernel | undefined {
   return overMemory('cells', memory);
 }
 
@@ -81,7 +82,7 @@ export function nativeTopK(): TopK | undefined {
 }
 
 /** the addon's `name` bound to `memory`: a view of it is made again whenever the memory has grown */
-function overMemory(name: 'matmul' | 'cells', memory: WebAssembly.Memory): Matmul | undefined {
+function overMemory(name: 'matmul' | 'cells', memory: WebAssembly.Memory): BoundKernel | undefined {
   loaded ??= load();
   const kernel = loaded.addon?.[name];
   if (!kernel) return undefined;

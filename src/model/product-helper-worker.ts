@@ -4,17 +4,17 @@
  * way that lets registrations arrive) when none comes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Matmul, nativeMatmul } from './native-kernels.js';
+import { type BoundKernel, nativeMatmul } from './native-kernels.js';
 import { CTRL } from './product-helper.js';
 
 // (in Node since 16; TypeScript's lib has it from es2024)
 const waitAsync = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { value: Promise<string> | string } }).waitAsync;
 const ctrl = new Int32Array(workerData.ctrl as SharedArrayBuffer);
-const kernels: Matmul[] = [];
+const kernels: BoundKernel[] = [];
 
 parentPort!.on('message', async (m: { id: number; module: WebAssembly.Module; memory: WebAssembly.Memory }) => {
   const instance = await WebAssembly.instantiate(m.module, { env: { memory: m.memory } });
-  kernels[m.id] = nativeMatmul(m.memory) ?? (instance.exports as unknown as { matmul: Matmul }).matmul; // as the caller's thread
+  kernels[m.id] = nativeMatmul(m.memory) ?? (instance.exports as unknown as { matmul: BoundKernel }).matmul; // as the caller's thread
   parentPort!.postMessage({ registered: m.id });
 });
 parentPort!.postMessage({ ready: true });
