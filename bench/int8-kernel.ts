@@ -1,6 +1,7 @@
 /**
- * The int8 kernels side by side: the native one (native-kernels.c) and the WebAssembly one (int8-matvec.wat),
- * each in its own child process (POEM_KERNELS chooses), alternated `--rounds` times so that both see the
+ * The poem kernels side by side: the native ones (native-kernels.c: the int8 products, the LSTM cell, the
+ * sampler's top-k) and the WebAssembly ones (int8-matvec.wat, lstm-cell.wat, sampler.ts's JavaScript), each
+ * in its own child process (POEM_KERNELS chooses), alternated `--rounds` times so that both see the
  * machine in the same state. Each round measures, on one thread: GMAC/s (10⁹ multiply-adds a second) of the
  * model's three matrix shapes at 1, 16 and 64 inputs a product (best of 5 after 2 warm-ups), and a burst of
  * 200 poems written in batches of 64, with the multiply-adds it needed (counted on the shipped model).
