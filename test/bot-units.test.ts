@@ -24,6 +24,8 @@ describe('settings', () => {
       /DISCORD_GUILD_ID: .*server id.*DISCORD_API_URL: .*must be a URL.*LOG_LEVEL/,
     );
     expect(() => readConfig({ ADMIN_USER_IDS: '123456789012345678, bob' })).toThrow(/ADMIN_USER_IDS must be Discord user ids/);
+    expect(() => readConfig({ POEM_KERNELS: 'fast' })).toThrow(/POEM_KERNELS/);
+    expect(readConfig({ POEM_KERNELS: 'wasm' }).POEM_KERNELS).toBe('wasm');
     expect(readConfig({ ADMIN_USER_IDS: '123456789012345678, 223456789012345678' }).ADMIN_USER_IDS).toHaveLength(2);
   });
 
