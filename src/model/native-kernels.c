@@ -45,19 +45,22 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
   p->out[(int64_t)b * p->N + j] = scale * ((s[0] + s[1]) + (s[2] + s[3])) + p->bias[j];
 }
 
+/* `statement` for each column c < NC and input b < NB of a tile */
+#define EACH_IN_TILE(NC, NB, statement) \
+  for (int c = 0; c < NC; c++)       \
+    for (int b = 0; b < NB; b++) statement
+
 /* One tile: columns cols[0..NC), inputs b0..b0+NB, every chunk, stored. */
 #define TILE_AVX512(NC, NB)                                                                                  \
   __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void tile512_##NC##x##NB(                  \
       const Product *p, const int32_t *cols, int b0) {                                                     \
     const int K = p->K;                                                                                    \
     __m128 s[NC][NB];                                                                                      \
-    for (int c = 0; c < NC; c++)                                                                           \
-      for (int b = 0; b < NB; b++) s[c][b] = _mm_setzero_ps();                                             \
+    EACH_IN_TILE(NC, NB, s[c][b] = _mm_setzero_ps());                                             \
     for (int k0 = 0; k0 < K; k0 += CHUNK) {                                                                \
       const int k1 = k0 + CHUNK < K ? k0 + CHUNK : K;                                                      \
       __m512i acc[NC][NB];                                                                                 \
-      for (int c = 0; c < NC; c++)                                                                         \
-        for (int b = 0; b < NB; b++) acc[c][b] = _mm512_setzero_si512();                                   \
+      EACH_IN_TILE(NC, NB, acc[c][b] = _mm512_setzero_si512());                                   \
       int k = k0;                                                                                          \
       for (; k + 32 <= k1; k += 32) {                                                                      \
         __m512i wv[NC];                                                                                    \
@@ -86,8 +89,7 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
           s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                              \
         }                                                                                                  \
     }                                                                                                      \
-    for (int c = 0; c < NC; c++)                                                                           \
-      for (int b = 0; b < NB; b++) store(p, cols[c], b0 + b, s[c][b]);                                     \
+    EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));                                     \
   }
 
 /* AVX2 has 16 vector registers: tiles of 2 columns × 4 inputs */
@@ -95,13 +97,11 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
   __attribute__((target("avx2"))) static void tile256_##NC##x##NB(const Product *p, const int32_t *cols, int b0) { \
     const int K = p->K;                                                                                    \
     __m128 s[NC][NB];                                                                                      \
-    for (int c = 0; c < NC; c++)                                                                           \
-      for (int b = 0; b < NB; b++) s[c][b] = _mm_setzero_ps();                                             \
+    EACH_IN_TILE(NC, NB, s[c][b] = _mm_setzero_ps());                                             \
     for (int k0 = 0; k0 < K; k0 += CHUNK) {                                                                \
       const int k1 = k0 + CHUNK < K ? k0 + CHUNK : K;                                                      \
       __m256i acc[NC][NB];                                                                                 \
-      for (int c = 0; c < NC; c++)                                                                         \
-        for (int b = 0; b < NB; b++) acc[c][b] = _mm256_setzero_si256();                                   \
+      EACH_IN_TILE(NC, NB, acc[c][b] = _mm256_setzero_si256());                                   \
       for (int k = k0; k < k1; k += 16) {                                                                  \
         __m256i wv[NC];                                                                                    \
         for (int c = 0; c < NC; c++)                                                                       \
@@ -118,8 +118,7 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
           s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                              \
         }                                                                                                  \
     }                                                                                                      \
-    for (int c = 0; c < NC; c++)                                                                           \
-      for (int b = 0; b < NB; b++) store(p, cols[c], b0 + b, s[c][b]);                                     \
+    EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));                                     \
   }
 
 /* (4 × 4 measured best at K = 512 and 1024 against 3×8, 4×6, 2×8 and 6×4) */
