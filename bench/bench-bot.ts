@@ -7,9 +7,17 @@ import { readConfig } from '../src/bot/config.js';
 import { startDiscordStandIn, type DiscordStandIn } from '../test/support/discord/index.js';
 
 export async function startBenchBot(settings: Record<string, string | undefined> = {}): Promise<{ discord: DiscordStandIn; bot: RunningBot }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tangshi-bench-'));
   const discord = await startDiscordStandIn();
-  const bot = await startBot(
+  return { discord, bot: await startBenchBotAgainst(discord, settings) };
+}
+
+/** The same bot against a stand-in that runs elsewhere (another thread: bench/discord-thread.ts). */
+export async function startBenchBotAgainst(
+  discord: { token: string; apiUrl: string; guildId: string },
+  settings: Record<string, string | undefined> = {},
+): Promise<RunningBot> {
+  const dir = mkdtempSync(join(tmpdir(), 'tangshi-bench-'));
+  return startBot(
     readConfig({
       DISCORD_TOKEN: discord.token,
       DISCORD_API_URL: discord.apiUrl,
@@ -23,5 +31,4 @@ export async function startBenchBot(settings: Record<string, string | undefined>
       ...settings,
     }),
   );
-  return { discord, bot };
 }

@@ -2,29 +2,73 @@
  * Bot latency against the local Discord stand-in (the same one the tests use): interaction → first
  * response for /poem, sequentially (p50, p99 over N requests), and bursts of concurrent /poem requests:
  * how many get their first response inside Discord's 3-second rule, when the last poem is visible, and
- * the poems per second that makes. The stand-in runs in this process, on the bot's main thread, so a
- * burst pays Discord's side too.
+ * the poems per second that makes. The stand-in runs on a thread of its own (`--discord thread`, the
+ * default: Discord's side is not the bot's main thread's work) or on the bot's main thread
+ * (`--discord main`, how this bench measured before 2026-12-03); either way on the same cores as the bot.
  *
- *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--poem-workers N]
+ *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--poem-workers N] [--discord thread|main]
  */
+import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { startBenchBot } from './bench-bot.js';
+import { startBenchBot, startBenchBotAgainst } from './bench-bot.js';
 import { percentile } from '../src/shared/stats.js';
+import { TS_WORKER } from '../src/model/paths.js';
+import type { RunningBot } from '../src/bot/bot.js';
 
 const { values } = parseArgs({
-  options: { requests: { type: 'string', default: '200' }, bursts: { type: 'string', default: '10,50,200,1000' }, 'poem-workers': { type: 'string' } },
+  options: {
+    requests: { type: 'string', default: '200' },
+    bursts: { type: 'string', default: '10,50,200,1000' },
+    'poem-workers': { type: 'string' },
+    discord: { type: 'string', default: 'thread' },
+  },
 });
+if (values.discord !== 'thread' && values.discord !== 'main') throw new Error('--discord must be thread or main');
 
-const { discord, bot } = await startBenchBot({ POEM_WORKERS: values['poem-workers'] });
-const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
-let userCount = 0;
-const ask = async (k: number) => {
-  const user = { id: String(400000000000000000n + BigInt(userCount++)), username: `bench${k}` };
-  const i = await discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: 3, value: starts[k % starts.length]! }], user });
-  const answer = await i.response();
-  return { first: answer.latencyMs, visible: answer.answeredMs, deferred: answer.deferred };
-};
+type Answer = { first: number; visible: number; deferred: boolean };
+const settings = { POEM_WORKERS: values['poem-workers'] };
+let bot: RunningBot;
+let ask: (k: number) => Promise<Answer>;
+let closeDiscord: () => Promise<unknown>;
+if (values.discord === 'main') {
+  const started = await startBenchBot(settings);
+  bot = started.bot;
+  const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
+  let userCount = 0;
+  ask = async (k) => {
+    const user = { id: String(400000000000000000n + BigInt(userCount++)), username: `bench${k}` };
+    const i = await started.discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: 3, value: starts[k % starts.length]! }], user });
+    const answer = await i.response();
+    return { first: answer.latencyMs, visible: answer.answeredMs, deferred: answer.deferred };
+  };
+  closeDiscord = () => started.discord.close();
+} else {
+  const thread = new Worker(TS_WORKER, { workerData: { module: new URL('./discord-thread.ts', import.meta.url).href } });
+  const waiting = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>();
+  const ready = new Promise<{ token: string; apiUrl: string; guildId: string }>((resolve, reject) => {
+    thread.once('error', reject);
+    thread.on('message', (m: { ready?: { token: string; apiUrl: string; guildId: string }; id?: number; answer?: Answer; error?: string }) => {
+      if (m.ready) return resolve(m.ready);
+      const w = waiting.get(m.id!)!;
+      waiting.delete(m.id!);
+      if (m.answer) w.resolve(m.answer);
+      else w.reject(new Error(m.error));
+    });
+  });
+  bot = await startBenchBotAgainst(await ready, settings);
+  let nextId = 0;
+  ask = (k) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      waiting.set(id, { resolve, reject });
+      thread.postMessage({ ask: k, id });
+    });
+  closeDiscord = () => {
+    thread.postMessage({ close: true });
+    return new Promise((resolve) => thread.once('exit', resolve));
+  };
+}
 
 for (let k = 0; k < 5; k++) await ask(k); // warm-up
 const sequential: number[] = [];
@@ -44,7 +88,7 @@ const bursts: {
 for (const n of values.bursts!.split(',').map(Number)) {
   const [elu0, cpu0, t0] = [performance.eventLoopUtilization(), process.cpuUsage(), performance.now()];
   const results = await Promise.allSettled(Array.from({ length: n }, (_, k) => ask(k)));
-  // where the time went: the main thread's busy share (bot and stand-in), and the cores the process used (all threads)
+  // where the time went: the main thread's busy share (the bot's, and the stand-in's with --discord main), and the cores the process used (all threads)
   const mainThreadBusy = +performance.eventLoopUtilization(elu0).utilization.toFixed(2);
   const cpu = process.cpuUsage(cpu0);
   const coresUsed = +((cpu.user + cpu.system) / 1000 / (performance.now() - t0)).toFixed(2);
@@ -64,6 +108,7 @@ for (const n of values.bursts!.split(',').map(Number)) {
 console.log(
   JSON.stringify({
     backend: bot.ctx.model.backend,
+    discord: values.discord === 'thread' ? 'stand-in on its own thread' : "stand-in on the bot's main thread",
     model: bot.ctx.model.version,
     poem_workers: bot.ctx.model.workers,
     sequential_requests: sequential.length,
@@ -73,4 +118,4 @@ console.log(
   }),
 );
 await bot.stop();
-await discord.close();
+await closeDiscord();

@@ -156,6 +156,19 @@ describe('poems and ratings', () => {
     expect(await setPoemMessage(db, 987654, '1')).toBe(false);
   });
 
+  it('stores poems asked for at once in one batch, each caller getting its own row, and links their messages', async () => {
+    const inputs = Array.from({ length: 300 }, (_, k) => poemInput({ userId: `burst-${k}`, text: `第${k}首` })); // more than one batch (256)
+    const bad = expect(recordPoem(db, poemInput({ userId: '' }))).rejects.toBeInstanceOf(InvalidInputError); // a bad one in the same turn fails alone
+    const poems = await Promise.all(inputs.map((input) => recordPoem(db, input)));
+    await bad;
+    expect(poems.map((p) => [p.userId, p.text])).toEqual(inputs.map((i) => [i.userId, i.text]));
+    expect(new Set(poems.map((p) => p.id)).size).toBe(300);
+    const linked = await Promise.all([...poems.map((p, k) => setPoemMessage(db, p.id, `burst-message-${k}`)), setPoemMessage(db, 987655, 'nowhere')]);
+    expect(linked).toEqual([...poems.map(() => true), false]);
+    for (const k of [0, 255, 256, 299]) expect((await poemByMessage(db, `burst-message-${k}`))?.userId).toBe(`burst-${k}`);
+    expect(await poemByMessage(db, 'nowhere')).toBeNull();
+  });
+
   it('rejects a malformed poem with a message naming the field', async () => {
     await expect(recordPoem(db, poemInput({ promptKind: 'none', promptText: '月' }))).rejects.toThrow(/promptText: must be empty/);
     await expect(recordPoem(db, poemInput({ form: 'sonnet' as never }))).rejects.toThrow(/recordPoem: form/);

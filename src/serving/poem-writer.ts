@@ -16,11 +16,12 @@ type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };
 type Ready = { manifest: Manifest; backend: string; fallback: string | null; coupletVersion: string | null };
 
 /**
- * Poem threads by default: one per core but one, which is left to the thread that answers Discord (at
- * most two). On two cores a second poem thread made bursts slower: the main thread then lacked the core
- * it needs to acknowledge a burst within 3 s (bench/bot-latency.ts).
+ * Poem threads by default: one per core, at most two. On two cores the second thread makes bursts of
+ * 200–1,000 poems 1.2–1.4× faster since the poem writes are batched (one INSERT a batch, src/db/poems.ts:
+ * the main thread runs 65–75% busy with two); a lone poem then runs without the product helper, a few ms
+ * slower (bench/bot-latency.ts, README).
  */
-export const defaultPoemWorkers = () => Math.max(1, Math.min(2, availableParallelism() - 1));
+export const defaultPoemWorkers = () => Math.max(1, Math.min(2, availableParallelism()));
 /** A lone poem thread shares its big products with a helper thread where there is a second core (product-helper.ts). */
 export const defaultProductThreads = (workers: number) => (workers === 1 && availableParallelism() >= 2 ? 2 : 1);
 
