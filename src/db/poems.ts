@@ -27,8 +27,11 @@ function batchedPerTick<Input, Output>(run: (db: Database, inputs: Input[]) => P
       let calls = waiting.get(db);
       if (!calls) {
         const batch: Call[] = [];
-        waiting.set(db, (calls = batch));
-        setImmediate(() => waiting.get(db) === batch && flush(db, batch));
+        calls = batch;
+        waiting.set(db, batch);
+        setImmediate(() => {
+          if (waiting.get(db) === batch) flush(db, batch);
+        });
       }
       calls.push({ input, resolve, reject });
       if (calls.length >= maxBatch) flush(db, calls);
