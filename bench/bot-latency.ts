@@ -11,6 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { askPoem, type BenchAnswer } from './ask-poem.js';
 import { startBenchBot, startBenchBotAgainst } from './bench-bot.js';
 import { percentile } from '../src/shared/stats.js';
 import { TS_WORKER } from '../src/model/paths.js';
@@ -26,7 +27,7 @@ const { values } = parseArgs({
 });
 if (values.discord !== 'thread' && values.discord !== 'main') throw new Error('--discord must be thread or main');
 
-type Answer = { first: number; visible: number; deferred: boolean };
+type Answer = BenchAnswer;
 const settings = { POEM_WORKERS: values['poem-workers'] };
 let bot: RunningBot;
 let ask: (k: number) => Promise<Answer>;
@@ -34,14 +35,7 @@ let closeDiscord: () => Promise<unknown>;
 if (values.discord === 'main') {
   const started = await startBenchBot(settings);
   bot = started.bot;
-  const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
-  let userCount = 0;
-  ask = async (k) => {
-    const user = { id: String(400000000000000000n + BigInt(userCount++)), username: `bench${k}` };
-    const i = await started.discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: 3, value: starts[k % starts.length]! }], user });
-    const answer = await i.response();
-    return { first: answer.latencyMs, visible: answer.answeredMs, deferred: answer.deferred };
-  };
+  ask = (k) => askPoem(started.discord, k);
   closeDiscord = () => started.discord.close();
 } else {
   const thread = new Worker(TS_WORKER, { workerData: { module: new URL('./discord-thread.ts', import.meta.url).href } });

@@ -5,24 +5,15 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { startDiscordStandIn } from '../test/support/discord/index.js';
+import { askPoem } from './ask-poem.js';
 
 const discord = await startDiscordStandIn();
-const starts = ['日', '紅', '山', '夜', '湖', '海', '月'];
-let userCount = 0;
-
-async function ask(k: number) {
-  const user = { id: String(400000000000000000n + BigInt(userCount++)), username: `bench${k}` };
-  const i = await discord.slashCommand({ name: 'poem', options: [{ name: 'start', type: 3, value: starts[k % starts.length]! }], user });
-  const answer = await i.response();
-  return { first: answer.latencyMs, visible: answer.answeredMs, deferred: answer.deferred };
-}
-
 parentPort!.on('message', (m: { ask: number; id: number } | { close: true }) => {
   if ('close' in m) {
     void discord.close().then(() => parentPort!.close());
     return;
   }
-  ask(m.ask).then(
+  askPoem(discord, m.ask).then(
     (answer) => parentPort!.postMessage({ id: m.id, answer }),
     (e: unknown) => parentPort!.postMessage({ id: m.id, error: String(e) }),
   );
