@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'src/model/native-kernels.c');
+const sources = ['src/model/native-kernels.c', 'src/model/native-lstm.c'].map((file) => join(root, file));
 const target = join(root, 'build/native-kernels.node');
 const say = (line) => console.log(`tangshi native kernels: ${line}`);
 
@@ -35,7 +35,7 @@ function main() {
   const partial = join(dirname(target), 'native-kernels.partial.node'); // (require loads .node files as addons)
   const cc = process.env.CC || 'cc';
   // -ffp-contract=off: no fused multiply-add, so the f32 arithmetic is the WebAssembly kernels', bit for bit
-  const args = ['-O3', '-shared', '-fPIC', '-ffp-contract=off', `-I${headers}`, source, '-o', partial];
+  const args = ['-O3', '-shared', '-fPIC', '-ffp-contract=off', `-I${headers}`, ...sources, '-o', partial];
   if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
   const t0 = Date.now();
   const r = spawnSync(cc, args, { encoding: 'utf8', timeout: 120_000 });

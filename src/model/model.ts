@@ -12,6 +12,7 @@ import { z } from 'zod';
 import prand from 'pure-rand';
 import { createRequire } from 'node:module';
 import { tf } from './backend.js';
+import { nativeLstmKernels, type LstmKernels } from './native-kernels.js';
 
 const nativeRequire = createRequire(import.meta.url);
 
@@ -175,7 +176,7 @@ export function lstmForward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b:
  * dispatch, and the per-step loop, not the arithmetic, set the pace. (TensorFlow's own fused gradient,
  * BlockLSTMGradV2, was slower: 203 vs 139 ms for a layer's forward + backward, bench/lstm-kernels.ts.)
  */
-export const lstmLayer = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+const lstmLayerTensorFlow = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   const { hs, cs, tanhCs, gates } = lstmForward(x, wx, wh, b);
   save([x, wx, wh, hs, cs, tanhCs, ...gates]);
   return {
@@ -208,15 +209,52 @@ export const lstmLayer = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf
           dcNext = tf.mul(dc, fT[t]!) as tf.Tensor2D;
         }
       }
-      const dzAll = tf.reshape(tf.stack(dz), [T * B, 4 * H]) as tf.Tensor2D;
-      const flat = (s: tf.Tensor3D) => tf.reshape(s, [T * B, s.shape[2]]) as tf.Tensor2D;
-      const dx = tf.reshape(matMul(dzAll, wxS, false, true), xS!.shape);
-      const dWx = matMul(flat(xS!), dzAll, true, false);
-      const dWh = matMul(flat(previous(hsS!) as tf.Tensor3D), dzAll, true, false);
-      return [dx, dWx, dWh, tf.sum(dzAll, 0)];
+      return largeProducts(xS!, wxS!, hsS!, tf.reshape(tf.stack(dz), [T * B, 4 * H]) as tf.Tensor2D);
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LstmLayer;
+
+/** the large products of a layer's backward pass, over all steps at once, from dz [T·B, 4H] */
+function largeProducts(x: tf.Tensor3D, wx: tf.Tensor2D, hs: tf.Tensor3D, dzAll: tf.Tensor2D): tf.Tensor[] {
+  const [T, B, H] = hs.shape;
+  const flat = (s: tf.Tensor3D) => tf.reshape(s, [T * B, s.shape[2]]) as tf.Tensor2D;
+  const hPrevious = tf.concat([tf.zeros([1, B, H]), tf.slice(hs, [0, 0, 0], [T - 1, B, H])], 0) as tf.Tensor3D;
+  const dx = tf.reshape(matMul(dzAll, wx, false, true), x.shape);
+  return [dx, matMul(flat(x), dzAll, true, false), matMul(flat(hPrevious), dzAll, true, false), tf.sum(dzAll, 0)];
+}
+
+/**
+ * The same layer as native code (native-lstm.c: 6 × 16 AVX2 + FMA tiles; per step one product and the gates),
+ * forward and backward, the large products included. The gates and cells the backward pass needs stay in
+ * plain arrays between the two.
+ */
+function lstmLayerNative(kernels: LstmKernels): LstmLayer {
+  return tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D) => {
+    const [T, B, I] = x.shape;
+    const H = wh.shape[0];
+    const [xValues, wxValues, whValues] = [x, wx, wh].map((t) => t.dataSync() as Float32Array) as [Float32Array, Float32Array, Float32Array];
+    const gates = new Float32Array(T * B * 4 * H);
+    const [cells, tanhCells, hs] = [0, 1, 2].map(() => new Float32Array(T * B * H)) as [Float32Array, Float32Array, Float32Array];
+    kernels.lstmForward(T, B, I, H, xValues, wxValues, b.dataSync() as Float32Array, whValues, gates, cells, tanhCells, hs);
+    return {
+      value: tf.tensor3d(hs, [T, B, H]),
+      gradFunc: (dy: tf.Tensor3D) => {
+        const [dx, dWx, dWh, db] = [T * B * I, I * 4 * H, H * 4 * H, 4 * H].map((n) => new Float32Array(n)) as Float32Array[];
+        kernels.lstmBackward(T, B, I, H, dy.dataSync() as Float32Array, xValues, wxValues, whValues, gates, cells, tanhCells, hs, dx!, dWx!, dWh!, db!);
+        return [tf.tensor3d(dx!, [T, B, I]), tf.tensor2d(dWx!, [I, 4 * H]), tf.tensor2d(dWh!, [H, 4 * H]), tf.tensor1d(db!)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LstmLayer;
+}
+let nativeLayer: LstmLayer | undefined;
+
+/** The layer with the hand-derived backward pass: native where the kernels load (and I and H are multiples of 16), else TensorFlow's ops. */
+export const lstmLayer: LstmLayer = (x, wx, wh, b) => {
+  const kernels = wh.shape[0] % 16 === 0 && x.shape[2] % 16 === 0 ? nativeLstmKernels() : undefined;
+  if (!kernels) return lstmLayerTensorFlow(x, wx, wh, b);
+  nativeLayer ??= lstmLayerNative(kernels);
+  return nativeLayer(x, wx, wh, b);
+};
 
 /** Whether the native TensorFlow backend runs this thread (its fused kernels can then be called by name). */
 type NativeBackend = {

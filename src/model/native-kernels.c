@@ -350,6 +350,8 @@ static napi_value TopK(napi_env env, napi_callback_info info) {
   return result;
 }
 
+void register_lstm_kernels(napi_env env, napi_value exports); /* native-lstm.c: training's LSTM recurrence */
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
@@ -371,5 +373,6 @@ NAPI_MODULE_INIT() {
     napi_create_function(env, "topK", NAPI_AUTO_LENGTH, TopK, NULL, &topK);
     napi_set_named_property(env, exports, "topK", topK);
   }
+  register_lstm_kernels(env, exports);
   return exports;
 }

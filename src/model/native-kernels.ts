@@ -32,22 +32,57 @@ export type BoundKernel = (...args: number[]) => void;
 export type KernelsInfo = { kernel: 'native'; isa: string } | { kernel: 'wasm'; why: string };
 
 let loaded: { addon?: Addon; info: KernelsInfo } | undefined;
+let required: { addon: Addon } | { why: string } | undefined;
+
+/** the addon, or why it did not load (any failure: missing, built for another Node, a damaged file) */
+function requireAddon(): { addon: Addon } | { why: string } {
+  try {
+    required ??= { addon: createRequire(import.meta.url)(kernelFile()) as Addon };
+  } catch (error) {
+    required = { why: `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`npm run build:native-kernels\` builds it` };
+  }
+  return required;
+}
 
 function load(): { addon?: Addon; info: KernelsInfo } {
   const parsed = KernelsChoice.safeParse(process.env.POEM_KERNELS ?? 'auto');
   if (!parsed.success) throw new Error(`POEM_KERNELS must be auto, native or wasm, not ${JSON.stringify(process.env.POEM_KERNELS)}`);
   if (parsed.data === 'wasm') return { info: { kernel: 'wasm', why: 'POEM_KERNELS=wasm' } };
-  let why: string;
-  try {
-    const addon = createRequire(import.meta.url)(kernelFile()) as Addon;
-    if (addon.matmul) return { addon, info: { kernel: 'native', isa: addon.isa } };
-    why = 'this CPU has neither AVX-512 VNNI nor AVX2';
-  } catch (error) {
-    // any failure (missing, built for another Node, a damaged file) leaves the WebAssembly kernels
-    why = `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`npm run build:native-kernels\` builds it`;
-  }
+  const r = requireAddon();
+  const why = 'why' in r ? r.why : 'this CPU has neither AVX-512 VNNI nor AVX2';
+  if ('addon' in r && r.addon.matmul) return { addon: r.addon, info: { kernel: 'native', isa: r.addon.isa } };
   if (parsed.data === 'native') throw new Error(`POEM_KERNELS=native, but ${why}`);
   return { info: { kernel: 'wasm', why } };
+}
+
+export const LstmKernelsChoice = z.enum(['auto', 'native', 'tensorflow']);
+/** training's LSTM layer (native-lstm.c): T, B, I, H, then Float32Arrays, the results written into the last ones */
+export type LstmKernels = {
+  /** (T, B, I, H, x, wx, b, wh → gates, cells, tanhCells, hs) */
+  lstmForward(T: number, B: number, I: number, H: number, ...arrays: Float32Array[]): void;
+  /** (T, B, I, H, dy, x, wx, wh, gates, cells, tanhCells, hs → dx, dWx, dWh, db) */
+  lstmBackward(T: number, B: number, I: number, H: number, ...arrays: Float32Array[]): void;
+};
+let lstmKernels: LstmKernels | null | undefined;
+
+/**
+ * The native LSTM layer for training, or undefined where TensorFlow's ops run it. `LSTM_KERNELS`
+ * chooses: `auto` (native where the addon loads and the CPU has AVX2 + FMA), `native` (an error naming what is
+ * missing), `tensorflow`.
+ */
+export function nativeLstmKernels(): LstmKernels | undefined {
+  if (lstmKernels !== undefined) return lstmKernels ?? undefined;
+  const parsed = LstmKernelsChoice.safeParse(process.env.LSTM_KERNELS ?? 'auto');
+  if (!parsed.success) throw new Error(`LSTM_KERNELS must be auto, native or tensorflow, not ${JSON.stringify(process.env.LSTM_KERNELS)}`);
+  if (parsed.data === 'tensorflow') lstmKernels = null;
+  else {
+    const r = requireAddon();
+    const addon = 'addon' in r ? (r.addon as Partial<LstmKernels>) : undefined;
+    if (addon?.lstmForward && addon.lstmBackward) lstmKernels = addon as LstmKernels;
+    else if (parsed.data === 'native') throw new Error(`LSTM_KERNELS=native, but ${'why' in r ? r.why : 'this CPU lacks AVX2 or FMA'}`);
+    else lstmKernels = null;
+  }
+  return lstmKernels ?? undefined;
 }
 
 /** The kernels this thread's poems run on (loaded once per thread). */
