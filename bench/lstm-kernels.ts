@@ -1,14 +1,16 @@
 /**
  * One LSTM layer on native TensorFlow, the ways it can be run: forward as the step loop (one op at a time
- * from JavaScript) or as TensorFlow's fused BlockLSTMV2; backward as our hand-derived BPTT or as
- * TensorFlow's BlockLSTMGradV2. Prints ms per layer for a batch like the trainer's (T steps × B poems).
+ * from JavaScript) or as TensorFlow's fused BlockLSTMV2; backward as our hand-derived BPTT in TensorFlow's
+ * ops or as TensorFlow's BlockLSTMGradV2; and the whole layer in native-lstm.c (what training runs where it
+ * loads). Prints ms per layer for a batch like the trainer's (T steps × B poems).
  *
  *   npx tsx bench/lstm-kernels.ts [--hidden 256] [--input 256] [--steps 34] [--batch 90]
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { describeBackend, tf, useBackend } from '../src/model/backend.js';
-import { lstmForward, lstmForwardSteps, lstmLayer } from '../src/model/model.js';
+import { lstmForward, lstmForwardSteps, lstmLayerNative, lstmLayerTensorFlow } from '../src/model/model.js';
+import { nativeLstmKernels } from '../src/model/native-kernels.js';
 
 const { values } = parseArgs({
   options: {
@@ -63,12 +65,21 @@ const fusedGrad = () => {
     8,
   )[3]!;
 };
-const hand = (...a: tf.Tensor[]) => tf.sum(tf.mul(lstmLayer(...(a as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D])), dy));
+type Layer = typeof lstmLayerTensorFlow;
+const lossOf =
+  (layer: Layer) =>
+  (...a: tf.Tensor[]) =>
+    tf.sum(tf.mul(layer(...(a as Parameters<Layer>)), dy));
+const kernels = nativeLstmKernels();
 const rows = {
   forward_step_loop_ms: ms(() => lstmForwardSteps(tf.reshape(tf.add(tf.matMul(tf.reshape(x, [T * B, I]), wx), bias), [T, B, 4 * H]) as tf.Tensor3D, wh).hs),
   forward_fused_BlockLSTMV2_ms: ms(() => lstmForward(x, wx, wh, bias).hs),
-  forward_backward_hand_bptt_ms: ms(() => tf.grads(hand)([x, wx, wh, bias])[2]!),
+  forward_backward_hand_bptt_ms: ms(() => tf.grads(lossOf(lstmLayerTensorFlow))([x, wx, wh, bias])[2]!),
   forward_backward_BlockLSTMGradV2_ms: ms(fusedGrad),
+  ...(kernels && {
+    forward_native_lstm_ms: ms(() => lstmLayerNative(kernels)(x, wx, wh, bias)),
+    forward_backward_native_lstm_ms: ms(() => tf.grads(lossOf(lstmLayerNative(kernels)))([x, wx, wh, bias])[2]!),
+  }),
 };
 console.log(
   JSON.stringify({

@@ -236,13 +236,16 @@ export async function benchCommand(values: Flags): Promise<void> {
   }
   const served = generation.int8 ?? { p50: NaN, p99: NaN, loadMs: NaN, servedPerplexity: NaN };
 
-  // Training throughput at the shipped size and at E256/H512, ours and PyTorch's alternately in each repeat,
-  // with the shipped checkpoint's dropout in both; the ratio of each repeat, and their median.
+  // Training throughput at the shipped size and at E256/H512 (at E128/H256, the size shipped before, when the
+  // shipped model is E256/H512), ours and PyTorch's alternately in each repeat, with the shipped checkpoint's
+  // dropout in both; the ratio of each repeat, and their median.
   const torch = values['skip-torch'] ? { note: 'skipped (--skip-torch)' } : torchPython(say);
   const dropout = Number(shipped.manifest.config.training.dropout ?? 0);
+  const [embedDim, hiddenDim] = config.embedDim === 256 && config.hiddenDim === 512 ? [128, 256] : [256, 512];
+  const other = { ...config, embedDim, hiddenDim };
   const sizes = [
     { name: 'shipped', config, params: shipped.params },
-    { name: 'E256-H512', config: { ...config, embedDim: 256, hiddenDim: 512 }, params: initParams({ ...config, embedDim: 256, hiddenDim: 512 }, 1) },
+    { name: `E${embedDim}-H${hiddenDim}`, config: other, params: initParams(other, 1) },
   ];
   const training = [];
   for (const size of values['generation-only'] ? [] : sizes) {

@@ -26,6 +26,8 @@ describe('settings', () => {
     expect(() => readConfig({ ADMIN_USER_IDS: '123456789012345678, bob' })).toThrow(/ADMIN_USER_IDS must be Discord user ids/);
     expect(() => readConfig({ POEM_KERNELS: 'fast' })).toThrow(/POEM_KERNELS/);
     expect(readConfig({ POEM_KERNELS: 'wasm' }).POEM_KERNELS).toBe('wasm');
+    expect(() => readConfig({ LSTM_KERNELS: 'wasm' })).toThrow(/LSTM_KERNELS/);
+    expect(readConfig({ LSTM_KERNELS: 'tensorflow' }).LSTM_KERNELS).toBe('tensorflow');
     expect(readConfig({ ADMIN_USER_IDS: '123456789012345678, 223456789012345678' }).ADMIN_USER_IDS).toHaveLength(2);
   });
 

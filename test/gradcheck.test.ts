@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../src/model/backend.js';
 import { features, initParams, lossAndGrads, toTensors, type Batch, type ModelConfig } from '../src/model/model.js';
+import { nativeLstmKernels } from '../src/model/native-kernels.js';
 import { lcg } from './helpers.js';
 
 function randomBatch(V: number, T: number, B: number, seed: number): Batch {
@@ -49,6 +50,25 @@ describe.each(BACKENDS)('hand-derived BPTT on %s', (backend) => {
       expect(h.length).toBe(g.length);
       expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0); // every parameter gets a gradient
       expect(relativeError(h, g), name).toBeLessThan(1e-4);
+    }
+  });
+
+  // native-lstm.c runs a layer whose input and hidden sizes are multiples of 16; CI expects it built
+  it.runIf(nativeLstmKernels() || process.env.TANGSHI_EXPECT_NATIVE === '1').each([
+    [9, 4],
+    [2, 7],
+    [13, 13],
+  ])('matches autograd with the native LSTM layers (native-lstm.c), T = %i, B = %i', (T, B) => {
+    expect(nativeLstmKernels()).toBeDefined();
+    const config: ModelConfig = { vocabSize: 23, embedDim: 16, hiddenDim: 32, layers: 2 };
+    const params = toTensors(config, initParams(config, 3));
+    const batch = randomBatch(config.vocabSize, T, B, 11);
+    const hand = lossAndGrads(config, params, batch, { grads: true, handGrad: true });
+    const auto = lossAndGrads(config, params, batch, { grads: true, handGrad: false });
+    expect(hand.nllSum).toBeCloseTo(auto.nllSum, 3);
+    for (const [name, g] of auto.grads!) {
+      expect(Math.max(...g.map(Math.abs)), name).toBeGreaterThan(0);
+      expect(relativeError(hand.grads!.get(name)!, g), name).toBeLessThan(1e-4);
     }
   });
 

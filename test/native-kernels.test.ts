@@ -89,3 +89,31 @@ describe.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('the native p
     expect(bad.stderr).toMatch(/POEM_KERNELS must be auto, native or wasm, not "fast"/);
   });
 });
+
+/** nativeLstmKernels() in a child process with `env` added: 'native', 'tensorflow' or the error's message */
+function lstmKernelsIn(env: Record<string, string>): string {
+  const code =
+    "import('./src/model/native-kernels.ts').then((m) => (m.nativeLstmKernels() ? 'native' : 'tensorflow')).then(console.log, (e) => console.log(e.message))";
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim().split('\n').pop()!;
+}
+
+describe("training's native LSTM layer: LSTM_KERNELS", () => {
+  it.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('runs native by default where the addon loads, and TensorFlow when asked', () => {
+    expect(lstmKernelsIn({})).toBe('native');
+    expect(lstmKernelsIn({ LSTM_KERNELS: 'native' })).toBe('native');
+    expect(lstmKernelsIn({ LSTM_KERNELS: 'tensorflow' })).toBe('tensorflow');
+  });
+
+  it('falls back to TensorFlow where the addon does not load, and LSTM_KERNELS=native says why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tangshi-lstm-'));
+    const broken = join(dir, 'native-kernels.node');
+    writeFileSync(broken, 'not an addon');
+    expect(lstmKernelsIn({ TANGSHI_NATIVE_KERNELS_FILE: broken })).toBe('tensorflow');
+    expect(lstmKernelsIn({ TANGSHI_NATIVE_KERNELS_FILE: broken, LSTM_KERNELS: 'native' })).toMatch(
+      /LSTM_KERNELS=native, but .*native-kernels\.node did not load/,
+    );
+    expect(lstmKernelsIn({ LSTM_KERNELS: 'fast' })).toMatch(/LSTM_KERNELS must be auto, native or tensorflow/);
+  });
+});

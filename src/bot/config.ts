@@ -2,7 +2,7 @@
 import cron from 'node-cron';
 import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/paths.js';
 import { z } from 'zod';
-import { KernelsChoice } from '../model/native-kernels.js';
+import { KernelsChoice, LstmKernelsChoice } from '../model/native-kernels.js';
 
 const idList = z
   .string()
@@ -55,6 +55,8 @@ export const Config = z.object({
   POEM_WORKERS: z.coerce.number().int().min(1).max(16).optional(),
   /** What the poem writer's kernels run on (read by every poem thread itself, native-kernels.ts; checked here at start). */
   POEM_KERNELS: KernelsChoice.default('auto'),
+  /** What a fine-tune's LSTM layers run on (read by the training threads, native-kernels.ts; checked here at start). */
+  LSTM_KERNELS: LstmKernelsChoice.default('auto'),
   /** Threads a poem thread's big int8 products use (default: 2 for a lone poem thread on 2+ cores, else 1). */
   POEM_PRODUCT_THREADS: z.coerce.number().int().min(1).max(2).optional(),
   /** Model versions kept under MODEL_DIR/versions besides the active one and rollback's target. */

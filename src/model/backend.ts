@@ -32,6 +32,12 @@ export type BackendInfo = {
 const require = createRequire(import.meta.url);
 const NATIVE_PACKAGES = { 'node-gpu': '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
 let active: Promise<BackendInfo> | undefined;
+let onGpu = false;
+
+/** Whether this thread's model runs on a GPU (node-gpu): then every op stays in TensorFlow, none in native-lstm.c. */
+export function runsOnGpu(): boolean {
+  return onGpu;
+}
 
 /** The first line of a load error, which names what is missing (a file, a symbol, the package). */
 function reasonOf(e: unknown): string {
@@ -95,6 +101,7 @@ async function choose(choice: BackendChoice): Promise<BackendInfo> {
       // node-gpu is skipped silently on machines without it; falling back past node is worth a line
       if (fallback) console.warn(`tangshi: TensorFlow.js runs on ${name}, not native TensorFlow: ${fallback}`);
       const threadSafe = name in NATIVE_PACKAGES ? nativeThreadSafe(NATIVE_PACKAGES[name as keyof typeof NATIVE_PACKAGES]) : true;
+      onGpu = name === 'node-gpu';
       return { name, tensorflow, threads: tensorflow ? nativeThreads() : 1, fallback, threadSafe };
     } catch (e) {
       if (choice !== 'auto') {

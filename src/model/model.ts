@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import prand from 'pure-rand';
 import { createRequire } from 'node:module';
-import { tf } from './backend.js';
+import { runsOnGpu, tf } from './backend.js';
 import { nativeLstmKernels, type LstmKernels } from './native-kernels.js';
 
 const nativeRequire = createRequire(import.meta.url);
@@ -176,7 +176,7 @@ export function lstmForward(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b:
  * dispatch, and the per-step loop, not the arithmetic, set the pace. (TensorFlow's own fused gradient,
  * BlockLSTMGradV2, was slower: 203 vs 139 ms for a layer's forward + backward, bench/lstm-kernels.ts.)
  */
-const lstmLayerTensorFlow = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+export const lstmLayerTensorFlow = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   const { hs, cs, tanhCs, gates } = lstmForward(x, wx, wh, b);
   save([x, wx, wh, hs, cs, tanhCs, ...gates]);
   return {
@@ -228,7 +228,7 @@ function largeProducts(x: tf.Tensor3D, wx: tf.Tensor2D, hs: tf.Tensor3D, dzAll: 
  * forward and backward, the large products included. The gates and cells the backward pass needs stay in
  * plain arrays between the two.
  */
-function lstmLayerNative(kernels: LstmKernels): LstmLayer {
+export function lstmLayerNative(kernels: LstmKernels): LstmLayer {
   return tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D) => {
     const [T, B, I] = x.shape;
     const H = wh.shape[0];
@@ -248,9 +248,12 @@ function lstmLayerNative(kernels: LstmKernels): LstmLayer {
 }
 let nativeLayer: LstmLayer | undefined;
 
-/** The layer with the hand-derived backward pass: native where the kernels load (and I and H are multiples of 16), else TensorFlow's ops. */
+/**
+ * The layer with the hand-derived backward pass: native-lstm.c where it loads and I and H are multiples of 16
+ * (on the CPU, whatever the backend), else TensorFlow's ops (always on a GPU).
+ */
 export const lstmLayer: LstmLayer = (x, wx, wh, b) => {
-  const kernels = wh.shape[0] % 16 === 0 && x.shape[2] % 16 === 0 ? nativeLstmKernels() : undefined;
+  const kernels = wh.shape[0] % 16 === 0 && x.shape[2] % 16 === 0 && !runsOnGpu() ? nativeLstmKernels() : undefined;
   if (!kernels) return lstmLayerTensorFlow(x, wx, wh, b);
   nativeLayer ??= lstmLayerNative(kernels);
   return nativeLayer(x, wx, wh, b);

@@ -39,7 +39,9 @@ function requireAddon(): { addon: Addon } | { why: string } {
   try {
     required ??= { addon: createRequire(import.meta.url)(kernelFile()) as Addon };
   } catch (error) {
-    required = { why: `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`npm run build:native-kernels\` builds it` };
+    required = {
+      why: `${kernelFile()} did not load (${String((error as Error).message ?? error).split('\n')[0]}); \`npm run build:native-kernels\` builds it`,
+    };
   }
   return required;
 }
