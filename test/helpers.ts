@@ -19,7 +19,7 @@ export function makeTinyCheckpoint(
   const vocab = Vocab.build(corpus.train.slice(0, opts.poems ?? 3000), 2);
   const config: ModelConfig = {
     vocabSize: vocab.size,
-    embedDim: opts.embed ?? 8,
+    embedDim: opts.embed ?? 16, // with hidden 16: multiples of 16, so the LSTM runs native-lstm.c where it is built
     hiddenDim: opts.hidden ?? 16,
     layers: opts.layers ?? 1,
     ...(opts.tied ? { tied: true } : {}),
