@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NATIVE_KERNELS_FILE, nativeTopK } from '../src/model/native-kernels.js';
+import { NATIVE_KERNELS_FILE, nativeLstmKernels, nativeTopK } from '../src/model/native-kernels.js';
 import { topK } from '../src/model/sampler.js';
 import { lcg } from './helpers.js';
 
@@ -104,6 +104,23 @@ describe("training's native LSTM layer: LSTM_KERNELS", () => {
     expect(lstmKernelsIn({})).toBe('native');
     expect(lstmKernelsIn({ LSTM_KERNELS: 'native' })).toBe('native');
     expect(lstmKernelsIn({ LSTM_KERNELS: 'tensorflow' })).toBe('tensorflow');
+  });
+
+  it.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('refuses bad sizes and arrays with a clear error, writing nothing', () => {
+    const kernels = nativeLstmKernels()!;
+    const [T, B, I, H] = [2, 3, 16, 16];
+    const f = (n: number) => new Float32Array(n);
+    const outputs = () => [f(T * B * 4 * H), f(T * B * H), f(T * B * H), f(T * B * H)];
+    const hs = outputs();
+    kernels.lstmForward(T, B, I, H, f(T * B * I).fill(1), f(I * 4 * H).fill(0.1), f(4 * H), f(H * 4 * H), ...hs);
+    expect(hs[3]!.some((v) => v !== 0)).toBe(true); // the right sizes do write
+    const untouched = outputs();
+    expect(() => kernels.lstmForward(T, B, I, 8, f(T * B * I), f(I * 32), f(32), f(8 * 32), ...untouched)).toThrow(/I and H multiples of 16/);
+    expect(() => kernels.lstmForward(T, B, I, H, f(T * B * I - 1), f(I * 4 * H), f(4 * H), f(H * 4 * H), ...untouched)).toThrow(/does not match T, B, I, H/);
+    const notFloats = new Int32Array(T * B * I) as unknown as Float32Array;
+    expect(() => kernels.lstmForward(T, B, I, H, notFloats, f(I * 4 * H), f(4 * H), f(H * 4 * H), ...untouched)).toThrow(/Float32Arrays/);
+    expect(() => kernels.lstmBackward(T, B, I, H, f(1))).toThrow(/lstmBackward\(/);
+    expect(untouched.every((a) => a.every((v) => v === 0))).toBe(true);
   });
 
   it('falls back to TensorFlow where the addon does not load, and LSTM_KERNELS=native says why', () => {

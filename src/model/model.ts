@@ -209,19 +209,15 @@ export const lstmLayerTensorFlow = tf.customGrad(((x: tf.Tensor3D, wx: tf.Tensor
           dcNext = tf.mul(dc, fT[t]!) as tf.Tensor2D;
         }
       }
-      return largeProducts(xS!, wxS!, hsS!, tf.reshape(tf.stack(dz), [T * B, 4 * H]) as tf.Tensor2D);
+      const dzAll = tf.reshape(tf.stack(dz), [T * B, 4 * H]) as tf.Tensor2D;
+      const flat = (s: tf.Tensor3D) => tf.reshape(s, [T * B, s.shape[2]]) as tf.Tensor2D;
+      const dx = tf.reshape(matMul(dzAll, wxS, false, true), xS!.shape);
+      const dWx = matMul(flat(xS!), dzAll, true, false);
+      const dWh = matMul(flat(previous(hsS!) as tf.Tensor3D), dzAll, true, false);
+      return [dx, dWx, dWh, tf.sum(dzAll, 0)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LstmLayer;
-
-/** the large products of a layer's backward pass, over all steps at once, from dz [T·B, 4H] */
-function largeProducts(x: tf.Tensor3D, wx: tf.Tensor2D, hs: tf.Tensor3D, dzAll: tf.Tensor2D): tf.Tensor[] {
-  const [T, B, H] = hs.shape;
-  const flat = (s: tf.Tensor3D) => tf.reshape(s, [T * B, s.shape[2]]) as tf.Tensor2D;
-  const hPrevious = tf.concat([tf.zeros([1, B, H]), tf.slice(hs, [0, 0, 0], [T - 1, B, H])], 0) as tf.Tensor3D;
-  const dx = tf.reshape(matMul(dzAll, wx, false, true), x.shape);
-  return [dx, matMul(flat(x), dzAll, true, false), matMul(flat(hPrevious), dzAll, true, false), tf.sum(dzAll, 0)];
-}
 
 /**
  * The same layer as native code (native-lstm.c: 6 × 16 AVX2 + FMA tiles; per step one product and the gates),

@@ -4,6 +4,7 @@
  * the same results, on AVX-512 VNNI or AVX2, and the sampler's top-k pass (sampler.ts), the same ids.
  * `POEM_KERNELS` chooses: `auto` (default: native where it loads, else WebAssembly), `native` (an error
  * that names what is missing when it cannot), `wasm`; `TANGSHI_NATIVE_KERNELS_FILE` names another build of it.
+ * The same build carries training's LSTM layer (native-lstm.c), chosen by `LSTM_KERNELS` (nativeLstmKernels).
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -25,7 +26,7 @@ export type TopK = (
   ids: Int32Array,
   values: Float64Array,
 ) => number;
-type Addon = { isa: string; matmul?: Kernel; cells?: Kernel; topK?: TopK };
+type Addon = { isa: string; matmul?: Kernel; cells?: Kernel; topK?: TopK } & Partial<LstmKernels>;
 /** a kernel of the addon bound to one WebAssembly memory: the .wat kernel's own arguments */
 export type BoundKernel = (...args: number[]) => void;
 /** which kernels this thread's poems run on, and why when they are not the native ones */
@@ -79,8 +80,8 @@ export function nativeLstmKernels(): LstmKernels | undefined {
   if (parsed.data === 'tensorflow') lstmKernels = null;
   else {
     const r = requireAddon();
-    const addon = 'addon' in r ? (r.addon as Partial<LstmKernels>) : undefined;
-    if (addon?.lstmForward && addon.lstmBackward) lstmKernels = addon as LstmKernels;
+    const addon = 'addon' in r ? r.addon : undefined;
+    if (addon?.lstmForward && addon.lstmBackward) lstmKernels = { lstmForward: addon.lstmForward, lstmBackward: addon.lstmBackward };
     else if (parsed.data === 'native') throw new Error(`LSTM_KERNELS=native, but ${'why' in r ? r.why : 'this CPU lacks AVX2 or FMA'}`);
     else lstmKernels = null;
   }

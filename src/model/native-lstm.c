@@ -228,14 +228,27 @@ done:
   return ok;
 }
 
+/* the length an array of shape `code` has: x [T·B·I], w [I·4H], b [4H], r [H·4H], g [T·B·4H], h [T·B·H] */
+static int64_t lengthOf(char code, int64_t T, int64_t B, int64_t I, int64_t H) {
+  switch (code) {
+    case 'x': return T * B * I;
+    case 'w': return I * 4 * H;
+    case 'b': return 4 * H;
+    case 'r': return H * 4 * H;
+    case 'g': return T * B * 4 * H;
+    default: return T * B * H;
+  }
+}
+
 /*
- * The arguments: T, B, I, H (I and H multiples of 16), then Float32Arrays of the given lengths. Returns 0
- * (with an error thrown) when they are not that.
+ * The arguments: T, B, I, H (I and H multiples of 16), then one Float32Array for each letter of `shapes`
+ * (lengthOf). Returns 0 (with an error thrown) when they are not that.
  */
-static int arguments(napi_env env, napi_callback_info info, const char *usage, int arrays, int *dim, float **data, const int64_t *(*lengths)(const int *)) {
+static int arguments(napi_env env, napi_callback_info info, const char *usage, const char *shapes, int *dim, float **data) {
+  const size_t arrays = strlen(shapes);
   size_t argc = 16;
   napi_value argv[16];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != (size_t)(4 + arrays)) {
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 + arrays) {
     napi_throw_type_error(env, NULL, usage);
     return 0;
   }
@@ -248,8 +261,7 @@ static int arguments(napi_env env, napi_callback_info info, const char *usage, i
     napi_throw_range_error(env, NULL, "lstm: T and B must be ≥ 1, I and H multiples of 16");
     return 0;
   }
-  const int64_t *expected = lengths(dim);
-  for (int k = 0; k < arrays; k++) {
+  for (size_t k = 0; k < arrays; k++) {
     napi_typedarray_type type;
     size_t length = 0;
     void *p = NULL;
@@ -257,7 +269,7 @@ static int arguments(napi_env env, napi_callback_info info, const char *usage, i
       napi_throw_type_error(env, NULL, usage);
       return 0;
     }
-    if ((int64_t)length != expected[k]) {
+    if ((int64_t)length != lengthOf(shapes[k], dim[0], dim[1], dim[2], dim[3])) {
       napi_throw_range_error(env, NULL, "lstm: an array's length does not match T, B, I, H");
       return 0;
     }
@@ -266,29 +278,11 @@ static int arguments(napi_env env, napi_callback_info info, const char *usage, i
   return 1;
 }
 
-static const int64_t *forwardLengths(const int *d) {
-  static _Thread_local int64_t n[8];
-  const int64_t T = d[0], B = d[1], I = d[2], H = d[3];
-  /* x, wx, b, wh, gates, cells, tanhCells, hs */
-  const int64_t v[8] = {T * B * I, I * 4 * H, 4 * H, H * 4 * H, T * B * 4 * H, T * B * H, T * B * H, T * B * H};
-  memcpy(n, v, sizeof n);
-  return n;
-}
-
-static const int64_t *backwardLengths(const int *d) {
-  static _Thread_local int64_t n[12];
-  const int64_t T = d[0], B = d[1], I = d[2], H = d[3];
-  /* dy, x, wx, wh, gates, cells, tanhCells, hs, dx, dWx, dWh, db */
-  const int64_t v[12] = {T * B * H, T * B * I, I * 4 * H, H * 4 * H, T * B * 4 * H, T * B * H, T * B * H, T * B * H, T * B * I, I * 4 * H, H * 4 * H, 4 * H};
-  memcpy(n, v, sizeof n);
-  return n;
-}
-
 /* lstmForward(T, B, I, H, x [T·B·I], wx [I·4H], b [4H], wh [H·4H], gates [T·B·4H], cells, tanhCells, hs [T·B·H]) */
 static napi_value LstmForward(napi_env env, napi_callback_info info) {
   int d[4];
   float *a[8];
-  if (!arguments(env, info, "lstmForward(T, B, I, H, x, wx, b, wh, gates, cells, tanhCells, hs): numbers, then Float32Arrays", 8, d, a, forwardLengths))
+  if (!arguments(env, info, "lstmForward(T, B, I, H, x, wx, b, wh, gates, cells, tanhCells, hs): numbers, then Float32Arrays", "xwbrghhh", d, a))
     return NULL;
   if (!forward(d[0], d[1], d[2], d[3], a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])) napi_throw_error(env, NULL, "lstmForward: out of memory");
   return NULL;
@@ -298,8 +292,8 @@ static napi_value LstmForward(napi_env env, napi_callback_info info) {
 static napi_value LstmBackward(napi_env env, napi_callback_info info) {
   int d[4];
   float *a[12];
-  if (!arguments(env, info, "lstmBackward(T, B, I, H, dy, x, wx, wh, gates, cells, tanhCells, hs, dx, dWx, dWh, db): numbers, then Float32Arrays", 12,
-                 d, a, backwardLengths))
+  if (!arguments(env, info, "lstmBackward(T, B, I, H, dy, x, wx, wh, gates, cells, tanhCells, hs, dx, dWx, dWh, db): numbers, then Float32Arrays",
+                 "hxwrghhhxwrb", d, a))
     return NULL;
   if (!backward(d[0], d[1], d[2], d[3], a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]))
     napi_throw_error(env, NULL, "lstmBackward: out of memory");
