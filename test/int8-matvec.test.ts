@@ -172,4 +172,23 @@ describe('Int8Matrix', () => {
     expect(() => m.applyMany(xs, Int32Array.from([3, 40]))).toThrow(/column 40 is outside 0…39/);
     expect(m.applyMany([])).toEqual([]);
   });
+
+  it('gives views that two products of one step share without overwriting each other, inputs given in parts', async () => {
+    const K = 32,
+      N = 40;
+    const w = Float32Array.from({ length: K * N }, (_, i) => Math.cos(i / 3));
+    const m = await Int8Matrix.create(w, K, N, Float32Array.from({ length: N }, (_, j) => j / N));
+    const xs = Array.from({ length: 5 }, (_, b) => Float32Array.from({ length: K }, (_, k) => Math.sin(k * (b + 1))));
+    const expected = m.applyMany(xs);
+    const columns = Int32Array.from([3, 9, 31]);
+    const first = m.productViews(xs.slice(0, 2), undefined, { first: 0, inAll: 5 });
+    const second = m.productViews(
+      xs.slice(2).map((x) => [x.subarray(0, 10), x.subarray(10)]),
+      columns,
+      { first: 2, inAll: 5 },
+    );
+    first.forEach((row, b) => expect([...row]).toEqual([...expected[b]!]));
+    second.forEach((row, b) => columns.forEach((j) => expect(row[j]).toBe(expected[b + 2]![j])));
+    expect(() => m.productViews(xs, undefined, { first: 1, inAll: 5 })).toThrow(/rows 1…5 outside the step's 5/);
+  });
 });

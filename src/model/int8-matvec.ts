@@ -27,6 +27,9 @@ type Kernel = {
   quantize: (input: number, x: number, xScale: number, K: number, B: number) => void;
 };
 
+/** an input vector, or its parts laid end to end ([x, h] without building the joined array) */
+export type ProductInput = Float32Array | readonly Float32Array[];
+
 /** A K×N matrix W (row-major, as TensorFlow.js stores a dense layer's kernel) and a bias b for products x·W + b. */
 export class Int8Matrix {
   /** how many inputs the memory after the weights holds now; it grows with the largest batch seen */
@@ -91,15 +94,36 @@ export class Int8Matrix {
    * x·W + b for each x in `inputs` (all of length `rows`), in one pass over the weights; new arrays. Given
    * `columns`, only those outputs are computed (the rest of each array is unspecified).
    */
-  applyMany(inputs: Float32Array[], columns?: Int32Array): Float32Array[] {
+  applyMany(inputs: readonly ProductInput[], columns?: Int32Array): Float32Array[] {
+    return this.productViews(inputs, columns).map((row) => row.slice());
+  }
+
+  /**
+   * applyMany's products as views into this matrix's output memory (no copy, no garbage: a poem step takes
+   * thousands of numbers a poem), at output rows `rows.first`…; they hold until the next product that writes
+   * those rows. Several products of one step share the memory when each names the rows it takes and the rows
+   * of the step in all (`rows.inAll`, so that the memory's layout stays put between them).
+   */
+  productViews(inputs: readonly ProductInput[], columns?: Int32Array, rows = { first: 0, inAll: inputs.length }): Float32Array[] {
     const B = inputs.length,
       K = this.paddedRows,
       N = this.cols;
     if (B === 0) return [];
-    const at = this.reserve(B);
+    if (rows.first < 0 || rows.first + B > rows.inAll) throw new Error(`Int8Matrix: rows ${rows.first}…${rows.first + B - 1} outside the step's ${rows.inAll}`);
+    const at = this.reserve(rows.inAll);
     const buffer = this.memory.buffer;
     const floats = new Float32Array(buffer, at.input, B * K);
-    inputs.forEach((input, b) => floats.set(input.length === this.rows ? input : input.subarray(0, this.rows), b * K));
+    inputs.forEach((input, b) => {
+      if (input instanceof Float32Array) floats.set(input.length === this.rows ? input : input.subarray(0, this.rows), b * K);
+      else {
+        let k = b * K;
+        for (const part of input) {
+          floats.set(part, k);
+          k += part.length;
+        }
+      }
+    });
+    const out = at.out + 4 * N * rows.first;
     this.kernel.quantize(at.input, at.x, at.xScale, K, B);
     let listAt = this.columnsAt,
       count = N;
@@ -112,12 +136,11 @@ export class Int8Matrix {
     }
     // a big product: the helper takes the second half of the columns, this thread the first
     const split = this.helper && !this.helper.thread.paused && count >= 2 && count * K * B >= SPLIT_MIN_MACS && B <= SPLIT_MAX_INPUTS ? count >> 1 : count;
-    const rest = [0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt + 4 * split, count - split] as const;
+    const rest = [0, this.scalesAt, this.biasAt, at.x, at.xScale, out, K, N, B, listAt + 4 * split, count - split] as const;
     const job = split < count ? this.helper!.thread.begin(this.helper!.id, rest) : 0;
-    if (split > 0) this.kernel.matmul(0, this.scalesAt, this.biasAt, at.x, at.xScale, at.out, K, N, B, listAt, split);
+    if (split > 0) this.kernel.matmul(0, this.scalesAt, this.biasAt, at.x, at.xScale, out, K, N, B, listAt, split);
     if (job) this.helper!.thread.finish(job, () => this.kernel.matmul(...rest)); // (done here if the helper was asleep)
-    const out = new Float32Array(buffer, at.out, B * N);
-    return inputs.map((_, b) => out.slice(b * N, (b + 1) * N));
+    return inputs.map((_, b) => new Float32Array(buffer, out + 4 * N * b, N));
   }
 
   /** Where B inputs (as floats, then int16), their scales and their products lie, growing the memory when needed. */

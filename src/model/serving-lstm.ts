@@ -8,7 +8,7 @@ import { PRECISIONS, type Precision as PrecisionName } from '../shared/verse.js'
 import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backend.js';
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import type { Poem } from './corpus.js';
-import { Int8Matrix } from './int8-matvec.js';
+import { Int8Matrix, type ProductInput } from './int8-matvec.js';
 import { describeKernels } from './native-kernels.js';
 import { LstmCells } from './lstm-cell.js';
 import { outputMatrixValues } from './model.js';
@@ -25,9 +25,11 @@ export type Precision = PrecisionName;
 
 /** x·W for one fixed matrix W, for one x or several at once. */
 type MatVec = {
-  apply(x: Float32Array): Float32Array;
-  /** also given `columns`: only those outputs are needed */
-  applyMany(xs: Float32Array[], columns?: Int32Array): Float32Array[];
+  /**
+   * x·W for each x, given `columns` only those outputs; the arrays hold until the next product that writes
+   * the same rows (Int8Matrix.productViews)
+   */
+  productViews(xs: readonly ProductInput[], columns?: Int32Array, rows?: { first: number; inAll: number }): Float32Array[];
   dispose?(): void;
 };
 
@@ -130,8 +132,8 @@ export class ServingLstm {
     const layers = this.layerWeights.length;
     let below: Float32Array[] = [];
     for (let l = 0; l < layers; l++) {
-      const inputs = items.map(({ state }, k) => (l === 0 ? state[0]!.h : concat(below[k]!, state[l]!.h)));
-      const products = this.layerWeights[l]!.applyMany(inputs);
+      const inputs = items.map(({ state }, k) => (l === 0 ? state[0]!.h : [below[k]!, state[l]!.h]));
+      const products = this.layerWeights[l]!.productViews(inputs);
       // layer 0's bias row holds the token's input projection (x·Wx + b, precomputed)
       const bias = l === 0 ? items.map(({ token }) => this.inputTable.subarray(token * 4 * H, (token + 1) * 4 * H)) : this.biases[l]!;
       this.cells.step(
@@ -150,12 +152,17 @@ export class ServingLstm {
       if (ks) ks.push(k);
       else askedFor.set(wantLogits, [k]);
     });
+    // each set its own rows of the output memory, so that every set's logits hold until the next step
+    let first = 0;
+    const inAll = [...askedFor.values()].reduce((n, ks) => n + ks.length, 0);
     for (const [want, ks] of askedFor) {
-      const logits = this.outWeight.applyMany(
+      const logits = this.outWeight.productViews(
         ks.map((k) => below[k]!),
         want === true ? undefined : (want as Int32Array),
+        { first, inAll },
       );
       ks.forEach((k, a) => (out[k] = logits[a]));
+      first += ks.length;
     }
     return out;
   }
@@ -185,13 +192,6 @@ export class ServingLstm {
   }
 }
 
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /** v·W (+ b) on the TensorFlow.js backend, in float32. */
 class FloatMatVec implements MatVec {
   constructor(
@@ -199,7 +199,8 @@ class FloatMatVec implements MatVec {
     private readonly bias?: Float32Array,
   ) {}
 
-  apply(v: Float32Array): Float32Array {
+  apply(parts: ProductInput): Float32Array {
+    const v = parts instanceof Float32Array ? parts : Float32Array.from(parts.flatMap((p) => [...p]));
     const input = tf.tensor2d(v, [1, v.length]);
     const product = tf.matMul(input, this.w);
     const values = product.dataSync() as Float32Array; // (not returned through tf.tidy: it walks typed arrays element by element)
@@ -209,8 +210,8 @@ class FloatMatVec implements MatVec {
     return values;
   }
 
-  /** one product per input, so each is exactly what apply() gives (a batched float product rounds differently) */
-  applyMany(xs: Float32Array[]): Float32Array[] {
+  /** one product per input, so each is exactly what apply() gives (a batched float product rounds differently); new arrays */
+  productViews(xs: readonly ProductInput[]): Float32Array[] {
     return xs.map((x) => this.apply(x));
   }
 
