@@ -177,7 +177,12 @@ describe('Int8Matrix', () => {
     const K = 32,
       N = 40;
     const w = Float32Array.from({ length: K * N }, (_, i) => Math.cos(i / 3));
-    const m = await Int8Matrix.create(w, K, N, Float32Array.from({ length: N }, (_, j) => j / N));
+    const m = await Int8Matrix.create(
+      w,
+      K,
+      N,
+      Float32Array.from({ length: N }, (_, j) => j / N),
+    );
     const xs = Array.from({ length: 5 }, (_, b) => Float32Array.from({ length: K }, (_, k) => Math.sin(k * (b + 1))));
     const expected = m.applyMany(xs);
     const columns = Int32Array.from([3, 9, 31]);
