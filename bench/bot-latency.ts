@@ -5,6 +5,8 @@
  * the poems per second that makes. The stand-in runs on a thread of its own (`--discord thread`, the
  * default: Discord's side is not the bot's main thread's work) or on the bot's main thread
  * (`--discord main`, how this bench measured before 2026-12-03); either way on the same cores as the bot.
+ * On Linux each burst also says where its CPU went, in ms a poem: the bot's main thread, the stand-in's
+ * thread, the poem threads and every other thread (V8's compiler and collector helpers, a product helper).
  *
  *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--poem-workers N] [--discord thread|main]
  */
@@ -12,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { askPoem, type BenchAnswer } from './ask-poem.js';
+import { osThreadId, threadCpuMs } from './thread-cpu.js';
 import { startBenchBot, startBenchBotAgainst } from './bench-bot.js';
 import { percentile } from '../src/shared/stats.js';
 import { TS_WORKER } from '../src/model/paths.js';
@@ -32,6 +35,8 @@ const settings = { POEM_WORKERS: values['poem-workers'] };
 let bot: RunningBot;
 let ask: (k: number) => Promise<Answer>;
 let closeDiscord: () => Promise<unknown>;
+/** the stand-in's OS thread, when it has its own */
+let standInThread: number | undefined;
 if (values.discord === 'main') {
   const started = await startBenchBot(settings);
   bot = started.bot;
@@ -40,9 +45,10 @@ if (values.discord === 'main') {
 } else {
   const thread = new Worker(TS_WORKER, { workerData: { module: new URL('./discord-thread.ts', import.meta.url).href } });
   const waiting = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>();
-  const ready = new Promise<{ token: string; apiUrl: string; guildId: string }>((resolve, reject) => {
+  type Ready = { token: string; apiUrl: string; guildId: string; tid?: number };
+  const ready = new Promise<Ready>((resolve, reject) => {
     thread.once('error', reject);
-    thread.on('message', (m: { ready?: { token: string; apiUrl: string; guildId: string }; id?: number; answer?: Answer; error?: string }) => {
+    thread.on('message', (m: { ready?: Ready; id?: number; answer?: Answer; error?: string }) => {
       if (m.ready) return resolve(m.ready);
       const w = waiting.get(m.id!)!;
       waiting.delete(m.id!);
@@ -50,7 +56,9 @@ if (values.discord === 'main') {
       else w.reject(new Error(m.error));
     });
   });
-  bot = await startBenchBotAgainst(await ready, settings);
+  const discordReady = await ready;
+  standInThread = discordReady.tid;
+  bot = await startBenchBotAgainst(discordReady, settings);
   let nextId = 0;
   ask = (k) =>
     new Promise((resolve, reject) => {
@@ -78,9 +86,11 @@ const bursts: {
   poemsPerSecond: number;
   mainThreadBusy: number;
   coresUsed: number;
+  cpuMsPerPoem?: { mainThread: number; standIn?: number; poemThreads: number; otherThreads: number };
 }[] = [];
+const mainThread = osThreadId();
 for (const n of values.bursts!.split(',').map(Number)) {
-  const [elu0, cpu0, t0] = [performance.eventLoopUtilization(), process.cpuUsage(), performance.now()];
+  const [elu0, cpu0, t0, threads0] = [performance.eventLoopUtilization(), process.cpuUsage(), performance.now(), threadCpuMs()];
   const results = await Promise.allSettled(Array.from({ length: n }, (_, k) => ask(k)));
   // where the time went: the main thread's busy share (the bot's, and the stand-in's with --discord main), and the cores the process used (all threads)
   const mainThreadBusy = +performance.eventLoopUtilization(elu0).utilization.toFixed(2);
@@ -88,6 +98,21 @@ for (const n of values.bursts!.split(',').map(Number)) {
   const coresUsed = +((cpu.user + cpu.system) / 1000 / (performance.now() - t0)).toFixed(2);
   const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof ask>>> => r.status === 'fulfilled').map((r) => r.value);
   const maxVisibleMs = Math.max(...ok.map((r) => r.visible));
+  // CPU a poem, thread by thread (Linux): the main thread, the stand-in's, the poem threads (the busiest of
+  // the others, one per poem worker) and the rest (V8's compiler and GC helpers, libuv's pool)
+  const spent = [...threadCpuMs()].map(([tid, ms]) => ({ tid, ms: ms - (threads0.get(tid) ?? 0) }));
+  const perPoem = (ms: number) => +(ms / Math.max(1, ok.length)).toFixed(2);
+  const others = spent.filter(({ tid }) => tid !== mainThread && tid !== standInThread).sort((a, b) => b.ms - a.ms);
+  const sum = (xs: { ms: number }[]) => xs.reduce((n, x) => n + x.ms, 0);
+  const cpuMsPerPoem =
+    spent.length === 0
+      ? undefined
+      : {
+          mainThread: perPoem(sum(spent.filter(({ tid }) => tid === mainThread))),
+          standIn: standInThread === undefined ? undefined : perPoem(sum(spent.filter(({ tid }) => tid === standInThread))),
+          poemThreads: perPoem(sum(others.slice(0, bot.ctx.model.workers))),
+          otherThreads: perPoem(sum(others.slice(bot.ctx.model.workers))),
+        };
   bursts.push({
     concurrent: n,
     within3s: ok.filter((r) => r.first < 3000).length,
@@ -97,6 +122,7 @@ for (const n of values.bursts!.split(',').map(Number)) {
     poemsPerSecond: Math.round((ok.length / maxVisibleMs) * 1000),
     mainThreadBusy,
     coresUsed,
+    cpuMsPerPoem,
   });
 }
 console.log(

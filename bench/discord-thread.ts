@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { startDiscordStandIn } from '../test/support/discord/index.js';
 import { askPoem } from './ask-poem.js';
+import { osThreadId } from './thread-cpu.js';
 
 const discord = await startDiscordStandIn();
 parentPort!.on('message', (m: { ask: number; id: number } | { close: true }) => {
@@ -18,4 +19,4 @@ parentPort!.on('message', (m: { ask: number; id: number } | { close: true }) => 
     (e: unknown) => parentPort!.postMessage({ id: m.id, error: String(e) }),
   );
 });
-parentPort!.postMessage({ ready: { token: discord.token, apiUrl: discord.apiUrl, guildId: discord.guildId } });
+parentPort!.postMessage({ ready: { token: discord.token, apiUrl: discord.apiUrl, guildId: discord.guildId, tid: osThreadId() } });

@@ -186,14 +186,13 @@ describe('Int8Matrix', () => {
     const xs = Array.from({ length: 5 }, (_, b) => Float32Array.from({ length: K }, (_, k) => Math.sin(k * (b + 1))));
     const expected = m.applyMany(xs);
     const columns = Int32Array.from([3, 9, 31]);
-    const first = m.productViews(xs.slice(0, 2), undefined, { first: 0, inAll: 5 });
+    const first = m.productViews(xs.slice(0, 2), { rows: { first: 0, inAll: 5 } });
     const second = m.productViews(
-      xs.slice(2).map((x) => [x.subarray(0, 10), x.subarray(10)]),
-      columns,
-      { first: 2, inAll: 5 },
+      xs.slice(2).map((x) => x.subarray(0, 10)),
+      { columns, rows: { first: 2, inAll: 5 }, tails: xs.slice(2).map((x) => x.subarray(10)) },
     );
     first.forEach((row, b) => expect([...row]).toEqual([...expected[b]!]));
     second.forEach((row, b) => columns.forEach((j) => expect(row[j]).toBe(expected[b + 2]![j])));
-    expect(() => m.productViews(xs, undefined, { first: 1, inAll: 5 })).toThrow(/rows 1…5 outside the step's 5/);
+    expect(() => m.productViews(xs, { rows: { first: 1, inAll: 5 } })).toThrow(/rows 1…5 outside the step's 5/);
   });
 });

@@ -27,8 +27,15 @@ type Kernel = {
   quantize: (input: number, x: number, xScale: number, K: number, B: number) => void;
 };
 
-/** an input vector, or its parts laid end to end ([x, h] without building the joined array) */
-export type ProductInput = Float32Array | readonly Float32Array[];
+/** productViews' options: the columns wanted, the output rows to use, the second part of each input */
+export type ProductOptions = {
+  /** only these outputs are computed (the rest of each row is unspecified) */
+  columns?: Int32Array;
+  /** output rows `first`… of the `inAll` that the products of one step share */
+  rows?: { first: number; inAll: number };
+  /** each input's second part, laid right after it: [x, h] without building the joined array */
+  tails?: readonly Float32Array[];
+};
 
 /** A K×N matrix W (row-major, as TensorFlow.js stores a dense layer's kernel) and a bias b for products x·W + b. */
 export class Int8Matrix {
@@ -94,8 +101,8 @@ export class Int8Matrix {
    * x·W + b for each x in `inputs` (all of length `rows`), in one pass over the weights; new arrays. Given
    * `columns`, only those outputs are computed (the rest of each array is unspecified).
    */
-  applyMany(inputs: readonly ProductInput[], columns?: Int32Array): Float32Array[] {
-    return this.productViews(inputs, columns).map((row) => row.slice());
+  applyMany(inputs: readonly Float32Array[], columns?: Int32Array): Float32Array[] {
+    return this.productViews(inputs, { columns }).map((row) => row.slice());
   }
 
   /**
@@ -104,26 +111,22 @@ export class Int8Matrix {
    * those rows. Several products of one step share the memory when each names the rows it takes and the rows
    * of the step in all (`rows.inAll`, so that the memory's layout stays put between them).
    */
-  productViews(inputs: readonly ProductInput[], columns?: Int32Array, rows = { first: 0, inAll: inputs.length }): Float32Array[] {
+  productViews(inputs: readonly Float32Array[], { columns, rows, tails }: ProductOptions = {}): Float32Array[] {
     const B = inputs.length,
       K = this.paddedRows,
       N = this.cols;
     if (B === 0) return [];
-    if (rows.first < 0 || rows.first + B > rows.inAll) throw new Error(`Int8Matrix: rows ${rows.first}…${rows.first + B - 1} outside the step's ${rows.inAll}`);
-    const at = this.reserve(rows.inAll);
+    const { first, inAll } = rows ?? { first: 0, inAll: B };
+    if (first < 0 || first + B > inAll) throw new Error(`Int8Matrix: rows ${first}…${first + B - 1} outside the step's ${inAll}`);
+    const at = this.reserve(inAll);
     const buffer = this.memory.buffer;
     const floats = new Float32Array(buffer, at.input, B * K);
-    inputs.forEach((input, b) => {
-      if (input instanceof Float32Array) floats.set(input.length === this.rows ? input : input.subarray(0, this.rows), b * K);
-      else {
-        let k = b * K;
-        for (const part of input) {
-          floats.set(part, k);
-          k += part.length;
-        }
-      }
-    });
-    const out = at.out + 4 * N * rows.first;
+    for (let b = 0; b < B; b++) {
+      const input = inputs[b]!;
+      floats.set(input.length > this.rows ? input.subarray(0, this.rows) : input, b * K);
+      if (tails) floats.set(tails[b]!, b * K + input.length);
+    }
+    const out = at.out + 4 * N * first;
     this.kernel.quantize(at.input, at.x, at.xScale, K, B);
     let listAt = this.columnsAt,
       count = N;

@@ -8,7 +8,7 @@ import { PRECISIONS, type Precision as PrecisionName } from '../shared/verse.js'
 import { describeBackend, initBackendInfo, tf, type BackendInfo } from './backend.js';
 import { BASE_CHECKPOINT, loadCheckpoint, type Manifest } from './checkpoint.js';
 import type { Poem } from './corpus.js';
-import { Int8Matrix, type ProductInput } from './int8-matvec.js';
+import { Int8Matrix, type ProductOptions } from './int8-matvec.js';
 import { describeKernels } from './native-kernels.js';
 import { LstmCells } from './lstm-cell.js';
 import { outputMatrixValues } from './model.js';
@@ -29,7 +29,7 @@ type MatVec = {
    * x·W for each x, given `columns` only those outputs; the arrays hold until the next product that writes
    * the same rows (Int8Matrix.productViews)
    */
-  productViews(xs: readonly ProductInput[], columns?: Int32Array, rows?: { first: number; inAll: number }): Float32Array[];
+  productViews(xs: readonly Float32Array[], options?: ProductOptions): Float32Array[];
   dispose?(): void;
 };
 
@@ -132,8 +132,9 @@ export class ServingLstm {
     const layers = this.layerWeights.length;
     let below: Float32Array[] = [];
     for (let l = 0; l < layers; l++) {
-      const inputs = items.map(({ state }, k) => (l === 0 ? state[0]!.h : [below[k]!, state[l]!.h]));
-      const products = this.layerWeights[l]!.productViews(inputs);
+      // layer 0's input is h alone (x·Wx is in the table below); deeper layers' is [the layer below's h, h]
+      const own = items.map(({ state }) => state[l]!.h);
+      const products = l === 0 ? this.layerWeights[0]!.productViews(own) : this.layerWeights[l]!.productViews(below, { tails: own });
       // layer 0's bias row holds the token's input projection (x·Wx + b, precomputed)
       const bias = l === 0 ? items.map(({ token }) => this.inputTable.subarray(token * 4 * H, (token + 1) * 4 * H)) : this.biases[l]!;
       this.cells.step(
@@ -141,7 +142,7 @@ export class ServingLstm {
         bias,
         items.map(({ state }) => state[l]!),
       );
-      below = items.map(({ state }) => state[l]!.h);
+      below = own; // (updated in place by the cells)
     }
     // one product per set of ids wanted (the tone masks are shared by every poem at such a position)
     const out: (Float32Array | undefined)[] = new Array(items.length);
@@ -158,8 +159,7 @@ export class ServingLstm {
     for (const [want, ks] of askedFor) {
       const logits = this.outWeight.productViews(
         ks.map((k) => below[k]!),
-        want === true ? undefined : (want as Int32Array),
-        { first, inAll },
+        { columns: want === true ? undefined : (want as Int32Array), rows: { first, inAll } },
       );
       ks.forEach((k, a) => (out[k] = logits[a]));
       first += ks.length;
@@ -192,6 +192,13 @@ export class ServingLstm {
   }
 }
 
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /** v·W (+ b) on the TensorFlow.js backend, in float32. */
 class FloatMatVec implements MatVec {
   constructor(
@@ -199,8 +206,7 @@ class FloatMatVec implements MatVec {
     private readonly bias?: Float32Array,
   ) {}
 
-  apply(parts: ProductInput): Float32Array {
-    const v = parts instanceof Float32Array ? parts : Float32Array.from(parts.flatMap((p) => [...p]));
+  apply(v: Float32Array): Float32Array {
     const input = tf.tensor2d(v, [1, v.length]);
     const product = tf.matMul(input, this.w);
     const values = product.dataSync() as Float32Array; // (not returned through tf.tidy: it walks typed arrays element by element)
@@ -211,8 +217,8 @@ class FloatMatVec implements MatVec {
   }
 
   /** one product per input, so each is exactly what apply() gives (a batched float product rounds differently); new arrays */
-  productViews(xs: readonly ProductInput[]): Float32Array[] {
-    return xs.map((x) => this.apply(x));
+  productViews(xs: readonly Float32Array[], { tails }: ProductOptions = {}): Float32Array[] {
+    return xs.map((x, b) => this.apply(tails ? concat(x, tails[b]!) : x));
   }
 
   dispose(): void {
