@@ -91,7 +91,7 @@ async function trainingThroughput(
     const batches = epochBatches(examples, vocab, 3072, 7);
     const step = async (k: number) => {
       const r = await engine.run(batches[k]!, { grads: true, handGrad: opts.handGrad ?? true, dropout: { rate: opts.dropout } });
-      optimizer.step(engine.grads, r.weightSum, 5, 1e-4);
+      optimizer.step(engine.gradParts, r.weightSum, 5, 1e-4);
     };
     await step(0); // warm-up: kernels, operator setup, the allocator's pool
     await step(1);

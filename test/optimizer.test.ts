@@ -60,7 +60,7 @@ describe('ParamOptimizer', () => {
           const expected = reference(kind, params, steps, 7, clip, 0.01);
           const live = copy(params);
           const optimizer = await ParamOptimizer.create(kind, live);
-          const norms = steps.map((g) => optimizer.step(g, 7, clip, 0.01));
+          const norms = steps.map((g) => optimizer.step([g], 7, clip, 0.01));
           norms.forEach((n, k) => expect(n).toBeCloseTo(expected.norms[k]!, 3));
           for (const [name, values] of live) {
             const want = expected.params.get(name)!;
@@ -72,19 +72,42 @@ describe('ParamOptimizer', () => {
     );
   });
 
+  it('adds up the gradient sums of several workers, exactly as one set of their float32 sums', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // sizes that are not multiples of 4, a large one before small ones: the padding after a copy must not add old values
+        fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 2, maxLength: 4 }),
+        fc.integer({ min: 2, max: 3 }),
+        fc.integer({ min: 1, max: 1000 }),
+        async (sizes, workers, seed) => {
+          const params = arrays(sizes, seed, 1);
+          const parts = [1, 2].map((k) => Array.from({ length: workers }, (_, w) => arrays(sizes, seed + 10 * k + w, 40)));
+          const sums = parts.map(
+            (step) => new Map([...step[0]!].map(([name, g]) => [name, g.map((x, i) => step.slice(1).reduce((s, p) => Math.fround(s + p.get(name)![i]!), x))])),
+          );
+          const [split, summed] = [copy(params), copy(params)];
+          const [a, b] = [await ParamOptimizer.create('adam', split), await ParamOptimizer.create('adam', summed)];
+          parts.forEach((step, k) => expect(a.step(step, 7, 5, 0.01)).toBe(b.step([sums[k]!], 7, 5, 0.01)));
+          for (const [name, v] of summed) expect(Array.from(split.get(name)!)).toEqual(Array.from(v));
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
   it('resumes from saved state exactly where it left off', async () => {
     const params = arrays([37, 5], 3, 1);
     const steps = [1, 2, 3, 4].map((k) => arrays([37, 5], 9 + k, 3));
     const straight = copy(params);
     const a = await ParamOptimizer.create('adam', straight);
-    steps.forEach((g) => a.step(g, 2, 5, 0.01));
+    steps.forEach((g) => a.step([g], 2, 5, 0.01));
     const resumed = copy(params);
     const b = await ParamOptimizer.create('adam', resumed);
-    steps.slice(0, 2).forEach((g) => b.step(g, 2, 5, 0.01));
+    steps.slice(0, 2).forEach((g) => b.step([g], 2, 5, 0.01));
     const saved = copy(b.state);
     expect([...saved.keys()].sort()).toEqual(['#t', 'w0#m', 'w0#v', 'w1#m', 'w1#v']);
     const c = await ParamOptimizer.create('adam', resumed, saved);
-    steps.slice(2).forEach((g) => c.step(g, 2, 5, 0.01));
+    steps.slice(2).forEach((g) => c.step([g], 2, 5, 0.01));
     for (const [name, v] of straight) expect(Array.from(resumed.get(name)!)).toEqual(Array.from(v));
   });
 });

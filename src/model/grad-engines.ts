@@ -12,10 +12,11 @@ import { startWorker } from './threads.js';
 type StepResult = { nllSum: number; weightSum: number; perToken?: Float32Array[] };
 type RunOptions = { grads: boolean; perToken?: boolean; handGrad?: boolean; dropout?: Dropout };
 
-/** Computes loss sums (and gradients, summed, into `grads`) for a batch, in-process or over worker threads. */
+/** Computes loss sums (and gradient sums, one set per worker, in `gradParts`) for a batch, in-process or over worker threads. */
 export interface GradEngine {
   readonly params: ModelParams;
-  readonly grads: ModelParams;
+  /** each worker's gradient sums for its share of the last batch: the optimizer adds them up */
+  readonly gradParts: readonly ModelParams[];
   run(seqs: Sequence[], opts: RunOptions): Promise<StepResult & { batches: Batch[] }>;
   close(): Promise<void>;
 }
@@ -32,17 +33,17 @@ function splitRows(seqs: Sequence[], parts: number): Sequence[][] {
 
 class InProcessEngine implements GradEngine {
   readonly params: ModelParams;
-  readonly grads: ModelParams;
+  readonly gradParts: ModelParams[];
   constructor(private config: ModelConfig) {
     this.params = allocate(config, false).views;
-    this.grads = allocate(config, false).views;
+    this.gradParts = [allocate(config, false).views];
   }
   async run(seqs: Sequence[], opts: RunOptions) {
     const batch = toBatch(seqs);
     const tensors = toTensors(this.config, this.params);
     try {
       const r = lossAndGrads(this.config, tensors, batch, opts);
-      if (r.grads) for (const [name, g] of r.grads) this.grads.get(name)!.set(g);
+      if (r.grads) for (const [name, g] of r.grads) this.gradParts[0]!.get(name)!.set(g);
       return { nllSum: r.nllSum, weightSum: r.weightSum, perToken: r.perToken && [r.perToken], batches: [batch] };
     } finally {
       for (const t of tensors.values()) t.dispose();
@@ -53,13 +54,13 @@ class InProcessEngine implements GradEngine {
 
 class WorkerEngine implements GradEngine {
   readonly params: ModelParams;
-  readonly grads: ModelParams;
+  /** the workers' gradient sums of the last batch (the shards it had: fewer rows than workers leave some out) */
+  gradParts: ModelParams[] = [];
   private workerGrads: ModelParams[] = [];
   private workers: Worker[] = [];
 
   private constructor(config: ModelConfig) {
     this.params = allocate(config, true).views;
-    this.grads = allocate(config, false).views;
   }
 
   /** Starts the workers one after another: tfjs-node crashed (SIGSEGV) when two threads loaded it at once. */
@@ -119,12 +120,7 @@ class WorkerEngine implements GradEngine {
   async run(seqs: Sequence[], opts: RunOptions) {
     const shards = splitRows(seqs, this.workers.length).map(toBatch);
     const results = await Promise.all(shards.map((batch, k) => this.call(this.workers[k]!, { batch, ...opts })));
-    if (opts.grads) {
-      for (const [name, sum] of this.grads) {
-        sum.set(this.workerGrads[0]!.get(name)!);
-        for (let k = 1; k < shards.length; k++) addInPlace(sum, this.workerGrads[k]!.get(name)!);
-      }
-    }
+    if (opts.grads) this.gradParts = this.workerGrads.slice(0, shards.length);
     return {
       nllSum: results.reduce((a, r) => a + r.nllSum, 0),
       weightSum: results.reduce((a, r) => a + r.weightSum, 0),
@@ -148,8 +144,4 @@ export async function createEngine(config: ModelConfig, workers?: number, backen
   // an unpatched native binding crashes when two threads run ops at once: one thread drives every core then
   const count = workers ?? (backend === 'node-gpu' || !threadSafe ? 1 : Math.min(2, availableParallelism()));
   return count > 1 ? WorkerEngine.start(config, count, backend) : new InProcessEngine(config);
-}
-
-function addInPlace(sum: Float32Array, g: Float32Array) {
-  for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + g[i]!;
 }

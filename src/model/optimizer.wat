@@ -53,6 +53,16 @@
       (local.set $g (i32.add (local.get $g) (i32.const 16)))
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br $each))))
+  ;; g ← g + x: the gradient sums of data-parallel workers added up
+  (func (export "addInto") (param $g i32) (param $x i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $g) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $g) (local.get $end)))
+      (v128.store (local.get $g) (f32x4.add (v128.load (local.get $g)) (v128.load (local.get $x))))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (br $each))))
   ;; Σ g², in f32 lanes over chunks of 4096 values, the chunks added in f64 (8M values in f32 alone would
   ;; lose digits)
   (func (export "sumOfSquares") (param $g i32) (param $n i32) (result f64)

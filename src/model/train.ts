@@ -192,7 +192,7 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
       const r = await engine.run(seqs, { grads: true, dropout });
       // cosine decay to 10% of the initial rate over this run
       const lr = lr0 * (0.1 + 0.45 * (1 + Math.cos(Math.PI * fraction())));
-      optimizer.step(engine.grads, r.weightSum, o.clip, lr);
+      optimizer.step(engine.gradParts, r.weightSum, o.clip, lr);
       const loss = r.nllSum / r.weightSum;
       lossAverage = Number.isNaN(lossAverage) ? loss : 0.98 * lossAverage + 0.02 * loss;
       const tokens = seqs.reduce((n, s) => n + s.ids.length - 1, 0);
