@@ -77,13 +77,13 @@ export class ParamOptimizer {
     let squares = 0;
     for (const place of this.places) {
       const n = Math.ceil(place.size / 4) * 4;
-      gradParts.forEach((grads, w) => {
-        if (w === 0) return f32(place.g, place.size).set(grads.get(place.name)!);
+      f32(place.g, place.size).set(gradParts[0]!.get(place.name)!);
+      for (const grads of gradParts.slice(1)) {
         const addend = f32(this.addend, n);
         addend.set(grads.get(place.name)!);
         addend.fill(0, place.size); // the padding: a larger parameter's values may lie there
         k.addInto(place.g, this.addend, n);
-      });
+      }
       squares += k.sumOfSquares(place.g, n); // the padding is zeros
     }
     const norm = Math.sqrt(squares) / weightSum;
