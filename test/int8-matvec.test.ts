@@ -194,5 +194,6 @@ describe('Int8Matrix', () => {
     first.forEach((row, b) => expect([...row]).toEqual([...expected[b]!]));
     second.forEach((row, b) => columns.forEach((j) => expect(row[j]).toBe(expected[b + 2]![j])));
     expect(() => m.productViews(xs, { rows: { first: 1, inAll: 5 } })).toThrow(/rows 1…5 outside the step's 5/);
+    expect(() => m.productViews(xs.slice(0, 1), { tails: [new Float32Array(3)] })).toThrow(/input 0 and its tail hold 32 \+ 3 values, not 32/);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Gradient engines: loss sums and summed gradients for a batch, in this thread or data-parallel over worker
- * threads (each a share of the batch's rows, gradients summed into shared memory).
+ * Gradient engines: loss sums and gradient sums for a batch, in this thread or data-parallel over worker
+ * threads (each a share of the batch's rows, its gradient sums in shared memory; the optimizer adds them up).
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';

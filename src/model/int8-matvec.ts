@@ -123,8 +123,12 @@ export class Int8Matrix {
     const floats = new Float32Array(buffer, at.input, B * K);
     for (let b = 0; b < B; b++) {
       const input = inputs[b]!;
-      floats.set(input.length > this.rows ? input.subarray(0, this.rows) : input, b * K);
-      if (tails) floats.set(tails[b]!, b * K + input.length);
+      if (tails) {
+        if (input.length + tails[b]!.length !== this.rows)
+          throw new Error(`Int8Matrix: input ${b} and its tail hold ${input.length} + ${tails[b]!.length} values, not ${this.rows}`);
+        floats.set(input, b * K);
+        floats.set(tails[b]!, b * K + input.length);
+      } else floats.set(input.length > this.rows ? input.subarray(0, this.rows) : input, b * K);
     }
     const out = at.out + 4 * N * first;
     this.kernel.quantize(at.input, at.x, at.xScale, K, B);
