@@ -163,6 +163,9 @@ describe('poems and ratings', () => {
     await bad;
     expect(poems.map((p) => [p.userId, p.text])).toEqual(inputs.map((i) => [i.userId, i.text]));
     expect(new Set(poems.map((p) => p.id)).size).toBe(300);
+    // each row as the Prisma client reads it back: the same values and types (id, createdAt, kind's default)
+    for (const k of [0, 299]) expect(await poemById(db, poems[k]!.id)).toEqual(poems[k]);
+    expect(poems[0]).toMatchObject({ kind: 'poem', messageId: null });
     const linked = await Promise.all([...poems.map((p, k) => setPoemMessage(db, p.id, `burst-message-${k}`)), setPoemMessage(db, 987655, 'nowhere')]);
     expect(linked).toEqual([...poems.map(() => true), false]);
     for (const k of [0, 255, 256, 299]) expect((await poemByMessage(db, `burst-message-${k}`))?.userId).toBe(`burst-${k}`);

@@ -3,7 +3,7 @@
  * slash commands, answer interactions, run the learning loop; stop() finishes what is in flight, then
  * closes everything.
  */
-import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Options } from 'discord.js';
 import { hotSwapper, type ModelHolder } from '../serving/hot-swap.js';
 import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
@@ -82,6 +82,15 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const router = new Router(ctx);
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
+    // The bot reads everything it needs from each interaction's payload and its database (a poem by its
+    // id): no cache of messages, users or members, which grew by one of each per /poem and kept the
+    // collector busy (bench/bot-latency.ts). The bot's own user and member stay.
+    makeCache: Options.cacheWithLimits({
+      ...Options.DefaultMakeCacheSettings,
+      MessageManager: 0,
+      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user.id },
+      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user.id },
+    }),
     allowedMentions: { parse: [], repliedUser: false }, // nothing a user types can ping anyone
     // Discord's global limit (50 requests/s) does not bind interaction responses and their webhook edits,
     // but @discordjs/rest counts every edit against it, which held a burst of replies to 50 a second.
