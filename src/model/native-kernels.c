@@ -123,37 +123,43 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
 
 /* (4 × 4 measured best at K = 512 and 1024 against 3×8, 4×6, 2×8 and 6×4) */
 TILE_AVX512(4, 4)
+TILE_AVX512(4, 3)
+TILE_AVX512(4, 2)
 TILE_AVX512(4, 1)
 TILE_AVX512(1, 4)
+TILE_AVX512(1, 3)
+TILE_AVX512(1, 2)
 TILE_AVX512(1, 1)
 TILE_AVX2(2, 4)
+TILE_AVX2(2, 3)
+TILE_AVX2(2, 2)
 TILE_AVX2(2, 1)
 TILE_AVX2(1, 4)
+TILE_AVX2(1, 3)
+TILE_AVX2(1, 2)
 TILE_AVX2(1, 1)
 
 typedef void (*Tile)(const Product *, const int32_t *, int);
 typedef struct {
   const char *name;
-  int columns, inputs; /* the columns and inputs a full tile takes */
-  Tile full, fewInputs, fewColumns, one;
+  int columns; /* the columns a full tile takes */
+  /* by the inputs a tile takes, 1–4: the last inputs of a product (B mod 4) in one tile, not one at a time
+     (a poem batch shrinks as its poems end: one tile of 1 input a column pair read the weights once an input) */
+  Tile full[5], fewColumns[5];
 } Isa;
 
-static const Isa AVX512 = {"avx512-vnni", 4, 4, tile512_4x4, tile512_4x1, tile512_1x4, tile512_1x1};
-static const Isa AVX2 = {"avx2", 2, 4, tile256_2x4, tile256_2x1, tile256_1x4, tile256_1x1};
+static const Isa AVX512 = {"avx512-vnni", 4, {0, tile512_4x1, tile512_4x2, tile512_4x3, tile512_4x4}, {0, tile512_1x1, tile512_1x2, tile512_1x3, tile512_1x4}};
+static const Isa AVX2 = {"avx2", 2, {0, tile256_2x1, tile256_2x2, tile256_2x3, tile256_2x4}, {0, tile256_1x1, tile256_1x2, tile256_1x3, tile256_1x4}};
 static const Isa *isa = 0;
 
+/* every (column, input) is summed alike whatever tile it falls in: the same bits for any B */
 static void product(const Product *p, const int32_t *columns, int count, int B) {
   const int C = isa->columns;
-  int c = 0;
-  for (; c + C <= count; c += C) {
-    int b = 0;
-    for (; b + isa->inputs <= B; b += isa->inputs) isa->full(p, columns + c, b);
-    for (; b < B; b++) isa->fewInputs(p, columns + c, b);
-  }
-  for (; c < count; c++) {
-    int b = 0;
-    for (; b + isa->inputs <= B; b += isa->inputs) isa->fewColumns(p, columns + c, b);
-    for (; b < B; b++) isa->one(p, columns + c, b);
+  for (int c = 0; c < count;) {
+    const int whole = c + C <= count; /* a full set of columns, or the last few one at a time */
+    const Tile *tiles = whole ? isa->full : isa->fewColumns;
+    for (int b = 0; b < B; b += 4) tiles[B - b < 4 ? B - b : 4](p, columns + c, b);
+    c += whole ? C : 1;
   }
 }
 
