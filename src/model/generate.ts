@@ -5,6 +5,7 @@
  * stutters and no line is copied from the corpus. Nothing is retried. The network is serving-lstm.ts; the
  * request's own characters, prompt.ts; the draw, sampler.ts.
  */
+import { LRUCache } from 'lru-cache';
 import prand from 'pure-rand';
 import type { z } from 'zod';
 import type { BackendInfo } from './backend.js';
@@ -41,12 +42,21 @@ export const REPEAT_ALLOWANCE: Record<Form, number> = { wujue: 0, qijue: 1, wulv
 export const FIRST_LINE_RHYMES: Record<Form, number> = { wujue: 0.119, qijue: 0.704, wulv: 0.187, qilv: 0.734 };
 // A rhyme group needs this many characters in the vocabulary to be started on line 2.
 const MIN_RHYME_GROUP = 20;
+/**
+ * LSTM steps kept for the tokens a request fixes before its first drawn character (BOS, the form, the
+ * user's first characters): the state after them and the next-token logits, ~29 KB each (2 layers, H = 512,
+ * 5,286 ids): a burst of /poem 月 computes them once, not once a poem.
+ */
+const PREFIX_CACHE_SIZE = 128;
+
+/** A token for the LSTM to feed; `drawn`: chosen by the sampler (not fixed by the form or the user). */
+type Feed = { token: number; wantLogits: WantLogits; drawn: boolean };
 
 /** A poem being written: the token it feeds next, and the poem once it is done (see PoemModel.step). */
 export type PoemDraft = {
   state: LstmState;
-  next: { token: number; wantLogits: WantLogits };
-  steps: Generator<{ token: number; wantLogits: WantLogits }, GeneratedPoem, Float32Array | undefined>;
+  next: Feed;
+  steps: Generator<Feed, GeneratedPoem, Float32Array | undefined>;
   poem: GeneratedPoem | undefined;
 };
 
@@ -58,6 +68,8 @@ export type PoemDraft = {
   private readonly toneOfId: Uint8Array;
   /** content ids fit for a position that must be level / oblique */
   private readonly fitFor: Record<'level' | 'oblique', Int32Array>;
+  /** the tokens before a request's first drawn one, joined → the LSTM state after them and all next-token logits */
+  private readonly prefixes = new LRUCache<string, { state: LstmState; logits: Float32Array }>({ max: PREFIX_CACHE_SIZE });
 
   private constructor(
     /** the network, as generation runs it */
@@ -168,9 +180,25 @@ export type PoemDraft = {
     const prompt = resolvePrompt(this.vocab, req, rng);
     const state = this.lstm.newState();
     const steps = this.writePoem(req, prompt, rng);
-    const first = steps.next(); // runs up to the first token to feed (BOS)
-    if (first.done) throw new Error('writePoem: a poem ended before its first token');
-    return { state, next: first.value, steps, poem: undefined };
+    let next = steps.next(); // runs up to the first token to feed (BOS)
+    // The tokens before the first drawn one follow from the request alone: their steps come from the cache
+    // (or are computed here, one poem alone: the same numbers as in a batch), so a poem joins the batch at
+    // its first drawn character.
+    let prefix = '';
+    while (!next.done && !next.value.drawn) {
+      prefix += `${next.value.token},`;
+      let after = this.prefixes.get(prefix);
+      if (after) copyState(after.state, state);
+      else {
+        // all logits, whichever ids this request's next position allows: another request may allow others
+        const logits = this.lstm.advance(state, next.value.token, true)!.slice();
+        after = { state: state.map(({ h, c }) => ({ h: h.slice(), c: c.slice() })), logits };
+        this.prefixes.set(prefix, after);
+      }
+      next = steps.next(after.logits);
+    }
+    if (next.done) throw new Error('writePoem: a poem with no drawn character');
+    return { state, next: next.value, steps, poem: undefined };
   }
 
   /**
@@ -222,13 +250,14 @@ export type PoemDraft = {
       }
       return allowed;
     };
-    yield { token: BOS, wantLogits: false };
+    yield { token: BOS, wantLogits: false, drawn: false };
     let allowed = allowedAt(0);
-    let logits = yield { token: this.vocab.formToken(form), wantLogits: allowed ?? false };
+    let logits = yield { token: this.vocab.formToken(form), wantLogits: allowed ?? false, drawn: false };
     for (let line = 0; line < lineCount; line++) {
       for (let col = 0; col < lineLength; col++) {
         const pos = line * lineLength + col;
         let token = forced.get(pos);
+        const drawn = token === undefined;
         if (token === undefined) {
           // no stutter: a character already in the poem only as a reduplication (青青, never 青青青), unless
           // the form's allowance of repeats is not spent yet
@@ -257,15 +286,17 @@ export type PoemDraft = {
         }
         chosen.push(token);
         used[token] = 1;
+        // the last character needs no feeding: nothing is drawn after it
+        if (pos === lineCount * lineLength - 1) break;
         // The logits after this token are needed only where the next position is free to choose, and only
         // for the ids it allows (a line's next position: the punctuation comes first).
         allowed = col < lineLength - 1 ? allowedAt(pos + 1) : undefined;
-        logits = yield { token, wantLogits: allowed ?? false };
+        logits = yield { token, wantLogits: allowed ?? false, drawn };
       }
-      // the last punctuation needs no feeding: nothing follows it
+      // nor the last punctuation
       if (line + 1 < lineCount) {
         allowed = allowedAt((line + 1) * lineLength);
-        logits = yield { token: line % 2 === 0 ? this.vocab.comma : this.vocab.period, wantLogits: allowed ?? false };
+        logits = yield { token: line % 2 === 0 ? this.vocab.comma : this.vocab.period, wantLogits: allowed ?? false, drawn: false };
       }
     }
     const lines = Array.from({ length: lineCount }, (_, l) => this.vocab.decode(chosen.slice(l * lineLength, (l + 1) * lineLength)));
@@ -273,4 +304,11 @@ export type PoemDraft = {
     const shown = lines.map((l) => inScript(l, script));
     return { text: poemText(shown), lines: shown, form, script, version: this.version };
   }
+}
+
+function copyState(from: LstmState, to: LstmState): void {
+  from.forEach(({ h, c }, l) => {
+    to[l]!.h.set(h);
+    to[l]!.c.set(c);
+  });
 }
