@@ -158,7 +158,11 @@ static void product(const Product *p, const int32_t *columns, int count, int B) 
   for (int c = 0; c < count;) {
     const int whole = c + C <= count; /* a full set of columns, or the last few one at a time */
     const Tile *tiles = whole ? isa->full : isa->fewColumns;
-    for (int b = 0; b < B; b += 4) tiles[B - b < 4 ? B - b : 4](p, columns + c, b);
+    /* inputs 4 at a time; 5 left go as 3 + 2: a tile of 1 input has too few sums in flight to hide their latency */
+    for (int b = 0, n; b < B; b += n) {
+      n = B - b == 5 ? 3 : B - b < 4 ? B - b : 4;
+      tiles[n](p, columns + c, b);
+    }
     c += whole ? C : 1;
   }
 }
