@@ -45,6 +45,25 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
   p->out[(int64_t)b * p->N + j] = scale * ((s[0] + s[1]) + (s[2] + s[3])) + p->bias[j];
 }
 
+/* store() for four inputs b0…b0+3 of column j at once (s[b]: input b's lanes): the same operations in the
+   same order on each, in four lanes; the scalar store took a fifth of a tile's time at K = 512 */
+static inline void store4(const Product *p, int j, int b0, const __m128 *s) {
+  __m128 l0 = s[0], l1 = s[1], l2 = s[2], l3 = s[3];
+  _MM_TRANSPOSE4_PS(l0, l1, l2, l3); /* l0: lane 0 of the four inputs, … */
+  const __m128 sum = _mm_add_ps(_mm_add_ps(l0, l1), _mm_add_ps(l2, l3));
+  const __m128 scale = _mm_mul_ps(_mm_loadu_ps(p->xScale + b0), _mm_set1_ps(p->rowScale[j]));
+  float o[4];
+  _mm_storeu_ps(o, _mm_add_ps(_mm_mul_ps(scale, sum), _mm_set1_ps(p->bias[j])));
+  for (int b = 0; b < 4; b++) p->out[(int64_t)(b0 + b) * p->N + j] = o[b];
+}
+
+/* the tile's outputs: four inputs a column at once, or one at a time */
+#define STORE_TILE(NC, NB)                                                  \
+  if (NB == 4)                                                              \
+    for (int c = 0; c < NC; c++) store4(p, cols[c], b0, s[c]);              \
+  else                                                                      \
+    EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));
+
 /* `statement` for each column c < NC and input b < NB of a tile */
 #define EACH_IN_TILE(NC, NB, statement) \
   for (int c = 0; c < NC; c++)       \
@@ -89,7 +108,7 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
           s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                              \
         }                                                                                                  \
     }                                                                                                      \
-    EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));                                     \
+    STORE_TILE(NC, NB)                                                                                     \
   }
 
 /* AVX2 has 16 vector registers: tiles of 2 columns × 4 inputs */
@@ -118,7 +137,7 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
           s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                              \
         }                                                                                                  \
     }                                                                                                      \
-    EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));                                     \
+    STORE_TILE(NC, NB)                                                                                     \
   }
 
 /* (4 × 4 measured best at K = 512 and 1024 against 3×8, 4×6, 2×8 and 6×4) */
