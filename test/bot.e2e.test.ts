@@ -309,6 +309,10 @@ describe('acknowledging in time', () => {
       expect(poemLines(answer)[0]!.startsWith(toTraditional('日红山夜湖海月'[k % 7]!))).toBe(true);
       expect(buttonIds(answer)).toHaveLength(5);
     }
+    // the acknowledged ones too: each row names the message that shows it (stored with the row, or after the reply)
+    expect(burst.some((a) => a.deferred)).toBe(true);
+    const rows = await shared.bot.ctx.db.prisma.poem.findMany({ where: { messageId: { in: burst.map((a) => a.messageId) } } });
+    expect(rows).toHaveLength(burst.length);
   });
 });
 

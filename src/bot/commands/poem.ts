@@ -1,5 +1,5 @@
 /** /poem [start] [acrostic] [form] [temperature] [script] [tones] [rhyme]: a poem with rating buttons under it. */
-import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { InteractionCallbackResponse, MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { FORMS, FORM_SHAPE } from '../../model/corpus.js';
 import { PoemInputError, type GeneratedPoem } from '../../model/poem-request.js';
 import type { Script } from '../../model/script.js';
@@ -87,7 +87,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
   // against the 3-second rule all at the same moment.
   let deferral: Promise<unknown> | undefined;
   const ackAt = ctx.poemsInFlight > ACK_AT_ONCE_BEHIND ? 0 : Math.min(now, interaction.createdTimestamp) + ACK_AFTER_MS;
-  const acknowledge = () => (deferral = ctx.acknowledgements.track(interaction.deferReply()).catch((e: unknown) => e));
+  const acknowledge = () => (deferral = ctx.acknowledgements.track(interaction.deferReply({ withResponse: true })).catch((e: unknown) => e));
   // (at once means now, not on a timer: under a burst, timers run only after every waiting I/O event)
   let ackTimer: NodeJS.Timeout | undefined;
   if (ackAt <= Date.now()) acknowledge();
@@ -112,6 +112,9 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
         rhyme: (interaction.options.getString('rhyme') as 'classical' | 'modern' | null) ?? undefined,
       });
       await ctx.acknowledgements.clear(); // storing and showing the poem can wait; acknowledgements cannot
+      // acknowledged already (a burst): the message that will show the poem exists, and the row gets its id
+      // now, not in a second write after the edit
+      const loading = await deferral;
       const stored = await recordPoem(ctx.db, {
         guildId: interaction.guildId ?? 'dm',
         channelId: interaction.channelId,
@@ -122,6 +125,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
         script: poem.script,
         text: poem.text,
         checkpointVersion: poem.version,
+        messageId: loading instanceof InteractionCallbackResponse ? loading.interaction.responseMessageId : null,
       });
       written = { poem, stored };
     } catch (e) {
@@ -142,7 +146,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
       components: [ratingButtons(stored.id)],
     };
     const message = deferred ? await interaction.editReply(reply) : (await interaction.reply({ ...reply, withResponse: true })).resource?.message;
-    if (message) await setPoemMessage(ctx.db, stored.id, message.id);
+    if (message && message.id !== stored.messageId) await setPoemMessage(ctx.db, stored.id, message.id);
     ctx.log.info({ poemId: stored.id, form: poem.form, user: interaction.user.id, ms: Date.now() - now }, 'poem served');
   } finally {
     clearTimeout(ackTimer);
