@@ -10,11 +10,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoupletModel, type CoupletRequest } from '../couplet/decode.js';
 import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from '../model/generate.js';
+import { inScript, toTraditional } from '../model/script.js';
 
 /** poems written together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
 const MAX_BATCH = 64;
 
 const model = await PoemModel.load(workerData.checkpoint as string, { threads: workerData.productThreads as number });
+// OpenCC's dictionaries (script.ts builds them on first use), now rather than for the first request
+toTraditional('月');
+inScript('月', 'simplified');
 const coupletDir = workerData.couplet as string | undefined;
 const couplets = coupletDir && existsSync(join(coupletDir, 'manifest.json')) ? await CoupletModel.load(coupletDir) : undefined;
 parentPort!.postMessage({
