@@ -7,8 +7,11 @@
  * (`--discord main`, how this bench measured before 2026-12-03); either way on the same cores as the bot.
  * On Linux each burst also says where its CPU went, in ms a poem: the bot's main thread, the stand-in's
  * thread, the poem threads and every other thread (V8's compiler and collector helpers, a product helper).
+ * The bursts run `--rounds` times: in the first, the code that only bursts run (acknowledgements first, queued
+ * requests, edits) is compiled as it goes, for V8 has seen sequential poems only; later rounds measure the
+ * same bot warm, as one that has been serving for a while is.
  *
- *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--poem-workers N] [--discord thread|main]
+ *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--rounds 2] [--poem-workers N] [--discord thread|main]
  */
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +27,7 @@ const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '200' },
     bursts: { type: 'string', default: '10,50,200,1000' },
+    rounds: { type: 'string', default: '2' },
     'poem-workers': { type: 'string' },
     discord: { type: 'string', default: 'thread' },
   },
@@ -77,7 +81,7 @@ const sequential: number[] = [];
 for (let k = 0; k < Number(values.requests); k++) sequential.push((await ask(k)).first);
 sequential.sort((a, b) => a - b);
 
-const bursts: {
+type Burst = {
   concurrent: number;
   within3s: number;
   acknowledgedFirst: number;
@@ -87,43 +91,50 @@ const bursts: {
   mainThreadBusy: number;
   coresUsed: number;
   cpuMsPerPoem?: { mainThread: number; standIn?: number; poemThreads: number; otherThreads: number };
-}[] = [];
+};
+const rounds: Burst[][] = [];
 const mainThread = osThreadId();
-for (const n of values.bursts!.split(',').map(Number)) {
-  const [elu0, cpu0, t0, threads0] = [performance.eventLoopUtilization(), process.cpuUsage(), performance.now(), threadCpuMs()];
-  const results = await Promise.allSettled(Array.from({ length: n }, (_, k) => ask(k)));
-  // where the time went: the main thread's busy share (the bot's, and the stand-in's with --discord main), and the cores the process used (all threads)
-  const mainThreadBusy = +performance.eventLoopUtilization(elu0).utilization.toFixed(2);
-  const cpu = process.cpuUsage(cpu0);
-  const coresUsed = +((cpu.user + cpu.system) / 1000 / (performance.now() - t0)).toFixed(2);
-  const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof ask>>> => r.status === 'fulfilled').map((r) => r.value);
-  const maxVisibleMs = Math.max(...ok.map((r) => r.visible));
-  // CPU a poem, thread by thread (Linux): the main thread, the stand-in's, the poem threads (the busiest of
-  // the others, one per poem worker) and the rest (V8's compiler and GC helpers, libuv's pool)
-  const spent = [...threadCpuMs()].map(([tid, ms]) => ({ tid, ms: ms - (threads0.get(tid) ?? 0) }));
-  const perPoem = (ms: number) => +(ms / Math.max(1, ok.length)).toFixed(2);
-  const others = spent.filter(({ tid }) => tid !== mainThread && tid !== standInThread).sort((a, b) => b.ms - a.ms);
-  const sum = (xs: { ms: number }[]) => xs.reduce((n, x) => n + x.ms, 0);
-  const cpuMsPerPoem =
-    spent.length === 0
-      ? undefined
-      : {
-          mainThread: perPoem(sum(spent.filter(({ tid }) => tid === mainThread))),
-          standIn: standInThread === undefined ? undefined : perPoem(sum(spent.filter(({ tid }) => tid === standInThread))),
-          poemThreads: perPoem(sum(others.slice(0, bot.ctx.model.workers))),
-          otherThreads: perPoem(sum(others.slice(bot.ctx.model.workers))),
-        };
-  bursts.push({
-    concurrent: n,
-    within3s: ok.filter((r) => r.first < 3000).length,
-    acknowledgedFirst: ok.filter((r) => r.deferred).length,
-    maxFirstMs: Math.round(Math.max(...ok.map((r) => r.first))),
-    maxVisibleMs: Math.round(maxVisibleMs),
-    poemsPerSecond: Math.round((ok.length / maxVisibleMs) * 1000),
-    mainThreadBusy,
-    coresUsed,
-    cpuMsPerPoem,
-  });
+for (let round = 0; round < Number(values.rounds); round++) rounds.push(await burstRound());
+
+async function burstRound(): Promise<Burst[]> {
+  const bursts: Burst[] = [];
+  for (const n of values.bursts!.split(',').map(Number)) {
+    const [elu0, cpu0, t0, threads0] = [performance.eventLoopUtilization(), process.cpuUsage(), performance.now(), threadCpuMs()];
+    const results = await Promise.allSettled(Array.from({ length: n }, (_, k) => ask(k)));
+    // where the time went: the main thread's busy share (the bot's, and the stand-in's with --discord main), and the cores the process used (all threads)
+    const mainThreadBusy = +performance.eventLoopUtilization(elu0).utilization.toFixed(2);
+    const cpu = process.cpuUsage(cpu0);
+    const coresUsed = +((cpu.user + cpu.system) / 1000 / (performance.now() - t0)).toFixed(2);
+    const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof ask>>> => r.status === 'fulfilled').map((r) => r.value);
+    const maxVisibleMs = Math.max(...ok.map((r) => r.visible));
+    // CPU a poem, thread by thread (Linux): the main thread, the stand-in's, the poem threads (the busiest of
+    // the others, one per poem worker) and the rest (V8's compiler and GC helpers, libuv's pool)
+    const spent = [...threadCpuMs()].map(([tid, ms]) => ({ tid, ms: ms - (threads0.get(tid) ?? 0) }));
+    const perPoem = (ms: number) => +(ms / Math.max(1, ok.length)).toFixed(2);
+    const others = spent.filter(({ tid }) => tid !== mainThread && tid !== standInThread).sort((a, b) => b.ms - a.ms);
+    const sum = (xs: { ms: number }[]) => xs.reduce((n, x) => n + x.ms, 0);
+    const cpuMsPerPoem =
+      spent.length === 0
+        ? undefined
+        : {
+            mainThread: perPoem(sum(spent.filter(({ tid }) => tid === mainThread))),
+            standIn: standInThread === undefined ? undefined : perPoem(sum(spent.filter(({ tid }) => tid === standInThread))),
+            poemThreads: perPoem(sum(others.slice(0, bot.ctx.model.workers))),
+            otherThreads: perPoem(sum(others.slice(bot.ctx.model.workers))),
+          };
+    bursts.push({
+      concurrent: n,
+      within3s: ok.filter((r) => r.first < 3000).length,
+      acknowledgedFirst: ok.filter((r) => r.deferred).length,
+      maxFirstMs: Math.round(Math.max(...ok.map((r) => r.first))),
+      maxVisibleMs: Math.round(maxVisibleMs),
+      poemsPerSecond: Math.round((ok.length / maxVisibleMs) * 1000),
+      mainThreadBusy,
+      coresUsed,
+      cpuMsPerPoem,
+    });
+  }
+  return bursts;
 }
 console.log(
   JSON.stringify({
@@ -134,7 +145,7 @@ console.log(
     sequential_requests: sequential.length,
     first_response_ms_p50: +percentile(sequential, 50).toFixed(1),
     first_response_ms_p99: +percentile(sequential, 99).toFixed(1),
-    bursts,
+    rounds: rounds.map((bursts, k) => ({ round: k + 1, bursts })),
   }),
 );
 await bot.stop();
