@@ -283,7 +283,7 @@ describe('PoemModel.generateMany', () => {
     expect(late.poem.text).toBe(model.generate({ seed: 11, form: 'qilv' }).text);
   });
 
-  it('writes the same poems whether the steps of a request\'s fixed start come from the cache or not', async () => {
+  it("writes the same poems whether the steps of a request's fixed start come from the cache or not", async () => {
     // requests that share their first tokens (the form, 月, 月明) in different orders: in one model a
     // request finds its start's steps computed by an earlier one, in the other it computes them itself
     const shared: PoemRequest[] = [
@@ -298,7 +298,10 @@ describe('PoemModel.generateMany', () => {
     const [forward, backward] = await Promise.all([PoemModel.load(checkpointDir), PoemModel.load(checkpointDir)]);
     try {
       const inOrder = shared.map((r) => forward.generate(r).text);
-      const reversed = [...shared].reverse().map((r) => backward.generate(r).text).reverse();
+      const reversed = [...shared]
+        .reverse()
+        .map((r) => backward.generate(r).text)
+        .reverse();
       expect(reversed).toEqual(inOrder);
       expect(new Set(inOrder.slice(0, 2)).size).toBe(2); // the same start, other seeds: other poems
       expect(backward.generateMany(shared).map((p) => p.text)).toEqual(inOrder);

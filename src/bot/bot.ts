@@ -101,7 +101,11 @@ export async function startBot(config: Config): Promise<RunningBot> {
     // The bot's other requests are a handful a day; a real global 429 is still honoured.
     // A limit on connections: without one undici opened one for each request in flight (937 for a burst of
     // 1,000 /poem), each a TCP and TLS set-up and teardown; 64 carry ~1,000 requests a second at a 50 ms round trip.
-    rest: { globalRequestsPerSecond: 1000, agent: new Agent({ connections: REST_CONNECTIONS }), ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}) },
+    rest: {
+      globalRequestsPerSecond: 1000,
+      agent: new Agent({ connections: REST_CONNECTIONS }),
+      ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}),
+    },
   });
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
   client.on(Events.Error, (e) => log.error({ err: e }, 'discord client error'));

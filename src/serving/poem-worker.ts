@@ -12,8 +12,8 @@ import { CoupletModel, type CoupletRequest } from '../couplet/decode.js';
 import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from '../model/generate.js';
 import { inScript, toTraditional } from '../model/script.js';
 
-/** poems written together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
-const MAX_BATCH = 64;
+/** poems written together at most (PoemWriter's MAX_BATCH); more wait for a place */
+const MAX_BATCH = workerData.maxBatch as number;
 
 const model = await PoemModel.load(workerData.checkpoint as string, { threads: workerData.productThreads as number });
 // OpenCC's dictionaries (script.ts builds them on first use), now rather than for the first request

@@ -12,6 +12,9 @@ import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/paths.js';
 import { startWorker } from '../model/threads.js';
 import type { CoupletAnswer, CoupletRequest } from '../couplet/decode.js';
 
+/** poems a thread writes together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
+export const MAX_BATCH = 64;
+
 type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };
 type Ready = { manifest: Manifest; backend: string; fallback: string | null; coupletVersion: string | null };
 
@@ -50,7 +53,7 @@ class PoemThread {
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
   static start(checkpoint: string, couplet: string, productThreads: number): Promise<{ thread: PoemThread; ready: Ready }> {
-    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet, productThreads });
+    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet, productThreads, maxBatch: MAX_BATCH });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
@@ -121,6 +124,11 @@ export class PoemWriter {
   /** How many threads write poems. */
   get workers(): number {
     return this.threads.length;
+  }
+
+  /** Poems being written at once at most (every thread's batch full); more wait for a place. */
+  get batchCapacity(): number {
+    return this.threads.length * MAX_BATCH;
   }
 
   /** Writes one poem; rejects with PoemInputError for bad input. */

@@ -26,7 +26,8 @@ for (const [K, N] of [
   const w = Float32Array.from({ length: K * N }, () => next() - 0.5);
   const bias = Float32Array.from({ length: N }, () => next() - 0.5);
   for (const matrix of [await Int8Matrix.create(w, K, N, bias), await Int8Matrix.create(w, K, N, bias, helper)]) {
-    for (const B of [1, 2, 3, 4, 6, 9, 11, 17]) { // every remainder of B mod 4, in tiles of their own
+    for (const B of [1, 2, 3, 4, 6, 9, 11, 17]) {
+      // every remainder of B mod 4, in tiles of their own
       const xs = Array.from({ length: B }, (_, b) => (b === 1 ? new Float32Array(K) : Float32Array.from({ length: K }, () => next() * 2 - 1)));
       add(matrix.applyMany(xs));
       const columns = Int32Array.from({ length: Math.ceil(N / 2) + 1 }, (_, c) => (c * 5) % N);
