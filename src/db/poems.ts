@@ -38,7 +38,7 @@ function batchedPerTick<Input, Output>(run: (db: Database, inputs: Input[]) => P
     });
 }
 
-// One INSERT … RETURNING for the batch, in SQL that SQLite (3.35+) and PostgreSQL both run: Prisma's raw query
+// One INSERT … RETURNING for the batch (SQLite 3.35+; on PostgreSQL see prisma/README.md): Prisma's raw query
 // skips its query compiler, which took ~1 ms of the main thread a createManyAndReturn (bench/bot-latency.ts
 // bursts: most batches hold 1–5 poems). createdAt is set here, as Prisma's @default(now()) does.
 const insertPoems = batchedPerTick(async (db, rows: ReturnType<typeof poemRow>[]) => {

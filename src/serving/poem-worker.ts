@@ -11,9 +11,7 @@ import { join } from 'node:path';
 import { CoupletModel, type CoupletRequest } from '../couplet/decode.js';
 import { PoemInputError, PoemModel, type PoemDraft, type PoemRequest } from '../model/generate.js';
 import { inScript, toTraditional } from '../model/script.js';
-
-/** poems written together at most (PoemWriter's MAX_BATCH); more wait for a place */
-const MAX_BATCH = workerData.maxBatch as number;
+import { MAX_BATCH } from './poem-writer.js';
 
 const model = await PoemModel.load(workerData.checkpoint as string, { threads: workerData.productThreads as number });
 // OpenCC's dictionaries (script.ts builds them on first use), now rather than for the first request

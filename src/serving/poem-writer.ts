@@ -53,7 +53,7 @@ class PoemThread {
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
   static start(checkpoint: string, couplet: string, productThreads: number): Promise<{ thread: PoemThread; ready: Ready }> {
-    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet, productThreads, maxBatch: MAX_BATCH });
+    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet, productThreads });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
