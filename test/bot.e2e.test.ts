@@ -314,6 +314,8 @@ describe('acknowledging in time', () => {
     }
     // the acknowledged ones too: each row names the message that shows it (stored with the row, or after the reply)
     expect(burst.some((a) => a.deferred)).toBe(true);
+    // a reply is visible before the bot has stored its message id (that write follows it): wait until it is done
+    while (shared.bot.ctx.poemsInFlight > 0) await new Promise((r) => setTimeout(r, 5));
     const rows = await shared.bot.ctx.db.prisma.poem.findMany({ where: { messageId: { in: burst.map((a) => a.messageId) } } });
     expect(rows).toHaveLength(burst.length);
   });
