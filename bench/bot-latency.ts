@@ -146,6 +146,9 @@ console.log(
     first_response_ms_p50: +percentile(sequential, 50).toFixed(1),
     first_response_ms_p99: +percentile(sequential, 99).toFixed(1),
     rounds: rounds.map((bursts, k) => ({ round: k + 1, bursts })),
+    // what the bursts leave behind: @discordjs/rest's queues (one per edited interaction until its minute's sweep) and cooldowns
+    rest_queues_after: bot.client.rest.handlers.size,
+    cooldowns_after: bot.ctx.cooldowns.size,
   }),
 );
 await bot.stop();

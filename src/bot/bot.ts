@@ -4,6 +4,7 @@
  * closes everything.
  */
 import { Client, Events, GatewayIntentBits, Options } from 'discord.js';
+import { LRUCache } from 'lru-cache';
 import { Agent } from 'undici';
 import { hotSwapper, type ModelHolder } from '../serving/hot-swap.js';
 import { AcknowledgementGate } from './acknowledgements.js';
@@ -21,6 +22,11 @@ import { reportMessage } from './training-report.js';
 
 /** connections to Discord's REST API at most (see the client's rest options) */
 const REST_CONNECTIONS = 64;
+/** users whose cooldowns are remembered: a Map grew by one entry per user for as long as the bot ran */
+const COOLDOWN_USERS = 100_000;
+/** how often @discordjs/rest drops its idle queues: it keeps one per interaction whose reply is edited
+    (every acknowledged poem), 2 KB each, for an hour by default (1,086 after a 200- and a 1,000-burst) */
+const REST_IDLE_QUEUE_SWEEP_MS = 60_000;
 
 export type RunningBot = { client: Client; ctx: BotContext; stop: () => Promise<void> };
 
@@ -79,7 +85,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
     startedAt: new Date(),
     poemsInFlight: 0,
     acknowledgements: new AcknowledgementGate(),
-    cooldowns: new Map(),
+    cooldowns: new LRUCache({ max: COOLDOWN_USERS }), // (with the default 5 s cooldown, forgetting one still running takes 20,000 poems a second)
     background: new Set(),
   };
   log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
@@ -103,6 +109,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
     // 1,000 /poem), each a TCP and TLS set-up and teardown; 64 carry ~1,000 requests a second at a 50 ms round trip.
     rest: {
       globalRequestsPerSecond: 1000,
+      handlerSweepInterval: REST_IDLE_QUEUE_SWEEP_MS,
       agent: new Agent({ connections: REST_CONNECTIONS }),
       ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}),
     },

@@ -6,6 +6,7 @@ import type { Log } from '../shared/log.js';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { TrainingSchedule } from '../jobs/schedule.js';
 import type { FinetuneRunner } from '../jobs/finetune-runner.js';
+import type { LRUCache } from 'lru-cache';
 
 export type BotContext = {
   config: Config;
@@ -24,6 +25,6 @@ export type BotContext = {
   poemsInFlight: number;
   /** /poem replies wait here while acknowledgements are on their way (the 3-second rule comes first) */
   acknowledgements: AcknowledgementGate;
-  /** userId → time (ms) the user may ask for the next poem */
-  cooldowns: Map<string, number>;
+  /** userId → time (ms) the user may ask for the next poem; the users who asked longest ago are forgotten first */
+  cooldowns: LRUCache<string, number>;
 };
