@@ -141,12 +141,32 @@ __attribute__((target("avx512f"))) static inline void store4q(const Product *p, 
       EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));                                            \
   }
 
+/* The AVX2 forms of quarterSums() and store4q(): two accumulators' lanes m ≡ l (mod 4) summed, half h of
+   the result a[h]'s; and the store of four inputs from two such registers (inputs 0, 1 and 2, 3) */
+__attribute__((target("avx2"))) static inline __m256i halfSums(__m256i a0, __m256i a1) {
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a0, a1, 0x20), _mm256_permute2x128_si256(a0, a1, 0x31));
+}
+__attribute__((target("avx2"))) static inline __m256 laneSums(__m256 h) { /* lane 0 of each half: (l0+l1) + (l2+l3) */
+  const __m256 pairs = _mm256_add_ps(h, _mm256_permute_ps(h, 0xB1));
+  return _mm256_add_ps(pairs, _mm256_permute_ps(pairs, 0x4E));
+}
+__attribute__((target("avx2"))) static inline void store4h(const Product *p, int j, int b0, __m256 s01, __m256 s23) {
+  const __m256 v = _mm256_shuffle_ps(laneSums(s01), laneSums(s23), 0x00); /* halves: b0 b0 b2 b2 | b1 b1 b3 b3 */
+  const __m128 sum = _mm_blend_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1), 0xA); /* b0 b1 b2 b3 */
+  const __m128 scale = _mm_mul_ps(_mm_loadu_ps(p->xScale + b0), _mm_set1_ps(p->rowScale[j]));
+  float o[4];
+  _mm_storeu_ps(o, _mm_add_ps(_mm_mul_ps(scale, sum), _mm_set1_ps(p->bias[j])));
+  for (int b = 0; b < 4; b++) p->out[(int64_t)(b0 + b) * p->N + j] = o[b];
+}
+
 /* AVX2 has 16 vector registers: tiles of 2 columns × 4 inputs */
 #define TILE_AVX2(NC, NB)                                                                                    \
   __attribute__((target("avx2"))) static void tile256_##NC##x##NB(const Product *p, const int32_t *cols, int b0) { \
     const int K = p->K;                                                                                    \
     __m128 s[NC][NB];                                                                                      \
+    __m256 s2[NC][2]; /* with 4 inputs: s[c][0..3] as the halves of two registers */                        \
     EACH_IN_TILE(NC, NB, s[c][b] = _mm_setzero_ps());                                             \
+    for (int c = 0; c < NC; c++) s2[c][0] = s2[c][1] = _mm256_setzero_ps();                                \
     for (int k0 = 0; k0 < K; k0 += CHUNK) {                                                                \
       const int k1 = k0 + CHUNK < K ? k0 + CHUNK : K;                                                      \
       __m256i acc[NC][NB];                                                                                 \
@@ -161,13 +181,20 @@ __attribute__((target("avx512f"))) static inline void store4q(const Product *p, 
         }                                                                                                  \
       }                                                                                                    \
       for (int c = 0; c < NC; c++)                                                                         \
-        for (int b = 0; b < NB; b++) {                                                                     \
-          __m256i a = acc[c][b];                                                                           \
-          __m128i l4 = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));           \
-          s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                              \
-        }                                                                                                  \
+        if (NB == 4) { /* inputs 0, 1 in one register's halves, 2, 3 in another's */                        \
+          s2[c][0] = _mm256_add_ps(s2[c][0], _mm256_cvtepi32_ps(halfSums(acc[c][0], acc[c][1])));          \
+          s2[c][1] = _mm256_add_ps(s2[c][1], _mm256_cvtepi32_ps(halfSums(acc[c][2], acc[c][3])));          \
+        } else                                                                                             \
+          for (int b = 0; b < NB; b++) {                                                                   \
+            __m256i a = acc[c][b];                                                                         \
+            __m128i l4 = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));         \
+            s[c][b] = _mm_add_ps(s[c][b], _mm_cvtepi32_ps(l4));                                            \
+          }                                                                                                \
     }                                                                                                      \
-    STORE_TILE(NC, NB)                                                                                     \
+    if (NB == 4)                                                                                           \
+      for (int c = 0; c < NC; c++) store4h(p, cols[c], b0, s2[c][0], s2[c][1]);                           \
+    else                                                                                                   \
+      EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));                                            \
   }
 
 /* (4 × 4 measured best at K = 512 and 1024 against 3×8, 4×6, 2×8 and 6×4) */
