@@ -45,24 +45,15 @@ static inline void store(const Product *p, int j, int b, __m128 lanes) {
   p->out[(int64_t)b * p->N + j] = scale * ((s[0] + s[1]) + (s[2] + s[3])) + p->bias[j];
 }
 
-/* store() for four inputs b0…b0+3 of column j at once (s[b]: input b's lanes): the same operations in the
-   same order on each, in four lanes; the scalar store took a fifth of a tile's time at K = 512 */
-static inline void store4(const Product *p, int j, int b0, const __m128 *s) {
-  __m128 l0 = s[0], l1 = s[1], l2 = s[2], l3 = s[3];
-  _MM_TRANSPOSE4_PS(l0, l1, l2, l3); /* l0: lane 0 of the four inputs, … */
-  const __m128 sum = _mm_add_ps(_mm_add_ps(l0, l1), _mm_add_ps(l2, l3));
+/* store() for four inputs b0…b0+3 of column j at once, given their sums ((l0 + l1) + (l2 + l3)) in four
+   lanes: the same operations in the same order on each; the scalar store took a fifth of a tile's time at
+   K = 512. The tiles of 4 inputs bring their sums from their accumulator registers (store4q, store4h). */
+static inline void store4(const Product *p, int j, int b0, __m128 sum) {
   const __m128 scale = _mm_mul_ps(_mm_loadu_ps(p->xScale + b0), _mm_set1_ps(p->rowScale[j]));
   float o[4];
   _mm_storeu_ps(o, _mm_add_ps(_mm_mul_ps(scale, sum), _mm_set1_ps(p->bias[j])));
   for (int b = 0; b < 4; b++) p->out[(int64_t)(b0 + b) * p->N + j] = o[b];
 }
-
-/* the tile's outputs: four inputs a column at once, or one at a time */
-#define STORE_TILE(NC, NB)                                                  \
-  if (NB == 4)                                                              \
-    for (int c = 0; c < NC; c++) store4(p, cols[c], b0, s[c]);              \
-  else                                                                      \
-    EACH_IN_TILE(NC, NB, store(p, cols[c], b0 + b, s[c][b]));
 
 /* `statement` for each column c < NC and input b < NB of a tile */
 #define EACH_IN_TILE(NC, NB, statement) \
@@ -78,17 +69,13 @@ __attribute__((target("avx512f"))) static inline __m512i quarterSums(const __m51
   return _mm512_add_epi32(_mm512_shuffle_i32x4(x01, x23, 0x88), _mm512_shuffle_i32x4(x01, x23, 0xDD));
 }
 
-/* store4() from one register whose quarter b holds input b0+b's four lanes: the same sums in the same
-   order, ((l0 + l1) + (l2 + l3)), in lane 0 of each quarter (f32 addition is commutative, so the mirrored
+/* store4() from one register whose quarter b holds input b0+b's four lanes: their sums in the same
+   order, ((l0 + l1) + (l2 + l3)), come to lane 0 of each quarter (f32 addition is commutative, so the mirrored
    lanes hold the same bits and are dropped) */
 __attribute__((target("avx512f"))) static inline void store4q(const Product *p, int j, int b0, __m512 q) {
   const __m512 pairs = _mm512_add_ps(q, _mm512_permute_ps(q, 0xB1));          /* l0+l1, l1+l0, l2+l3, l3+l2 */
   const __m512 sums = _mm512_add_ps(pairs, _mm512_permute_ps(pairs, 0x4E));  /* lane 0: (l0+l1) + (l2+l3) */
-  const __m128 sum = _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), sums));
-  const __m128 scale = _mm_mul_ps(_mm_loadu_ps(p->xScale + b0), _mm_set1_ps(p->rowScale[j]));
-  float o[4];
-  _mm_storeu_ps(o, _mm_add_ps(_mm_mul_ps(scale, sum), _mm_set1_ps(p->bias[j])));
-  for (int b = 0; b < 4; b++) p->out[(int64_t)(b0 + b) * p->N + j] = o[b];
+  store4(p, j, b0, _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), sums)));
 }
 
 /* One tile: columns cols[0..NC), inputs b0..b0+NB, every chunk, stored. */
@@ -152,11 +139,7 @@ __attribute__((target("avx2"))) static inline __m256 laneSums(__m256 h) { /* lan
 }
 __attribute__((target("avx2"))) static inline void store4h(const Product *p, int j, int b0, __m256 s01, __m256 s23) {
   const __m256 v = _mm256_shuffle_ps(laneSums(s01), laneSums(s23), 0x00); /* halves: b0 b0 b2 b2 | b1 b1 b3 b3 */
-  const __m128 sum = _mm_blend_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1), 0xA); /* b0 b1 b2 b3 */
-  const __m128 scale = _mm_mul_ps(_mm_loadu_ps(p->xScale + b0), _mm_set1_ps(p->rowScale[j]));
-  float o[4];
-  _mm_storeu_ps(o, _mm_add_ps(_mm_mul_ps(scale, sum), _mm_set1_ps(p->bias[j])));
-  for (int b = 0; b < 4; b++) p->out[(int64_t)(b0 + b) * p->N + j] = o[b];
+  store4(p, j, b0, _mm_blend_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1), 0xA)); /* b0 b1 b2 b3 */
 }
 
 /* AVX2 has 16 vector registers: tiles of 2 columns × 4 inputs */
