@@ -1,18 +1,20 @@
 /**
  * Bot latency against the local Discord stand-in (the same one the tests use): interaction → first
  * response for /poem, sequentially (p50, p99 over N requests), and bursts of concurrent /poem requests:
- * how many get their first response inside Discord's 3-second rule, when the last poem is visible, and
- * the poems per second that makes. The stand-in runs on a thread of its own (`--discord thread`, the
+ * how many get their first response inside Discord's 3-second rule, and the poems per second from the
+ * first request sent to the last poem visible (both on the stand-in's clock). The stand-in runs on a thread of its own (`--discord thread`, the
  * default: Discord's side is not the bot's main thread's work) or on the bot's main thread
  * (`--discord main`, how this bench measured before 2026-12-03); either way on the same cores as the bot.
  * On Linux each burst also says where its CPU went, in ms a poem: the bot's main thread, the stand-in's
  * thread, the poem threads and every other thread (V8's compiler and collector helpers, a product helper).
- * The bursts run `--rounds` times: in the first, the code that only bursts run (acknowledgements first, queued
- * requests, edits) is compiled as it goes, for V8 has seen sequential poems only; later rounds measure the
- * same bot warm, as one that has been serving for a while is.
+ * The bursts run `--rounds` times: the first round is cold (the code that only bursts run — acknowledgements
+ * first, queued requests, edits — is compiled as it goes, for V8 has seen sequential poems only); later rounds
+ * measure the same bot warm, as one that has been serving for a while is. The machine's load average is
+ * printed beside each burst: figures taken with other work on the cores are not comparable.
  *
  *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--rounds 2] [--poem-workers N] [--discord thread|main]
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -20,7 +22,7 @@ import { askPoem, type BenchAnswer } from './ask-poem.js';
 import { osThreadId, threadCpuMs } from './thread-cpu.js';
 import { startBenchBot, startBenchBotAgainst } from './bench-bot.js';
 import { percentile } from '../src/shared/stats.js';
-import { TS_WORKER } from '../src/model/paths.js';
+import { TS_WORKER } from '../src/model/runtime/paths.js';
 import type { RunningBot } from '../src/bot/bot.js';
 
 const { values } = parseArgs({
@@ -35,6 +37,7 @@ const { values } = parseArgs({
 if (values.discord !== 'thread' && values.discord !== 'main') throw new Error('--discord must be thread or main');
 
 type Answer = BenchAnswer;
+const loadBefore = loadavg()[0]!;
 const settings = { POEM_WORKERS: values['poem-workers'] };
 let bot: RunningBot;
 let ask: (k: number) => Promise<Answer>;
@@ -86,8 +89,11 @@ type Burst = {
   within3s: number;
   acknowledgedFirst: number;
   maxFirstMs: number;
-  maxVisibleMs: number;
+  /** first request sent → last poem visible */
+  burstMs: number;
   poemsPerSecond: number;
+  /** the machine's 1-minute load average when the burst ended */
+  load1: number;
   mainThreadBusy: number;
   coresUsed: number;
   cpuMsPerPoem?: { mainThread: number; standIn?: number; poemThreads: number; otherThreads: number };
@@ -106,7 +112,7 @@ async function burstRound(): Promise<Burst[]> {
     const cpu = process.cpuUsage(cpu0);
     const coresUsed = +((cpu.user + cpu.system) / 1000 / (performance.now() - t0)).toFixed(2);
     const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof ask>>> => r.status === 'fulfilled').map((r) => r.value);
-    const maxVisibleMs = Math.max(...ok.map((r) => r.visible));
+    const burstMs = Math.max(...ok.map((r) => r.visibleAt)) - Math.min(...ok.map((r) => r.sentAt));
     // CPU a poem, thread by thread (Linux): the main thread, the stand-in's, the poem threads (the busiest of
     // the others, one per poem worker) and the rest (V8's compiler and GC helpers, libuv's pool)
     const spent = [...threadCpuMs()].map(([tid, ms]) => ({ tid, ms: ms - (threads0.get(tid) ?? 0) }));
@@ -127,8 +133,9 @@ async function burstRound(): Promise<Burst[]> {
       within3s: ok.filter((r) => r.first < 3000).length,
       acknowledgedFirst: ok.filter((r) => r.deferred).length,
       maxFirstMs: Math.round(Math.max(...ok.map((r) => r.first))),
-      maxVisibleMs: Math.round(maxVisibleMs),
-      poemsPerSecond: Math.round((ok.length / maxVisibleMs) * 1000),
+      burstMs: Math.round(burstMs),
+      poemsPerSecond: Math.round((ok.length / burstMs) * 1000),
+      load1: +loadavg()[0]!.toFixed(2),
       mainThreadBusy,
       coresUsed,
       cpuMsPerPoem,
@@ -145,7 +152,9 @@ console.log(
     sequential_requests: sequential.length,
     first_response_ms_p50: +percentile(sequential, 50).toFixed(1),
     first_response_ms_p99: +percentile(sequential, 99).toFixed(1),
-    rounds: rounds.map((bursts, k) => ({ round: k + 1, bursts })),
+    load_before: +loadBefore.toFixed(2),
+    cores: availableParallelism(),
+    rounds: rounds.map((bursts, k) => ({ round: k + 1, kind: k === 0 ? 'cold' : 'warm', bursts })),
     // what the bursts leave behind: @discordjs/rest's queues (one per edited interaction until its minute's sweep) and cooldowns
     rest_queues_after: bot.client.rest.handlers.size,
     cooldowns_after: bot.ctx.cooldowns.size,

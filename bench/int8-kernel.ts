@@ -1,5 +1,5 @@
 /**
- * The poem kernels side by side: the native ones (native-kernels.c: the int8 products, the LSTM cell, the
+ * The poem kernels side by side: the native ones (kernels/x86/poem-kernels.c: the int8 products, the LSTM cell, the
  * sampler's top-k) and the WebAssembly ones (int8-matvec.wat, lstm-cell.wat, sampler.ts's JavaScript), each
  * in its own child process (POEM_KERNELS chooses), alternated `--rounds` times so that both see the
  * machine in the same state. Each round measures, on one thread: GMAC/s (10⁹ multiply-adds a second) of the
@@ -10,9 +10,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { Int8Matrix, type ProductOptions } from '../src/model/int8-matvec.js';
-import { describeKernels } from '../src/model/native-kernels.js';
-import { PoemModel } from '../src/model/generate.js';
+import { Int8Matrix, type ProductOptions } from '../src/model/kernels/int8-matvec.js';
+import { describeKernels } from '../src/model/kernels/native-kernels.js';
+import { PoemModel } from '../src/model/poem/decode/generate.js';
 import { lcg } from '../test/helpers.js';
 
 type Round = { kernel: string; gmacs: Record<string, Record<number, number>>; burstMs: number; burstGmac: number; outputShare: number };

@@ -1,18 +1,18 @@
 /**
  * Two builds of the native poem kernels (build/native-kernels.node and another, e.g. one compiled from a
- * changed native-kernels.c) against each other in one process: each int8 product shape of the poem model
+ * changed kernels/x86/poem-kernels.c) against each other in one process: each int8 product shape of the poem model
  * (K = 512 for the output layer, K = 1024 for layer 1; all columns or a tone mask's share of them) run by the
  * two in turn, 15 rounds, the best round of each kept. Turns that alternate within a second see the same
  * machine state, so the ratio holds where the machine's speed varies by a fifth between runs.
  * `TANGSHI_KERNELS_ISA=avx2` runs both on their AVX2 tiles.
  *
- *   cc -O3 -shared -fPIC -ffp-contract=off -I/usr/include/node src/model/native-kernels.c src/model/native-lstm.c -o /tmp/new.node
+ *   cc -O3 -shared -fPIC -ffp-contract=off -I/usr/include/node src/model/kernels/x86/poem-kernels.c src/model/kernels/x86/train-lstm.c -o /tmp/new.node
  *   npx tsx bench/kernel-ab.ts --against /tmp/new.node [--shapes 512x5286:64:0.65,1024x2048:64:1]
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NATIVE_KERNELS_FILE } from '../src/model/native-kernels.js';
+import { NATIVE_KERNELS_FILE } from '../src/model/kernels/native-kernels.js';
 
 const { values } = parseArgs({
   options: {

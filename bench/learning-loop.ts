@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PermissionFlagsBits } from 'discord.js';
-import type { RunPhase } from '../src/jobs/finetune-runner.js';
+import type { RunPhase } from '../src/jobs/runner.js';
 import type { InteractionAnswer } from '../test/support/discord/index.js';
 import { startBenchBot } from './bench-bot.js';
 import { percentile as percentileOf } from '../src/shared/stats.js';
@@ -80,7 +80,7 @@ const phaseAt = new Map<RunPhase, number>();
 bot.ctx.finetunes.on('progress', (state) => {
   if (!phaseAt.has(state.phase)) phaseAt.set(state.phase, performance.now());
 });
-const report = new Promise<import('../src/jobs/finetune-runner.js').RunReport>((resolve) => bot.ctx.finetunes.once('finished', resolve));
+const report = new Promise<import('../src/jobs/runner.js').RunReport>((resolve) => bot.ctx.finetunes.once('finished', resolve));
 await model('retrain');
 const during: number[] = [];
 /** [seconds since the run started training, ms] of each poem asked while it trained: where the slow ones fall */

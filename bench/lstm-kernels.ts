@@ -1,16 +1,16 @@
 /**
  * One LSTM layer on native TensorFlow, the ways it can be run: forward as the step loop (one op at a time
  * from JavaScript) or as TensorFlow's fused BlockLSTMV2; backward as our hand-derived BPTT in TensorFlow's
- * ops or as TensorFlow's BlockLSTMGradV2; and the whole layer in native-lstm.c (what training runs where it
+ * ops or as TensorFlow's BlockLSTMGradV2; and the whole layer in kernels/x86/train-lstm.c (what training runs where it
  * loads). Prints ms per layer for a batch like the trainer's (T steps × B poems).
  *
  *   npx tsx bench/lstm-kernels.ts [--hidden 256] [--input 256] [--steps 34] [--batch 90]
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { describeBackend, tf, useBackend } from '../src/model/backend.js';
-import { lstmForward, lstmForwardSteps, lstmLayerNative, lstmLayerTensorFlow } from '../src/model/model.js';
-import { nativeLstmKernels } from '../src/model/native-kernels.js';
+import { describeBackend, tf, useBackend } from '../src/model/runtime/backend.js';
+import { lstmForward, lstmForwardSteps, lstmLayerNative, lstmLayerTensorFlow } from '../src/model/poem/lstm-layer.js';
+import { nativeLstmKernels } from '../src/model/kernels/native-kernels.js';
 
 const { values } = parseArgs({
   options: {

@@ -8,9 +8,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { TORCH_VENV } from '../src/bench.js';
-import { describeBackend, tf, useBackend } from '../src/model/backend.js';
-import { matMul } from '../src/model/model.js';
+import { TORCH_VENV } from '../src/cli/bench.js';
+import { describeBackend, tf, useBackend } from '../src/model/runtime/backend.js';
+import { matMul } from '../src/model/runtime/native-ops.js';
 
 const [T, B, E, H, V] = [34, 90, 256, 512, 5286];
 const N = T * B;

@@ -6,7 +6,7 @@
  *   npx tsx bench/output-layer.ts
  */
 import { spawnSync } from 'node:child_process';
-import { initBackend, tf } from '../src/model/backend.js';
+import { initBackend, tf } from '../src/model/runtime/backend.js';
 
 const N = 1536,
   K = 257,

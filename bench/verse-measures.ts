@@ -1,14 +1,14 @@
 /**
- * The 240 poems the README's measures of verse are taken on, as served (int8): 20 starting characters × the
+ * The 240 poems docs/benchmarks.md's measures of verse are taken on, as served (int8): 20 starting characters × the
  * 4 forms × seeds 1–3, written as the CLI's `--json` lines, for `tangshi poetics FILE` to score.
  *
  *   npx tsx bench/verse-measures.ts poems.jsonl [--checkpoint models/base] && npx tangshi poetics poems.jsonl
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BASE_CHECKPOINT } from '../src/model/checkpoint.js';
-import { FORMS } from '../src/model/corpus.js';
-import { PoemModel } from '../src/model/generate.js';
+import { BASE_CHECKPOINT } from '../src/model/poem/checkpoint.js';
+import { FORMS } from '../src/model/verse/corpus.js';
+import { PoemModel } from '../src/model/poem/decode/generate.js';
 
 const { values, positionals } = parseArgs({ options: { checkpoint: { type: 'string', default: BASE_CHECKPOINT } }, allowPositionals: true });
 const file = positionals[0] ?? 'poems.jsonl';

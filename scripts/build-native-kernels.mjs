@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the native poem kernels (src/model/native-kernels.c → build/native-kernels.node), run by `npm install` /
+ * Builds the native poem kernels (src/model/kernels/x86/*.c → build/native-kernels.node), run by `npm install` /
  * `npm ci` (postinstall) or by hand: `node scripts/build-native-kernels.mjs`. One C file, compiled by the
  * system's C compiler (CC, default cc) against Node's own headers (node_api.h): no node-gyp, no download,
  * about 2 s. It never fails the install: when it cannot build (no compiler, no headers, not x86-64) it prints
@@ -12,7 +12,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sources = ['src/model/native-kernels.c', 'src/model/native-lstm.c'].map((file) => join(root, file));
+const sources = ['src/model/kernels/x86/poem-kernels.c', 'src/model/kernels/x86/train-lstm.c', 'src/model/runtime/quiet-stderr.c'].map((file) =>
+  join(root, file),
+);
 const target = join(root, 'build/native-kernels.node');
 const say = (line) => console.log(`tangshi native kernels: ${line}`);
 

@@ -5,5 +5,5 @@ import { register } from 'tsx/esm/api';
 
 register();
 // before the module loads anything: the threads it starts (TensorFlow's, gradient workers) inherit the priority
-if (workerData.lowPriority) (await import('./model/threads.ts')).lowerThisThreadsPriority();
+if (workerData.lowPriority) (await import('./model/runtime/threads.ts')).lowerThisThreadsPriority();
 await import(workerData.module);

@@ -5,7 +5,7 @@ import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startBot } from '../src/bot/bot.js';
 import { Config, finetuneBudget, readConfig } from '../src/bot/config.js';
-import { BASE_CHECKPOINT } from '../src/model/checkpoint.js';
+import { BASE_CHECKPOINT } from '../src/model/poem/checkpoint.js';
 import { scriptForLocale } from '../src/bot/commands/poem.js';
 import { poemEmbed, promptLabel, RatingButtonId, ratingButtons } from '../src/bot/poem-message.js';
 
@@ -56,7 +56,7 @@ describe('settings', () => {
         { encoding: 'utf8' },
       ).trim();
     expect(probe(new URL('../src/bot/bot.ts', import.meta.url).href)).toBe('false');
-    expect(probe(new URL('../src/model/generate.ts', import.meta.url).href)).toBe('true'); // the probe can see it
+    expect(probe(new URL('../src/model/poem/decode/generate.ts', import.meta.url).href)).toBe('true'); // the probe can see it
   });
 
   it('refuses to start without a token, saying what to set and how to try a poem offline', async () => {

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, FORMAT, loadCheckpoint, saveCheckpoint, type Manifest, type SaveInput } from '../src/model/checkpoint.js';
-import { countParams, initParams, paramSpecs, type ModelConfig, type ModelParams } from '../src/model/model.js';
-import { PUNCTUATION, SPECIALS, Vocab } from '../src/model/vocab.js';
+import { CheckpointError, FORMAT, loadCheckpoint, saveCheckpoint, type Manifest, type SaveInput } from '../src/model/poem/checkpoint.js';
+import { countParams, initParams, paramSpecs, type ModelConfig, type ModelParams } from '../src/model/poem/network.js';
+import { PUNCTUATION, SPECIALS, Vocab } from '../src/model/verse/vocab.js';
 import { makeTinyCheckpoint, tempDir } from './helpers.js';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');

@@ -1,6 +1,6 @@
 /** Rhyme groups from the poets' practice, against what 平水韵 says of a few well-known characters. */
 import { describe, expect, it } from 'vitest';
-import { classicalRhymeGroups, classicalRhymes } from '../src/model/classical-rhyme.js';
+import { classicalRhymeGroups, classicalRhymes } from '../src/model/verse/classical-rhyme.js';
 
 describe('classical rhyme groups', () => {
   const groups = classicalRhymeGroups();

@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../src/model/checkpoint.js';
-import { FORM_SHAPE, FORMS, type Form } from '../src/model/corpus.js';
-import { PoemModel } from '../src/model/generate.js';
+import type { Manifest } from '../src/model/poem/checkpoint.js';
+import { FORM_SHAPE, FORMS, type Form } from '../src/model/verse/corpus.js';
+import { PoemModel } from '../src/model/poem/decode/generate.js';
 import { makeTinyCheckpoint, tempDir } from './helpers.js';
 import { formatEta } from '../src/shared/cli-args.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CorpusLines } from '../src/model/corpus-lines.js';
-import { loadTangCorpus } from '../src/model/corpus.js';
+import { CorpusLines } from '../src/model/verse/corpus-lines.js';
+import { loadTangCorpus } from '../src/model/verse/corpus.js';
 
 describe('CorpusLines', () => {
   it('names the characters that complete a prefix into a known line, and none for an unknown prefix', () => {

@@ -15,7 +15,7 @@ import {
   regularPoem,
   stanzasOf,
   type Corpus,
-} from '../src/model/corpus.js';
+} from '../src/model/verse/corpus.js';
 import { tempDir } from './helpers.js';
 
 // 王之渙《登鸛雀樓》

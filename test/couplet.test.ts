@@ -2,17 +2,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveCouplet } from '../src/couplet/checkpoint.js';
-import { CoupletModel, keyPositions } from '../src/couplet/decode.js';
-import { initParams } from '../src/couplet/model.js';
-import { loadCouplets } from '../src/couplet/pairs.js';
-import { bleu4, noReuse, retrievalBaseline, scoreCouplets, toneOpposition } from '../src/couplet/score.js';
-import { trainCouplets } from '../src/couplet/train.js';
-import { isDev, loadTangCorpus } from '../src/model/corpus.js';
-import { PoemInputError } from '../src/model/poem-request.js';
-import { inScript } from '../src/model/script.js';
-import { clearTone } from '../src/model/tones.js';
-import { Vocab } from '../src/model/vocab.js';
+import { saveCouplet } from '../src/model/couplet/checkpoint.js';
+import { CoupletModel, keyPositions } from '../src/model/couplet/decode.js';
+import { initParams } from '../src/model/couplet/seq2seq.js';
+import { loadCouplets } from '../src/model/couplet/pairs.js';
+import { bleu4, noReuse, retrievalBaseline, scoreCouplets, toneOpposition } from '../src/model/couplet/score.js';
+import { trainCouplets } from '../src/model/couplet/train.js';
+import { isDev, loadTangCorpus } from '../src/model/verse/corpus.js';
+import { PoemInputError } from '../src/model/poem/decode/poem-request.js';
+import { inScript } from '../src/model/verse/script.js';
+import { clearTone } from '../src/model/verse/tones.js';
+import { Vocab } from '../src/model/verse/vocab.js';
 
 describe('the couplets of the corpus', () => {
   it('are lines 3–4 and 5–6 of the 律诗, split by poem: no dev or test pair comes from a training poem', () => {

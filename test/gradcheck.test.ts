@@ -3,9 +3,9 @@
  * unrolled loop, on a tiny model, for every parameter.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf, useBackend } from '../src/model/backend.js';
-import { features, initParams, lossAndGrads, toTensors, type Batch, type ModelConfig } from '../src/model/model.js';
-import { nativeLstmKernels } from '../src/model/native-kernels.js';
+import { tf, useBackend } from '../src/model/runtime/backend.js';
+import { features, initParams, lossAndGrads, toTensors, type Batch, type ModelConfig } from '../src/model/poem/network.js';
+import { nativeLstmKernels } from '../src/model/kernels/native-kernels.js';
 import { lcg } from './helpers.js';
 
 function randomBatch(V: number, T: number, B: number, seed: number): Batch {
@@ -53,12 +53,12 @@ describe.each(BACKENDS)('hand-derived BPTT on %s', (backend) => {
     }
   });
 
-  // native-lstm.c runs a layer whose input and hidden sizes are multiples of 16; CI expects it built
+  // kernels/x86/train-lstm.c runs a layer whose input and hidden sizes are multiples of 16; CI expects it built
   it.runIf(nativeLstmKernels() || process.env.TANGSHI_EXPECT_NATIVE === '1').each([
     [9, 4],
     [2, 7],
     [13, 13],
-  ])('matches autograd with the native LSTM layers (native-lstm.c), T = %i, B = %i', (T, B) => {
+  ])('matches autograd with the native LSTM layers (kernels/x86/train-lstm.c), T = %i, B = %i', (T, B) => {
     expect(nativeLstmKernels()).toBeDefined();
     const config: ModelConfig = { vocabSize: 23, embedDim: 16, hiddenDim: 32, layers: 2 };
     const params = toTensors(config, initParams(config, 3));

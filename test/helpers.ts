@@ -2,10 +2,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { saveCheckpoint, type Manifest } from '../src/model/checkpoint.js';
-import { loadTangCorpus, SPLIT } from '../src/model/corpus.js';
-import { initParams, type ModelConfig } from '../src/model/model.js';
-import { Vocab } from '../src/model/vocab.js';
+import { saveCheckpoint, type Manifest } from '../src/model/poem/checkpoint.js';
+import { loadTangCorpus, SPLIT } from '../src/model/verse/corpus.js';
+import { initParams, type ModelConfig } from '../src/model/poem/network.js';
+import { Vocab } from '../src/model/verse/vocab.js';
 
 export function tempDir(prefix = 'tangshi-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -19,7 +19,7 @@ export function makeTinyCheckpoint(
   const vocab = Vocab.build(corpus.train.slice(0, opts.poems ?? 3000), 2);
   const config: ModelConfig = {
     vocabSize: vocab.size,
-    embedDim: opts.embed ?? 16, // with hidden 16: multiples of 16, so the LSTM runs native-lstm.c where it is built
+    embedDim: opts.embed ?? 16, // with hidden 16: multiples of 16, so the LSTM runs kernels/x86/train-lstm.c where it is built
     hiddenDim: opts.hidden ?? 16,
     layers: opts.layers ?? 1,
     ...(opts.tied ? { tied: true } : {}),

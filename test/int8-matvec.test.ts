@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Int8Matrix } from '../src/model/int8-matvec.js';
-import { ProductHelper, SPLIT_MAX_INPUTS, SPLIT_MIN_MACS } from '../src/model/product-helper.js';
+import { Int8Matrix } from '../src/model/kernels/int8-matvec.js';
+import { ProductHelper, SPLIT_MAX_INPUTS, SPLIT_MIN_MACS } from '../src/model/kernels/product-helper.js';
 import { lcg } from './helpers.js';
 
 /** x·W in float64, W row-major K×N. */

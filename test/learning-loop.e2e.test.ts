@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PermissionFlagsBits } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/db.js';
-import { activeVersion, markActive, registerVersion } from '../src/jobs/versions.js';
+import { activeVersion, markActive, registerVersion } from '../src/jobs/model-versions.js';
 import type { SeenMessage } from './support/discord/index.js';
 import { makeTinyCheckpoint } from './helpers.js';
 import { STRING, SUBCOMMAND, startTestBot, type TestBot } from './support/test-bot.js';

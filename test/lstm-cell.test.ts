@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LstmCells } from '../src/model/lstm-cell.js';
+import { LstmCells } from '../src/model/kernels/lstm-cell.js';
 import { lcg } from './helpers.js';
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));

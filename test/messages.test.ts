@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inputProblemText, languageOf, messagesFor } from '../src/bot/messages.js';
-import type { InputProblem } from '../src/model/poem-request.js';
+import type { InputProblem } from '../src/model/poem/decode/poem-request.js';
 
 const problems: InputProblem[] = [
   { code: 'bothPrompts' },

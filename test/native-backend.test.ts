@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { initBackendInfo, describeBackend, tf } from '../src/model/backend.js';
-import { LOWEST_PRIORITY } from '../src/model/threads.js';
+import { initBackendInfo, describeBackend, tf } from '../src/model/runtime/backend.js';
+import { LOWEST_PRIORITY } from '../src/model/runtime/threads.js';
 
 describe('the native backend', () => {
   it('is what this project runs on, with the TensorFlow behind it', async () => {
@@ -33,7 +33,7 @@ describe('the native backend', () => {
         'tsx',
         '--input-type=module',
         '-e',
-        `const b = await import('${new URL('../src/model/backend.ts', import.meta.url).href}'); try { console.log('RESULT ' + JSON.stringify(await b.initBackendInfo('${backend}'))); } catch (e) { console.log('FAILED ' + e.message); }`,
+        `const b = await import('${new URL('../src/model/runtime/backend.ts', import.meta.url).href}'); try { console.log('RESULT ' + JSON.stringify(await b.initBackendInfo('${backend}'))); } catch (e) { console.log('FAILED ' + e.message); }`,
       ],
       {
         encoding: 'utf8',
@@ -61,7 +61,7 @@ describe('the native backend', () => {
   // else (before, it loaded wasm there for nothing) and the bot's own load falls back as above.
   it('starts no low-priority thread backend where native TensorFlow cannot load', () => {
     const script = `
-      const { startNativePoolAtLowPriority } = await import('${new URL('../src/model/threads.ts', import.meta.url).href}');
+      const { startNativePoolAtLowPriority } = await import('${new URL('../src/model/runtime/threads.ts', import.meta.url).href}');
       console.log('RESULT ' + JSON.stringify({ backend: await startNativePoolAtLowPriority() }));
     `;
     const file = join(mkdtempSync(join(tmpdir(), 'tangshi-pool-')), 'pool.mjs');
@@ -81,9 +81,9 @@ describe('the native backend', () => {
   it.runIf(existsSync('/proc/thread-self/stat'))('TensorFlow.js loaded first on a low-priority thread does its work on low-priority threads', () => {
     const script = `
       import { readdirSync, readFileSync } from 'node:fs';
-      const { startNativePoolAtLowPriority } = await import('${new URL('../src/model/threads.ts', import.meta.url).href}');
+      const { startNativePoolAtLowPriority } = await import('${new URL('../src/model/runtime/threads.ts', import.meta.url).href}');
       const backend = await startNativePoolAtLowPriority();
-      const { initBackendInfo, tf } = await import('${new URL('../src/model/backend.ts', import.meta.url).href}');
+      const { initBackendInfo, tf } = await import('${new URL('../src/model/runtime/backend.ts', import.meta.url).href}');
       await initBackendInfo();
       const a = tf.randomNormal([512, 512]);
       for (let k = 0; k < 40; k++) tf.tidy(() => tf.matMul(a, a).dataSync());

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NATIVE_KERNELS_FILE, nativeLstmKernels, nativeTopK } from '../src/model/native-kernels.js';
-import { topK } from '../src/model/sampler.js';
+import { NATIVE_KERNELS_FILE, nativeLstmKernels, nativeTopK } from '../src/model/kernels/native-kernels.js';
+import { topK } from '../src/model/poem/decode/sampler.js';
 import { lcg } from './helpers.js';
 
 const PRODUCTS = new URL('./support/kernel-outputs.ts', import.meta.url).pathname;
@@ -93,7 +93,7 @@ describe.runIf(built || process.env.TANGSHI_EXPECT_NATIVE === '1')('the native p
 /** nativeLstmKernels() in a child process with `env` added: 'native', 'tensorflow' or the error's message */
 function lstmKernelsIn(env: Record<string, string>): string {
   const code =
-    "import('./src/model/native-kernels.ts').then((m) => (m.nativeLstmKernels() ? 'native' : 'tensorflow')).then(console.log, (e) => console.log(e.message))";
+    "import('./src/model/kernels/native-kernels.ts').then((m) => (m.nativeLstmKernels() ? 'native' : 'tensorflow')).then(console.log, (e) => console.log(e.message))";
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim().split('\n').pop()!;

@@ -1,7 +1,7 @@
 /** The optimizers' WebAssembly kernel against the update rules written out in plain JavaScript (float64). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParamOptimizer, type Optimizer } from '../src/model/optimizer.js';
+import { ParamOptimizer, type Optimizer } from '../src/model/poem/train/optimizer.js';
 import { lcg } from './helpers.js';
 
 type Arrays = Map<string, Float32Array>;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PoemModel } from '../src/model/generate.js';
-import { PoemInputError, type PoemRequest } from '../src/model/poem-request.js';
+import { PoemModel } from '../src/model/poem/decode/generate.js';
+import { PoemInputError, type PoemRequest } from '../src/model/poem/decode/poem-request.js';
 import { PoemWriter } from '../src/serving/poem-writer.js';
 import { makeTinyCheckpoint } from './helpers.js';
 

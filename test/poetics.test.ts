@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTones, distinct2, repeatedCharacters, repeatShare, toneTemplate, type Tonal } from '../src/model/poetics.js';
+import { checkTones, distinct2, repeatedCharacters, repeatShare, toneTemplate, type Tonal } from '../src/model/verse/poetics.js';
 
 describe('repeatedCharacters', () => {
   it('counts a character that comes back later in the poem', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadTangCorpus } from '../src/model/corpus.js';
-import { poemRhymes, rhymeClasses, rhymeGroups, rhymeRate, rhymesWith, THIRTEEN_RHYMES } from '../src/model/rhyme.js';
+import { loadTangCorpus } from '../src/model/verse/corpus.js';
+import { poemRhymes, rhymeClasses, rhymeGroups, rhymeRate, rhymesWith, THIRTEEN_RHYMES } from '../src/model/verse/modern-rhyme.js';
 
 // 王維《山居秋暝》: 秋/流/舟/留 all rhyme in 油求
 const SHAN_JU_QIU_MING = ['空山新雨後', '天氣晚來秋', '明月松間照', '清泉石上流', '竹喧歸浣女', '蓮動下漁舟', '隨意春芳歇', '王孫自可留'];

@@ -1,13 +1,13 @@
 /**
- * Thread priority (src/model/threads.ts): the bot's fine-tune runs at the lowest priority, and so do the
+ * Thread priority (src/model/runtime/threads.ts): the bot's fine-tune runs at the lowest priority, and so do the
  * threads it starts (native TensorFlow's pool: test/native-backend.test.ts), so /poem keeps its cores while
  * the bot trains.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { startFinetuneThread } from '../src/jobs/finetune-thread.js';
-import type { FinetuneJob } from '../src/jobs/finetune-worker.js';
-import { LOWEST_PRIORITY, startWorker } from '../src/model/threads.js';
+import { startFinetuneThread } from '../src/jobs/run-thread.js';
+import type { FinetuneJob } from '../src/jobs/run-worker.js';
+import { LOWEST_PRIORITY, startWorker } from '../src/model/runtime/threads.js';
 
 const linux = existsSync('/proc/thread-self/stat');
 const ownNice = () => Number(readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ')[16]);

@@ -1,6 +1,6 @@
 /** The tone table from the package's own 平/仄 labels of the Tang poems. */
 import { describe, expect, it } from 'vitest';
-import { toneCounts, toneOf } from '../src/model/tones.js';
+import { toneCounts, toneOf } from '../src/model/verse/tones.js';
 
 describe('tones from the corpus', () => {
   it('reads entering-tone characters as oblique, as Middle Chinese did', () => {

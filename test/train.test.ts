@@ -1,14 +1,14 @@
 /** Training on a small slice of the real corpus: loss falls, optimizers work, resuming continues the lineage. */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../src/model/checkpoint.js';
-import { loadTangCorpus } from '../src/model/corpus.js';
-import { initParams } from '../src/model/model.js';
-import { toBatch } from '../src/model/batches.js';
-import { createEngine } from '../src/model/grad-engines.js';
-import { perplexity } from '../src/model/perplexity.js';
-import { train, type TrainData } from '../src/model/train.js';
-import { Vocab } from '../src/model/vocab.js';
+import { loadCheckpoint } from '../src/model/poem/checkpoint.js';
+import { loadTangCorpus } from '../src/model/verse/corpus.js';
+import { initParams } from '../src/model/poem/network.js';
+import { toBatch } from '../src/model/poem/train/batches.js';
+import { createEngine } from '../src/model/poem/train/grad-engines.js';
+import { perplexity } from '../src/model/poem/train/perplexity.js';
+import { train, type TrainData } from '../src/model/poem/train/train.js';
+import { Vocab } from '../src/model/verse/vocab.js';
 import { tempDir } from './helpers.js';
 
 const corpus = loadTangCorpus();
@@ -20,7 +20,7 @@ const data: TrainData = {
   dev: corpus.dev.filter((p) => p.form === 'wujue').slice(0, 40),
   split: { trainPoems: 400, devPoems: 40 },
 };
-// sizes that are multiples of 16: the LSTM layers run native-lstm.c where it is built (test/gradcheck.test.ts checks both ways)
+// sizes that are multiples of 16: the LSTM layers run kernels/x86/train-lstm.c where it is built (test/gradcheck.test.ts checks both ways)
 const tiny = { hiddenDim: 32, embedDim: 16, layers: 1, minCount: 2, batchTokens: 800, workers: 1, saveEveryMinutes: 60 } as const;
 
 async function initialPerplexity(seed: number) {

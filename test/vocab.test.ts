@@ -1,7 +1,7 @@
 /** The vocabulary: building, saving, encoding poems. */
 import { describe, expect, it } from 'vitest';
-import { FORMS, poemText, type Poem } from '../src/model/corpus.js';
-import { BOS, EOS, PAD, PUNCTUATION, SPECIALS, UNK, Vocab } from '../src/model/vocab.js';
+import { FORMS, poemText, type Poem } from '../src/model/verse/corpus.js';
+import { BOS, EOS, PAD, PUNCTUATION, SPECIALS, UNK, Vocab } from '../src/model/verse/vocab.js';
 
 const DENG: Poem = { form: 'wujue', lines: ['白日依山盡', '黃河入海流', '欲窮千里目', '更上一層樓'] };
 const DENGGAO: Poem = {

@@ -2,8 +2,8 @@
  * The kernels that wasm-fixes.ts adds to or replaces in the wasm backend, against plain-JS (and cpu) results.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, tf } from '../src/model/backend.js';
-import { PATCHED_KERNELS } from '../src/model/wasm-fixes.js';
+import { initBackend, tf } from '../src/model/runtime/backend.js';
+import { PATCHED_KERNELS } from '../src/model/runtime/wasm-fixes.js';
 
 /** Deterministic values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {

@@ -9,12 +9,12 @@ import { Agent } from 'undici';
 import { hotSwapper, type ModelHolder } from '../serving/hot-swap.js';
 import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
-import { FinetuneRunner, type RunReport } from '../jobs/finetune-runner.js';
-import { failInterruptedRuns, loadServingModel } from '../jobs/versions.js';
+import { FinetuneRunner, type RunReport } from '../jobs/runner.js';
+import { failInterruptedRuns, loadServingModel } from '../jobs/model-versions.js';
 import { finetuneBudget, type Config } from './config.js';
 import type { BotContext } from './context.js';
 import { openDatabase } from '../db/db.js';
-import { startNativePoolAtLowPriority } from '../model/threads.js';
+import { startNativePoolAtLowPriority } from '../model/runtime/threads.js';
 import { log } from '../shared/log.js';
 import { commands, Router } from './router.js';
 import { adminMessagesFor } from './messages.js';
@@ -105,8 +105,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
     // Discord's global limit (50 requests/s) does not bind interaction responses and their webhook edits,
     // but @discordjs/rest counts every edit against it, which held a burst of replies to 50 a second.
     // The bot's other requests are a handful a day; a real global 429 is still honoured.
-    // A limit on connections: without one undici opened one for each request in flight (937 for a burst of
-    // 1,000 /poem), each a TCP and TLS set-up and teardown; 64 carry ~1,000 requests a second at a 50 ms round trip.
+    // A limit on connections: without one undici opens one for each request in flight (nearly one per poem in a
+    // burst), each a TCP and TLS set-up and teardown; 64 kept-alive connections carry a burst's requests.
     rest: {
       globalRequestsPerSecond: 1000,
       handlerSweepInterval: REST_IDLE_QUEUE_SWEEP_MS,

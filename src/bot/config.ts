@@ -1,8 +1,8 @@
 /** The bot's settings, read from the environment (and .env) and validated once at start. */
 import cron from 'node-cron';
-import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/paths.js';
+import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/runtime/paths.js';
 import { z } from 'zod';
-import { KernelsChoice, LstmKernelsChoice } from '../model/native-kernels.js';
+import { KernelsChoice, LstmKernelsChoice } from '../model/kernels/native-kernels.js';
 
 const idList = z
   .string()

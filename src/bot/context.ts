@@ -5,7 +5,7 @@ import type { Database } from '../db/db.js';
 import type { Log } from '../shared/log.js';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { TrainingSchedule } from '../jobs/schedule.js';
-import type { FinetuneRunner } from '../jobs/finetune-runner.js';
+import type { FinetuneRunner } from '../jobs/runner.js';
 import type { LRUCache } from 'lru-cache';
 
 export type BotContext = {

@@ -5,7 +5,7 @@
  * ones through OpenCC's Taiwan phrases (cn → twp: 默认 → 預設, 本周 → 本週), written out as they are sent.
  */
 import * as OpenCC from 'opencc-js';
-import type { InputProblem } from '../model/poem-request.js';
+import type { InputProblem } from '../model/poem/decode/poem-request.js';
 import { ADMIN_CATALOG, type AdminCatalog } from './messages-admin.js';
 
 export type Language = 'en' | 'zh-CN' | 'zh-TW';

@@ -1,7 +1,7 @@
 /** How a poem looks in Discord: an embed (one line per verse, easy to copy) and five rating buttons. */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, EmbedBuilder } from 'discord.js';
 import { z } from 'zod';
-import { FORM_SHAPE, type Form } from '../model/corpus.js';
+import { FORM_SHAPE, type Form } from '../model/verse/corpus.js';
 import { messagesFor } from './messages.js';
 
 export const RatingButtonId = z

@@ -5,7 +5,7 @@ import { checkInput, DiscordId, PoemId, PoemInput, RatingInput, TopQuery } from 
 
 /**
  * Gathers the calls made in one turn of the event loop and runs them as one query, each caller getting its own
- * result. Why: Prisma 6 compiles every query anew on the main thread (about 0.9 ms, prisma/orm#28845), and a
+ * result. Why: Prisma 6 compiles every query anew on the main thread (prisma/orm#28845), and a
  * burst of /poem finishes its poems a batch at a time; one INSERT and one UPDATE a batch instead of one a poem
  * keeps the main thread free for Discord. A failed query fails every call of its batch.
  */
@@ -39,8 +39,8 @@ function batchedPerTick<Input, Output>(run: (db: Database, inputs: Input[]) => P
 }
 
 // One INSERT … RETURNING for the batch (SQLite 3.35+; on PostgreSQL see prisma/README.md): Prisma's raw query
-// skips its query compiler, which took ~1 ms of the main thread a createManyAndReturn (bench/bot-latency.ts
-// bursts: most batches hold 1–5 poems). createdAt is set here, as Prisma's @default(now()) does.
+// skips its query compiler, which costs the main thread more than the query itself for the small batches a
+// burst finishes (bench/bot-latency.ts). createdAt is set here, as Prisma's @default(now()) does.
 const insertPoems = batchedPerTick(async (db, rows: ReturnType<typeof poemRow>[]) => {
   const createdAt = new Date();
   const values = Prisma.join(

@@ -5,7 +5,7 @@
  */
 import cron from 'node-cron';
 import type { Log } from '../shared/log.js';
-import type { FinetuneRunner } from './finetune-runner.js';
+import type { FinetuneRunner } from './runner.js';
 
 export type TrainingSchedule = { nextRun(): Date | null; stop(): Promise<void> };
 

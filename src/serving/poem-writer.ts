@@ -6,11 +6,11 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { Manifest } from '../model/checkpoint.js';
-import { type GeneratedPoem, type InputProblem, PoemInputError, type PoemRequest } from '../model/poem-request.js';
-import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/paths.js';
-import { startWorker } from '../model/threads.js';
-import type { CoupletAnswer, CoupletRequest } from '../couplet/decode.js';
+import type { Manifest } from '../model/poem/checkpoint.js';
+import { type GeneratedPoem, type InputProblem, PoemInputError, type PoemRequest } from '../model/poem/decode/poem-request.js';
+import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/runtime/paths.js';
+import { startWorker } from '../model/runtime/threads.js';
+import type { CoupletAnswer, CoupletRequest } from '../model/couplet/decode.js';
 
 /** poems a thread writes together at most; more wait for a place (beyond ~64 the batch outgrows the caches) */
 export const MAX_BATCH = 64;
@@ -19,10 +19,9 @@ type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };
 type Ready = { manifest: Manifest; backend: string; fallback: string | null; coupletVersion: string | null };
 
 /**
- * Poem threads by default: one per core, at most two. On two cores the second thread makes bursts of
- * 200–1,000 poems 1.2–1.4× faster since the poem writes are batched (one INSERT a batch, src/db/poems.ts:
- * the main thread runs 65–75% busy with two); a lone poem then runs without the product helper, a few ms
- * slower (bench/bot-latency.ts, README).
+ * Poem threads by default: one per core, at most two. On two cores the second thread makes bursts faster
+ * since the poem writes are batched (one INSERT a batch, src/db/poems.ts, so the main thread keeps up); a
+ * lone poem then runs without the product helper, a little slower (bench/bot-latency.ts).
  */
 export const defaultPoemWorkers = () => Math.max(1, Math.min(2, availableParallelism()));
 /** A lone poem thread shares its big products with a helper thread where there is a second core (product-helper.ts). */
@@ -53,7 +52,7 @@ class PoemThread {
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
   static start(checkpoint: string, couplet: string, productThreads: number): Promise<{ thread: PoemThread; ready: Ready }> {
-    const worker = startWorker(new URL('./poem-worker.ts', import.meta.url).href, { checkpoint, couplet, productThreads });
+    const worker = startWorker(new URL('./poem-thread.ts', import.meta.url).href, { checkpoint, couplet, productThreads });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
@@ -149,7 +148,7 @@ export class PoemWriter {
    * Pauses (or resumes, for `reason`) the poem threads' product helpers (see ServingOptions.productThreads);
    * they run again once no reason is left. The poems stay
    * the same, written on one thread each. The bot pauses them while it fine-tunes, whose threads then have
-   * the helper's core (bench/learning-loop.ts: /poem p99 while training 145 → 79 ms), and a hot swap while
+   * the helper's core (bench/learning-loop.ts: /poem's p99 while training), and a hot swap while
    * the next model loads.
    */
   pauseProductHelper(reason: HelperPause, paused: boolean): void {

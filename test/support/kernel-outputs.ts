@@ -4,10 +4,10 @@
  * takes, and LSTM cell steps, printed as one sha256 of all their bits, with the kernel that ran them.
  */
 import { createHash } from 'node:crypto';
-import { Int8Matrix } from '../../src/model/int8-matvec.js';
-import { nativeKernelsInfo } from '../../src/model/native-kernels.js';
-import { LstmCells } from '../../src/model/lstm-cell.js';
-import { ProductHelper } from '../../src/model/product-helper.js';
+import { Int8Matrix } from '../../src/model/kernels/int8-matvec.js';
+import { nativeKernelsInfo } from '../../src/model/kernels/native-kernels.js';
+import { LstmCells } from '../../src/model/kernels/lstm-cell.js';
+import { ProductHelper } from '../../src/model/kernels/product-helper.js';
 import { lcg } from '../helpers.js';
 
 const next = lcg(21);

@@ -6,8 +6,8 @@
 import { pino } from 'pino';
 import { openDatabase } from '../../src/db/db.js';
 import { hotSwapper } from '../../src/serving/hot-swap.js';
-import { FinetuneRunner } from '../../src/jobs/finetune-runner.js';
-import { loadServingModel } from '../../src/jobs/versions.js';
+import { FinetuneRunner } from '../../src/jobs/runner.js';
+import { loadServingModel } from '../../src/jobs/model-versions.js';
 
 const [dbFile, baseDir, modelDir] = process.argv.slice(2) as [string, string, string];
 const log = pino({ level: 'silent' });

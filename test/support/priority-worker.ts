@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { startWorker } from '../../src/model/threads.js';
+import { startWorker } from '../../src/model/runtime/threads.js';
 
 /** field 19 of /proc/thread-self/stat (after the command name, which may hold spaces) */
 const nice = () => Number(readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ')[16]);

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { startBot, type RunningBot } from '../../src/bot/bot.js';
 import { readConfig } from '../../src/bot/config.js';
-import { saveCouplet } from '../../src/couplet/checkpoint.js';
-import { initParams } from '../../src/couplet/model.js';
-import { loadCouplets } from '../../src/couplet/pairs.js';
-import { Vocab } from '../../src/model/vocab.js';
+import { saveCouplet } from '../../src/model/couplet/checkpoint.js';
+import { initParams } from '../../src/model/couplet/seq2seq.js';
+import { loadCouplets } from '../../src/model/couplet/pairs.js';
+import { Vocab } from '../../src/model/verse/vocab.js';
 import { tempDir } from '../helpers.js';
 import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer, type StandInOptions, type UserInput } from './discord/index.js';
 

@@ -1,8 +1,8 @@
 /** /couplet <上联>: the bot answers an upper line with its lower line (对对子), with rating buttons under it. */
 import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
-import type { CoupletAnswer } from '../../couplet/decode.js';
-import { PoemInputError } from '../../model/poem-request.js';
-import type { Script } from '../../model/script.js';
+import type { CoupletAnswer } from '../../model/couplet/decode.js';
+import { PoemInputError } from '../../model/poem/decode/poem-request.js';
+import type { Script } from '../../model/verse/script.js';
 import type { BotContext } from '../context.js';
 import { inputProblemText, messagesFor, zhLocalizations } from '../messages.js';
 import { scriptOption, temperatureOption } from '../command-options.js';

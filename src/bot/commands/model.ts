@@ -4,8 +4,8 @@
  */
 import { EmbedBuilder, MessageFlags, PermissionFlagsBits, SlashCommandBuilder, type ChatInputCommandInteraction, type Message } from 'discord.js';
 import { z } from 'zod';
-import type { RunState, StartResult } from '../../jobs/finetune-runner.js';
-import { previousVersion, recentVersions, serveVersion } from '../../jobs/versions.js';
+import type { RunState, StartResult } from '../../jobs/runner.js';
+import { previousVersion, recentVersions, serveVersion } from '../../jobs/model-versions.js';
 import type { BotContext } from '../context.js';
 import { counts, lastEndedRun, versionById } from '../../db/db.js';
 import { adminMessagesFor, zhLocalizations } from '../messages.js';

@@ -1,8 +1,8 @@
 /** /poem [start] [acrostic] [form] [temperature] [script] [tones] [rhyme]: a poem with rating buttons under it. */
 import { InteractionCallbackResponse, MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
-import { FORMS, FORM_SHAPE } from '../../model/corpus.js';
-import { PoemInputError, type GeneratedPoem } from '../../model/poem-request.js';
-import type { Script } from '../../model/script.js';
+import { FORMS, FORM_SHAPE } from '../../model/verse/corpus.js';
+import { PoemInputError, type GeneratedPoem } from '../../model/poem/decode/poem-request.js';
+import type { Script } from '../../model/verse/script.js';
 import type { BotContext } from '../context.js';
 import { inputProblemText, messagesFor, zhLocalizations } from '../messages.js';
 import { scriptOption, temperatureOption } from '../command-options.js';
@@ -83,8 +83,8 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
   // received, whichever is earlier by our clock): a lone poem takes milliseconds and gets one reply, not
   // two calls. A poem that finds every writer's batch full (a burst) waits for a place: it is acknowledged at
   // once, since the acknowledgements must not pile up against the 3-second rule all at the same moment. One
-  // that joins a batch is ready in about a batch's time (0.3–0.7 s: 200 at once, 72 of them acknowledged, not
-  // 136–141 with the limit at one batch, 64; bench/bot-latency.ts).
+  // that joins a batch is ready in about a batch's time, well inside the rule (bench/bot-latency.ts prints how
+  // many of a burst were acknowledged first).
   let deferral: Promise<unknown> | undefined;
   const ackAt = ctx.poemsInFlight > model.batchCapacity ? 0 : Math.min(now, interaction.createdTimestamp) + ACK_AFTER_MS;
   const acknowledge = () => (deferral = ctx.acknowledgements.track(interaction.deferReply({ withResponse: true })).catch((e: unknown) => e));

@@ -1,0 +1,192 @@
+/**
+ * Answering an upper line (上联) with a lower line (下联), as served: the trained encoder–decoder run in
+ * plain products (int8 kernel, SIMD cell, as the poem writer) and the rules of a couplet kept by masking
+ * at each position, never by retries:
+ *   - exactly as long as the upper line;
+ *   - opposite tones (平/仄, from the corpus's own labels) at the 2nd, 4th and 6th characters and the last,
+ *     where the upper line's tone is clear (an upper line ending 仄 gets a lower line ending 平);
+ *   - no character of the upper line, and no character twice, except where the upper line repeats one:
+ *     then the lower line repeats at the same places (青青 ↔ 白白).
+ */
+import prand from 'pure-rand';
+import { z } from 'zod';
+import { sample } from '../poem/decode/sampler.js';
+import { Int8Matrix } from '../kernels/int8-matvec.js';
+import { LstmCells } from '../kernels/lstm-cell.js';
+import { PoemInputError, parseRequest } from '../poem/decode/poem-request.js';
+import { inScript, toTraditional } from '../verse/script.js';
+import { clearTone } from '../verse/tones.js';
+import { BOS } from '../verse/vocab.js';
+import { COUPLET_SAMPLING, DEFAULT_SCRIPT, SCRIPTS, type Script } from '../../shared/verse.js';
+import { COUPLET_CHECKPOINT, loadCouplet, type CoupletManifest } from './checkpoint.js';
+
+export { COUPLET_CHECKPOINT };
+
+export const CoupletRequest = z.object({
+  upper: z.string(),
+  temperature: z.number().min(0.05).max(3).default(COUPLET_SAMPLING.temperature),
+  topK: z.number().int().min(1).default(COUPLET_SAMPLING.topK),
+  topP: z.number().gt(0).max(1).default(COUPLET_SAMPLING.topP),
+  seed: z.number().int().optional(),
+  script: z.enum(SCRIPTS).default(DEFAULT_SCRIPT),
+  /** the couplet rules (tones, no reuse) in decoding; off: the model alone (for comparison) */
+  rules: z.boolean().default(true),
+});
+export type CoupletRequest = z.input<typeof CoupletRequest>;
+export type CoupletAnswer = { upper: string; lower: string; text: string; script: Script; version: string };
+
+const HAN = /^\p{Script=Han}$/u;
+/** 0-based positions whose tones a lower line opposes: the 2nd, 4th, 6th and the last */
+export const keyPositions = (n: number) => [...new Set([1, 3, 5].filter((k) => k < n - 1).concat(n - 1))];
+
+type State = { h: Float32Array; c: Float32Array }[];
+
+export class CoupletModel {
+  private readonly contentIds: Int32Array;
+  private readonly toneOfId: Uint8Array; // 1 level, 2 oblique, 0 either
+  /** content ids fit for a position that must be level (1) / oblique (2) */
+  private readonly fitFor: Record<1 | 2, Int32Array>;
+
+  private constructor(
+    readonly manifest: CoupletManifest,
+    readonly vocab: ReturnType<typeof loadCouplet>['vocab'],
+    private readonly embedding: Float32Array,
+    private readonly encoder: Int8Matrix,
+    private readonly decoder: Int8Matrix,
+    private readonly biases: { encoder: Float32Array; decoder: Float32Array },
+    private readonly attention: { wa: Int8Matrix; wc: Int8Matrix } | undefined,
+    private readonly out: Int8Matrix,
+    private readonly cells: LstmCells,
+  ) {
+    const ids: number[] = [];
+    for (let id = vocab.firstChar; id < vocab.size; id++) ids.push(id);
+    this.contentIds = Int32Array.from(ids);
+    this.toneOfId = new Uint8Array(vocab.size);
+    for (const id of ids) this.toneOfId[id] = { level: 1, oblique: 2, none: 0 }[clearTone(vocab.tokens[id]!) ?? 'none'];
+    this.fitFor = { 1: this.contentIds.filter((id) => this.toneOfId[id] !== 2), 2: this.contentIds.filter((id) => this.toneOfId[id] !== 1) };
+  }
+
+  static async load(dir = COUPLET_CHECKPOINT): Promise<CoupletModel> {
+    const { manifest, vocab, params } = loadCouplet(dir);
+    const { embedDim: E, hiddenDim: H, vocabSize: V } = manifest.config;
+    const stacked = async (part: string) => {
+      const w = new Float32Array((E + H) * 4 * H);
+      w.set(params.get(`${part}.wx`)!);
+      w.set(params.get(`${part}.wh`)!, E * 4 * H);
+      return Int8Matrix.create(w, E + H, 4 * H);
+    };
+    const attention = manifest.config.attention
+      ? {
+          wa: await Int8Matrix.create(params.get('attention.wa')!, H, H),
+          wc: await Int8Matrix.create(params.get('attention.wc')!, 2 * H, H, params.get('attention.bc')!),
+        }
+      : undefined;
+    return new CoupletModel(
+      manifest,
+      vocab,
+      params.get('embedding')!,
+      await stacked('encoder'),
+      await stacked('decoder'),
+      { encoder: params.get('encoder.b')!, decoder: params.get('decoder.b')! },
+      attention,
+      await Int8Matrix.create(params.get('out.w')!, H, V, params.get('out.b')!),
+      await LstmCells.create(H),
+    );
+  }
+
+  get version(): string {
+    return this.manifest.version;
+  }
+
+  /** Validates an upper line: 5 or 7 Chinese characters the model knows. Returns its ids (traditional). */
+  parseUpper(text: string): number[] {
+    const chars = [...text.trim()];
+    if (chars.length === 0)
+      throw new PoemInputError('The upper line is empty: type 5 or 7 Chinese characters, e.g. 白日依山盡.', { code: 'empty', kind: 'upper' });
+    const notChinese = [...new Set(chars.filter((ch) => !HAN.test(ch)))];
+    if (notChinese.length > 0)
+      throw new PoemInputError(`The upper line may hold only Chinese characters; these are not: ${notChinese.map((c) => `「${c}」`).join(' ')}.`, {
+        code: 'notChinese',
+        kind: 'upper',
+        chars: notChinese,
+      });
+    if (chars.length !== 5 && chars.length !== 7)
+      throw new PoemInputError(`An upper line has 5 or 7 characters (a line of 五言 or 七言 verse); this one has ${chars.length}.`, {
+        code: 'upperLength',
+        length: chars.length,
+      });
+    const converted = [...toTraditional(chars.join(''))];
+    const ids = chars.map((ch, i) => (this.vocab.has(converted[i]!) ? this.vocab.id(converted[i]!) : this.vocab.has(ch) ? this.vocab.id(ch) : -1));
+    const unknown = [...new Set(chars.filter((_, i) => ids[i] === -1))];
+    if (unknown.length > 0)
+      throw new PoemInputError(`The couplet model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`, {
+        code: 'unknownChars',
+        chars: unknown,
+      });
+    return ids;
+  }
+
+  /** Writes the lower line for an upper line. Throws PoemInputError for bad input. */
+  answer(request: CoupletRequest): CoupletAnswer {
+    const req = parseRequest(CoupletRequest, request);
+    const upper = this.parseUpper(req.upper);
+    const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
+    const n = upper.length;
+    const { hiddenDim: H } = this.manifest.config;
+    const state: State = [{ h: new Float32Array(H), c: new Float32Array(H) }];
+    const encoded: Float32Array[] = [];
+    for (const id of upper) {
+      this.step(this.encoder, this.biases.encoder, state, id);
+      encoded.push(state[0]!.h.slice());
+    }
+    const keys = new Set(keyPositions(n));
+    const used = new Uint8Array(this.vocab.size);
+    for (const id of upper) used[id] = 1;
+    const lower: number[] = [];
+    let previous = BOS;
+    for (let t = 0; t < n; t++) {
+      this.step(this.decoder, this.biases.decoder, state, previous);
+      const repeatOf = upper.findIndex((id, s) => s < t && id === upper[t]);
+      let token: number;
+      if (req.rules && repeatOf >= 0)
+        token = lower[repeatOf]!; // the upper line repeats here: so does the lower
+      else {
+        const upperTone = this.toneOfId[upper[t]!];
+        const opposite = req.rules && keys.has(t) && upperTone !== 0 ? (upperTone === 1 ? 2 : 1) : 0;
+        const allowed = opposite === 0 ? this.contentIds : this.fitFor[opposite];
+        const logits = this.out.applyMany([this.attend(state[0]!.h, encoded)], allowed)[0]!;
+        token = sample(logits, allowed, req, rng, req.rules ? { banned: used } : undefined);
+      }
+      lower.push(token);
+      used[token] = 1;
+      previous = token;
+    }
+    const script = req.script;
+    const shown = { upper: inScript(this.vocab.decode(upper), script), lower: inScript(this.vocab.decode(lower), script) };
+    return { ...shown, text: `${shown.upper}，${shown.lower}。`, script, version: this.version };
+  }
+
+  /** One LSTM step of the encoder or decoder: [x; h]·[Wx; Wh] + b, then the cell. */
+  private step(matrix: Int8Matrix, bias: Float32Array, state: State, token: number): void {
+    const E = this.manifest.config.embedDim;
+    const s = state[0]!;
+    const input = new Float32Array(E + s.h.length);
+    input.set(this.embedding.subarray(token * E, (token + 1) * E));
+    input.set(s.h, E);
+    this.cells.step([matrix.apply(input)], bias, [s]);
+  }
+
+  /** Luong's attentional state tanh(Wc·[h; Σ softmax(h·Wa·e)·e]), or h without attention. */
+  private attend(h: Float32Array, encoded: Float32Array[]): Float32Array {
+    if (!this.attention) return h;
+    const query = this.attention.wa.apply(h);
+    const scores = encoded.map((e) => e.reduce((sum, v, j) => sum + v * query[j]!, 0));
+    const max = Math.max(...scores);
+    const weights = scores.map((s) => Math.exp(s - max));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const joined = new Float32Array(2 * h.length);
+    joined.set(h);
+    encoded.forEach((e, k) => e.forEach((v, j) => (joined[h.length + j]! += (weights[k]! / total) * v)));
+    return this.attention.wc.apply(joined).map(Math.tanh);
+  }
+}
