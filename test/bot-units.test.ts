@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startBot } from '../src/bot/bot.js';
-import { Config, finetuneBudget, readConfig } from '../src/bot/config.js';
+import { Config, DEFAULT_FINETUNE_MINUTES, finetuneBudget, readConfig } from '../src/bot/config.js';
 import { BASE_CHECKPOINT } from '../src/model/poem/checkpoint.js';
 import { scriptForLocale } from '../src/bot/commands/poem.js';
 import { poemEmbed, promptLabel, RatingButtonId, ratingButtons } from '../src/bot/poem-message.js';
@@ -33,8 +33,10 @@ describe('settings', () => {
 
   it('learning-loop settings: defaults, budget, cron and time zone checked', () => {
     const c = readConfig({});
-    expect([c.TRAIN_CRON, c.PROMOTE_MAX_PPL_RISE, c.RATED_MIN_AVERAGE, c.BASE_MODEL_DIR]).toEqual(['0 3 * * *', 0, 4, BASE_CHECKPOINT]);
-    expect(finetuneBudget(c)).toEqual({ maxMinutes: 60 });
+    expect([c.TRAIN_CRON, c.PROMOTE_PPL_BUDGET, c.FINETUNE_RECIPE, c.BEST_OF_N, c.BASE_MODEL_DIR]).toEqual(['0 3 * * *', 0.015, 'raft', 4, BASE_CHECKPOINT]);
+    expect(finetuneBudget(c)).toEqual({ maxMinutes: DEFAULT_FINETUNE_MINUTES });
+    expect(() => readConfig({ FINETUNE_RECIPE: 'dpo' })).toThrow(/FINETUNE_RECIPE/);
+    expect(() => readConfig({ BEST_OF_N: '0' })).toThrow(/BEST_OF_N/);
     expect(finetuneBudget(readConfig({ FINETUNE_MAX_STEPS: '5' }))).toEqual({ maxSteps: 5, maxMinutes: undefined });
     expect(readConfig({ TRAIN_CRON: 'off', TRAIN_TZ: 'Asia/Shanghai' }).TRAIN_TZ).toBe('Asia/Shanghai');
     expect(() => readConfig({ TRAIN_CRON: 'every night' })).toThrow(/TRAIN_CRON must be a cron expression/);

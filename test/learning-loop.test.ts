@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, recordPoem, ratePoem, type Database } from '../src/db/db.js';
 import { loadTangCorpus, poemText } from '../src/model/verse/corpus.js';
 import { inScript } from '../src/model/verse/script.js';
-import { poemFromText, ratedExamples } from '../src/jobs/rated-poems.js';
+import { nightData, poemFromText } from '../src/jobs/night-data.js';
 import { hotSwapper, type ModelHolder } from '../src/serving/hot-swap.js';
 import { scheduleTraining } from '../src/jobs/schedule.js';
 import { FinetuneRunner, type FinetuneSettings } from '../src/jobs/runner.js';
@@ -44,8 +44,9 @@ async function setup(settings: Partial<FinetuneSettings> = {}, opts: { base?: st
     modelDir,
     active: () => holder.model,
     swapTo: hotSwapper(holder),
+    useTaste: (choice) => holder.model.useTaste(choice),
     workerModule: opts.workerModule,
-    settings: { lr: 0.01, maxSteps: 4, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05, ...settings },
+    settings: { lr: 0.01, maxSteps: 4, workers: 1, pplBudget: 0.015, recipe: 'raft', preferenceShare: 0.3, maxReaderShare: 0.1, ...settings },
   });
   cleanups.push(async () => {
     await runner.close();
@@ -70,29 +71,24 @@ async function ratedPoem(db: Database, lines: string[], stars: number[], script:
   return poem;
 }
 
-describe('rated poems as training data', () => {
-  it('takes poems averaging ≥ 4, weights them by rating, converts simplified text, leaves out bad and dev poems', async () => {
+describe("the night's data", () => {
+  it('reads the ratings into fair scores, converts simplified text, and learns no taste from too few ratings', async () => {
     const { db } = await setup();
     const corpus = loadTangCorpus();
     const [a, b, c] = corpus.train;
-    await ratedPoem(db, a!.lines, [5, 5]); // weight 2
-    await ratedPoem(db, b!.lines, [4, 4, 5], 'simplified'); // 4.33 → 1.33, stored simplified
-    await ratedPoem(db, c!.lines, [2, 3]); // badly rated: left out
-    await ratedPoem(db, corpus.dev[0]!.lines, [5]); // a dev poem: never trained on
-    const examples = await ratedExamples(db, { minAverage: 4, maxShare: 0.5, corpusPoems: 1000 });
-    expect(examples.map((e) => e.poem.lines.join(''))).toEqual([a!.lines.join(''), b!.lines.join('')]);
-    expect(examples.map((e) => +e.weight.toFixed(2))).toEqual([2, 1.33]);
+    await ratedPoem(db, a!.lines, [5, 5]);
+    await ratedPoem(db, b!.lines, [4, 4, 5], 'simplified');
+    await ratedPoem(db, c!.lines, [2, 3]);
+    const night = await nightData(db, { maxReaderShare: 0.1 });
+    expect([night.ratings, night.ratedPoems, night.readers]).toEqual([7, 3, 3]);
+    expect(night.ratedTexts).toContain(poemText(b!.lines)); // traditional again
+    expect(night.taste).toBeNull();
+    expect(night.noTaste).toMatch(/3 rated poems \(a taste model needs 30\)/);
+    const scores = [...night.scores.poems.values()].map((p) => p.score);
+    expect(scores[0]).toBeGreaterThan(0);
+    expect(scores[2]).toBeLessThan(0);
     expect(poemFromText(inScript(poemText(b!.lines), 'simplified'), 'simplified')).toEqual(b);
     expect(poemFromText('床前明月光，疑是地上霜。', 'traditional')).toBeUndefined(); // two lines: not a regular form
-  });
-
-  it('caps the rated poems at a share of the corpus, scaling them together', async () => {
-    const { db } = await setup();
-    for (const p of loadTangCorpus().train.slice(10, 16)) await ratedPoem(db, p.lines, [5]);
-    const examples = await ratedExamples(db, { minAverage: 4, maxShare: 0.01, corpusPoems: 300 }); // cap 3 of weight 12
-    expect(examples).toHaveLength(6);
-    expect(examples.reduce((s, e) => s + e.weight, 0)).toBeCloseTo(3, 6);
-    expect(new Set(examples.map((e) => e.weight)).size).toBe(1);
   });
 });
 

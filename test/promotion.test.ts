@@ -1,28 +1,73 @@
 import { describe, expect, it } from 'vitest';
-import { decidePromotion } from '../src/jobs/promotion.js';
+import { decideGate, type GateCase } from '../src/jobs/promotion.js';
+import type { GatePoems } from '../src/jobs/run-worker.js';
 
-const base = { maxPplRise: 0.5, baseVersion: 'v-base', activeVersion: 'v-base' };
+const poems = (over: Partial<GatePoems> = {}): GatePoems => ({
+  poems: 96,
+  judgeMean: 0,
+  judgeLiked: 0.4,
+  toneRules: 1,
+  rhyme: 1,
+  repeats: 0.012,
+  copiedLines: 0,
+  distinct2: 0.7,
+  verbatim: 0,
+  ...over,
+});
+const base: GateCase = {
+  before: 70,
+  after: 70.5,
+  pplBudget: 0.015,
+  active: poems(),
+  candidate: poems({ judgeMean: 0.3, judgeLiked: 0.6 }),
+  baseVersion: 'v-base',
+  activeVersion: 'v-base',
+};
 
-describe('the promotion rule', () => {
-  it('promotes a candidate that is better, or worse by no more than the allowed rise', () => {
-    expect(decidePromotion({ ...base, before: 90, after: 85 })).toMatchObject({
-      promote: true,
-      decision: 'Promoted: dev perplexity 90.00 → 85.00 (-5.00), within the allowed rise of 0.5.',
-    });
-    expect(decidePromotion({ ...base, before: 90, after: 90.5 }).promote).toBe(true);
+describe('the gate', () => {
+  it('promotes a candidate that the judge prefers, within the perplexity budget, every rule of verse held', () => {
+    const v = decideGate(base);
+    expect(v.promote).toBe(true);
+    expect(v.decidedBy).toBe('all');
+    expect(v.checks.map((c) => c.name)).toEqual(['unchanged', 'taste', 'perplexity', 'tones', 'rhyme', 'repeats', 'copies', 'diversity', 'verbatim']);
+    expect(v.checks.every((c) => c.pass)).toBe(true);
+    expect(v.decision).toMatch(/dev perplexity 70\.00 → 70\.50 \(at most 71\.05, \+1\.5%\)/);
   });
 
-  it('keeps the base when the candidate is worse by more than the allowed rise', () => {
-    const verdict = decidePromotion({ ...base, before: 90, after: 90.51 });
-    expect(verdict.promote).toBe(false);
-    expect(verdict.decision).toBe("Kept v-base: the candidate's dev perplexity 90.00 → 90.51 (+0.51) is worse by more than the allowed 0.5.");
+  it('refuses a candidate that gains taste but breaks the perplexity budget, and says that decided it', () => {
+    const v = decideGate({ ...base, after: 71.06 });
+    expect(v.promote).toBe(false);
+    expect(v.decidedBy).toBe('perplexity');
+    expect(v.checks.find((c) => c.name === 'taste')!.pass).toBe(true);
+    expect(v.decision).toMatch(/^Kept v-base: dev perplexity 70\.00 → 71\.06 \(at most 71\.05/);
   });
 
-  it('promotes nothing when another version was swapped in during the run, however good the candidate', () => {
-    const verdict = decidePromotion({ ...base, activeVersion: 'v-rolled-back', before: 90, after: 60 });
-    expect(verdict.promote).toBe(false);
-    expect(verdict.decision).toMatch(
-      /^Not promoted: the active model changed during the run \(to v-rolled-back\)\. dev perplexity 90\.00 → 60\.00 \(-30\.00\) against v-base\.$/,
-    );
+  it('refuses a candidate the judge does not prefer, however good its perplexity', () => {
+    const v = decideGate({ ...base, after: 60, candidate: poems({ judgeMean: -0.1 }) });
+    expect([v.promote, v.decidedBy]).toEqual([false, 'taste']);
+  });
+
+  it.each([
+    ['tones', { toneRules: 0.98 }],
+    ['rhyme', { rhyme: 0.95 }],
+    ['repeats', { repeats: 0.031 }],
+    ['copies', { copiedLines: 0.011 }],
+    ['diversity', { distinct2: 0.66 }],
+    ['verbatim', { verbatim: 1 }],
+  ] as const)('refuses a candidate that breaks a rule of verse: %s', (name, broken) => {
+    const v = decideGate({ ...base, candidate: poems({ judgeMean: 0.3, ...broken }) });
+    expect([v.promote, v.decidedBy]).toEqual([false, name]);
+  });
+
+  it('without a judge (too few ratings), a candidate may not be worse on dev at all', () => {
+    const unjudged = { ...base, active: poems({ judgeMean: null, judgeLiked: null }), candidate: poems({ judgeMean: null, judgeLiked: null }) };
+    expect(decideGate({ ...unjudged, after: 70.01 }).decidedBy).toBe('perplexity');
+    expect(decideGate({ ...unjudged, after: 69.9 }).promote).toBe(true);
+  });
+
+  it('promotes nothing when another version was swapped in during the run', () => {
+    const v = decideGate({ ...base, activeVersion: 'v-rolled-back' });
+    expect([v.promote, v.decidedBy]).toEqual([false, 'unchanged']);
+    expect(v.decision).toMatch(/the active model changed during the run \(to v-rolled-back\)/);
   });
 });

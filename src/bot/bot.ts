@@ -13,7 +13,7 @@ import { FinetuneRunner, type RunReport } from '../jobs/runner.js';
 import { failInterruptedRuns, loadServingModel } from '../jobs/model-versions.js';
 import { finetuneBudget, type Config } from './config.js';
 import type { BotContext } from './context.js';
-import { openDatabase } from '../db/db.js';
+import { activeTaste, openDatabase } from '../db/db.js';
 import { startNativePoolAtLowPriority } from '../model/runtime/threads.js';
 import { log } from '../shared/log.js';
 import { commands, Router } from './router.js';
@@ -45,9 +45,19 @@ export async function startBot(config: Config): Promise<RunningBot> {
     // not fatal: the model's own load below says what is wrong with the backend, if anything
     (e) => log.warn({ err: e }, 'could not load TensorFlow.js on a low-priority thread: fine-tunes will compete with /poem'),
   );
-  const serving = { workers: config.POEM_WORKERS, productThreads: config.POEM_PRODUCT_THREADS, couplet: config.COUPLET_MODEL_DIR };
+  const taste = await activeTaste(db);
+  const serving = {
+    workers: config.POEM_WORKERS,
+    productThreads: config.POEM_PRODUCT_THREADS,
+    couplet: config.COUPLET_MODEL_DIR,
+    bestOf: config.BEST_OF_N,
+    taste: taste && { path: taste.path, sha256: taste.sha256, version: taste.version },
+  };
   const model = await loadServingModel(db, config.BASE_MODEL_DIR, log, serving);
   log.info({ version: model.version, backend: model.backend, ...(model.backendFallback ? { nativeUnavailable: model.backendFallback } : {}) }, 'model loaded');
+  if (model.tasteProblem)
+    log.warn({ taste: taste?.version, reason: model.tasteProblem }, 'the taste model cannot be used: every poem is its one candidate (n = 1)');
+  else if (model.tasteModel) log.info({ taste: model.tasteModel.version, bestOf: model.bestOf }, 'taste model loaded: best-of-n');
 
   // the model answering now: a hot swap replaces it in this holder, and everyone reads it from there
   const holder: ModelHolder = { model };
@@ -63,10 +73,12 @@ export async function startBot(config: Config): Promise<RunningBot> {
       lr: config.FINETUNE_LR,
       workers: config.FINETUNE_WORKERS,
       keepVersions: config.MODEL_KEEP_VERSIONS,
-      maxPplRise: config.PROMOTE_MAX_PPL_RISE,
-      ratedMinAverage: config.RATED_MIN_AVERAGE,
-      ratedMaxShare: config.RATED_MAX_SHARE,
+      pplBudget: config.PROMOTE_PPL_BUDGET,
+      recipe: config.FINETUNE_RECIPE,
+      preferenceShare: config.PREFERENCE_SHARE,
+      maxReaderShare: config.READER_MAX_SHARE,
     },
+    useTaste: (choice) => holder.model.useTaste(choice),
   });
   // while a run trains, evaluates or promotes, poems are written on one thread: the product helper's core goes
   // to the run, which yields it to /poem at its lowest priority (bench/learning-loop.ts)

@@ -61,12 +61,16 @@ export const Config = z.object({
   POEM_PRODUCT_THREADS: z.coerce.number().int().min(1).max(2).optional(),
   /** Model versions kept under MODEL_DIR/versions besides the active one and rollback's target. */
   MODEL_KEEP_VERSIONS: z.coerce.number().int().min(1).max(1000).default(5),
-  /** A candidate is promoted when its dev perplexity ≤ the active one's + this. */
-  PROMOTE_MAX_PPL_RISE: z.coerce.number().min(0).default(0),
-  /** Poems with at least this average rating join the fine-tune's data. */
-  RATED_MIN_AVERAGE: z.coerce.number().min(1).max(5).default(4),
-  /** The rated poems' total weight is at most this share of the corpus's. */
-  RATED_MAX_SHARE: z.coerce.number().min(0).max(0.5).default(0.05),
+  /** Dev perplexity may rise by at most this share when a candidate is promoted for the readers' taste. */
+  PROMOTE_PPL_BUDGET: z.coerce.number().min(0).max(0.5).default(0.015),
+  /** How the nightly update learns from the readers: raft (the model's own poems the taste model ranks best) or kto (liked and disliked poems). */
+  FINETUNE_RECIPE: z.enum(['raft', 'kto']).default('raft'),
+  /** The share of a fine-tune's steps that learn from the readers (the rest replay the corpus). */
+  PREFERENCE_SHARE: z.coerce.number().min(0).max(0.9).default(0.3),
+  /** The most one reader's ratings may weigh of a night's learning. */
+  READER_MAX_SHARE: z.coerce.number().gt(0).max(1).default(0.1),
+  /** Candidates a /poem is written as, the taste model serving the best (1: off); fewer under load. */
+  BEST_OF_N: z.coerce.number().int().min(1).max(16).default(4),
   REPORT_CHANNEL_ID: z
     .string()
     .regex(/^\d{5,25}$/, 'REPORT_CHANNEL_ID must be a channel id (digits)')
@@ -85,9 +89,11 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-/** The fine-tune's budget: the steps and/or minutes set, else 60 minutes. */
+/** A night's budget, taste models and gate included: the steps and/or minutes set, else this many minutes. */
+export const DEFAULT_FINETUNE_MINUTES = 8;
+
 export function finetuneBudget(config: Config): { maxSteps?: number; maxMinutes?: number } {
-  if (!config.FINETUNE_MAX_STEPS && !config.FINETUNE_MAX_MINUTES) return { maxMinutes: 60 };
+  if (!config.FINETUNE_MAX_STEPS && !config.FINETUNE_MAX_MINUTES) return { maxMinutes: DEFAULT_FINETUNE_MINUTES };
   return { maxSteps: config.FINETUNE_MAX_STEPS, maxMinutes: config.FINETUNE_MAX_MINUTES };
 }
 

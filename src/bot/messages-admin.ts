@@ -4,7 +4,8 @@
  * Technical words stay as they are in both (version ids, perplexity figures, backend names, an error's own
  * text).
  */
-import type { PromotionVerdict } from '../jobs/promotion.js';
+import type { GateCheck, GateVerdict } from '../jobs/promotion.js';
+import type { RunReport } from '../jobs/runner.js';
 
 type Run = { trigger: string; requestedBy: string | null };
 type RunStatus = 'running' | 'promoted' | 'rejected' | 'failed';
@@ -58,14 +59,41 @@ export type AdminCatalog = {
     ratedPoemsUsed: string;
     timeTaken: string;
     failed: (p: { error: string; base: string }) => string;
-    decision: (v: PromotionVerdict) => string;
+    /** the gate's answer, then each check with its figures (the figures stay as the gate wrote them) */
+    decision: (v: GateVerdict) => string;
+    taste: string;
+    /** the night's taste model: its held-out AUC against the active one's, and whether it now serves */
+    tasteLine: (report: RunReport) => string;
   };
 };
 
-const figures = (v: PromotionVerdict) => {
-  const change = v.after - v.before;
-  return `${v.before.toFixed(2)} → ${v.after.toFixed(2)} (${change >= 0 ? '+' : ''}${change.toFixed(2)})`;
+const CHECK_NAMES: Record<'en' | 'zh-CN', Record<GateCheck['name'], string>> = {
+  en: {
+    unchanged: 'active model unchanged',
+    taste: 'taste',
+    perplexity: 'dev perplexity',
+    tones: 'tones',
+    rhyme: 'rhyme',
+    repeats: 'repeats',
+    copies: 'copied lines',
+    diversity: 'distinct-2',
+    verbatim: 'no rated poem copied',
+  },
+  'zh-CN': {
+    unchanged: '当前模型未变',
+    taste: '口味',
+    perplexity: '开发集困惑度',
+    tones: '平仄',
+    rhyme: '押韵',
+    repeats: '重字',
+    copies: '抄句',
+    diversity: '多样性 distinct-2',
+    verbatim: '不照抄评过的诗',
+  },
 };
+
+const checkList = (v: GateVerdict, lang: 'en' | 'zh-CN') => v.checks.map((c) => `${c.pass ? '✅' : '❌'} ${CHECK_NAMES[lang][c.name]}: ${c.detail}`).join('\n');
+const auc = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
 
 export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
   en: {
@@ -77,11 +105,11 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
       return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
     },
-    preparing: 'Preparing: reading rated poems and the corpus…',
-    evaluating: 'Training done. Measuring dev perplexity of the candidate and of the active model…',
-    promoting: 'The candidate is better: loading it beside the active model…',
+    preparing: "Preparing: reading the readers' ratings and the corpus…",
+    evaluating: "Training done. Measuring both models for the gate: dev perplexity, each one's poems under the judge, the rules of verse…",
+    promoting: 'The candidate passed the gate: loading it beside the active model…',
     progress: (p) => `\`${p.bar}\` ${p.percent}% · step ${p.step} · loss ${p.loss} · ${p.tokensPerSecond} tok/s · ETA ${p.eta}`,
-    header: (p) => `**Fine-tune #${p.id}** started ${p.by} ${p.since} from \`${p.base}\`, with ${p.rated} well-rated poems.`,
+    header: (p) => `**Fine-tune #${p.id}** started ${p.by} ${p.since} from \`${p.base}\`, learning from ${p.rated} rated poems.`,
     busy: (p) => `Fine-tune #${p.id} is already running (started ${p.by} ${p.since}).\n${p.progress}\nUse \`/model stop\` to end it.`,
     status: {
       title: 'Model status',
@@ -117,10 +145,16 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       started: 'Started',
       tokensTrained: 'Tokens trained',
       steps: 'Steps',
-      ratedPoemsUsed: 'Rated poems used',
+      ratedPoemsUsed: 'Rated poems',
       timeTaken: 'Time taken',
       failed: (p) => `**Failed:** ${p.error}\nThe active model \`${p.base}\` keeps answering.`,
-      decision: (v) => v.decision, // the promotion rule's own words (jobs/promotion.ts)
+      decision: (v) =>
+        `${v.promote ? '**Promoted**: every check passed.' : `**Kept \`${v.baseVersion}\`**: decided by ${CHECK_NAMES.en[v.decidedBy as GateCheck['name']]}.`}\n${checkList(v, 'en')}`,
+      taste: 'Taste model',
+      tasteLine: (r) =>
+        r.taste
+          ? `\`${r.taste.version}\`: held-out AUC ${auc(r.taste.heldOutAuc)} (active ${auc(r.taste.activeAuc)}, ${r.taste.heldOutPoems} poems) · ${r.taste.promoted ? 'now chooses among candidates' : 'not better: the active one stays'} · learnt by ${r.recipe} from ${r.preferenceExamples} poems`
+          : `none tonight: ${r.noTaste ?? 'too few ratings'}`,
     },
   },
   'zh-CN': {
@@ -132,11 +166,11 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       if (s < 3600) return `${Math.floor(s / 60)} 分 ${s % 60} 秒`;
       return `${Math.floor(s / 3600)} 小时 ${Math.floor((s % 3600) / 60)} 分`;
     },
-    preparing: '准备中：读取评分高的诗和语料……',
-    evaluating: '训练完成。正在测新模型和当前模型的开发集困惑度……',
-    promoting: '新模型更好：正在当前模型旁边加载它……',
+    preparing: '准备中：读取读者的评分和语料……',
+    evaluating: '训练完成。正在为把关测两个模型：开发集困惑度、各自的诗在评判模型下的得分、格律……',
+    promoting: '新模型通过了把关：正在当前模型旁边加载它……',
     progress: (p) => `\`${p.bar}\` ${p.percent}% · 第 ${p.step} 步 · 损失 ${p.loss} · 每秒 ${p.tokensPerSecond} 词元 · 还需 ${p.eta}`,
-    header: (p) => `**微调 #${p.id}** ${p.by}发起于 ${p.since}，从 \`${p.base}\` 开始，用上 ${p.rated} 首评分高的诗。`,
+    header: (p) => `**微调 #${p.id}** ${p.by}发起于 ${p.since}，从 \`${p.base}\` 开始，向 ${p.rated} 首评过分的诗学习。`,
     busy: (p) => `微调 #${p.id} 正在进行（${p.by}发起于 ${p.since}）。\n${p.progress}\n用 \`/model stop\` 可以停止。`,
     status: {
       title: '模型状态',
@@ -172,15 +206,16 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       started: '发起',
       tokensTrained: '训练的词元',
       steps: '步数',
-      ratedPoemsUsed: '用上的评分诗',
+      ratedPoemsUsed: '评过分的诗',
       timeTaken: '用时',
       failed: (p) => `**失败：**${p.error}\n当前模型 \`${p.base}\` 继续使用。`,
       decision: (v) =>
-        v.activeVersion !== v.baseVersion
-          ? `未采用：微调期间当前模型换成了 ${v.activeVersion}。开发集困惑度 ${figures(v)}，对比 ${v.baseVersion}。`
-          : v.promote
-            ? `已采用：开发集困惑度 ${figures(v)}，在允许的上升 ${v.maxPplRise} 以内。`
-            : `保留 ${v.baseVersion}：新模型的开发集困惑度 ${figures(v)}，比允许的 ${v.maxPplRise} 升得更多。`,
+        `${v.promote ? '**已采用**：各项检查都通过。' : `**保留 \`${v.baseVersion}\`**：由「${CHECK_NAMES['zh-CN'][v.decidedBy as GateCheck['name']]}」决定。`}\n${checkList(v, 'zh-CN')}`,
+      taste: '口味模型',
+      tasteLine: (r) =>
+        r.taste
+          ? `\`${r.taste.version}\`：留出评分上的 AUC ${auc(r.taste.heldOutAuc)}（当前 ${auc(r.taste.activeAuc)}，${r.taste.heldOutPoems} 首）· ${r.taste.promoted ? '现在由它挑选候选诗' : '不比当前的好：保留当前的'} · 用 ${r.recipe} 从 ${r.preferenceExamples} 首诗学习`
+          : `今晚没有：${r.noTaste ?? '评分太少'}`,
     },
   },
 };

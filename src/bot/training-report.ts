@@ -53,12 +53,13 @@ export function reportMessage(report: RunReport, say: AdminCatalog): { content: 
       { name: r.steps, value: String(report.steps), inline: true },
       { name: r.ratedPoemsUsed, value: String(report.ratedPoems), inline: true },
       { name: r.timeTaken, value: say.duration(report.seconds), inline: true },
+      { name: r.taste, value: r.tasteLine(report).slice(0, 1024) },
     )
     .setDescription(
       report.status === 'failed'
         ? r.failed({ error: report.error ?? '', base: report.baseVersion })
         : report.verdict
-          ? r.decision(report.verdict)
+          ? r.decision(report.verdict).slice(0, 4000)
           : report.decision,
     );
   const files: AttachmentBuilder[] = [];

@@ -53,6 +53,7 @@ const TRAIN_FLAGS: Record<string, string> = {
   lockedDropout: 'locked-dropout',
   weightDrop: 'weight-drop',
   embeddingDrop: 'embedding-drop',
+  averageFrom: 'average-from',
 };
 
 async function trainCommand(values: Flags) {
@@ -85,6 +86,8 @@ async function trainCommand(values: Flags) {
     weightDrop: num(values['weight-drop'], 'weight-drop'),
     embeddingDrop: num(values['embedding-drop'], 'embedding-drop'),
     tied: values.tied === undefined ? undefined : true,
+    averageFrom: num(values['average-from'], 'average-from'),
+    snapshot: values.snapshot,
   };
   // checked here too, so that a bad value is named by its flag before the corpus is read
   const checked = TrainOptions.safeParse(options);
@@ -95,7 +98,7 @@ async function trainCommand(values: Flags) {
     const got = issue.code === 'invalid_enum_value' ? '' : ` (got "${values[flag as keyof typeof values]}")`; // zod's enum message names it
     throw new UsageError(`--${flag}: ${issue.message}${got}`);
   }
-  const manifest = await train(options, corpusTrainData([], { stanzas: values.stanzas !== undefined }), {
+  const manifest = await train(options, corpusTrainData([], { stanzas: values.stanzas !== undefined, song: values.song !== undefined }), {
     onProgress: bar.update,
     onLog: (m) => {
       bar.stop();
@@ -280,7 +283,7 @@ program
   .option('--max-minutes <m>', 'stop after this many minutes')
   .addOption(new Option('--optimizer <name>', 'the optimizer').choices(['adam', 'sgd-momentum', 'adagrad']).default('adam'))
   .option('--lr <x>', 'learning rate (default: 0.002 for adam, 0.2 for sgd-momentum, 0.1 for adagrad)')
-  .addOption(new Option('--layers <n>', 'LSTM layers').choices(['1', '2']).default('1'))
+  .addOption(new Option('--layers <n>', 'LSTM layers').choices(['1', '2', '3']).default('1'))
   .addOption(new Option('--hidden <h>', 'LSTM width').default('256'))
   .addOption(new Option('--embed <e>', 'embedding width').default('128'))
   .addOption(new Option('--batch-tokens <n>', 'tokens per step').default('3072'))
@@ -296,6 +299,9 @@ program
   .option('--embedding-drop <p>', "share of characters dropped from the embedding per batch, AWD-LSTM (default: the --from checkpoint's, else 0)")
   .option('--tied', 'a new model whose output layer is its embedding through a projection (tied embeddings)')
   .option('--stanzas', 'also train on the regular stanzas of longer poems')
+  .option('--song', "also train on the Song poets' regular poems (全宋诗; the dev split stays the Tang one)")
+  .option('--average-from <f>', 'weight averaging (SWA): the mean of the weights from this fraction of the budget on, measured at each save')
+  .option('--snapshot <dir>', 'keep a float16 copy of the best weights on dev here, replaced when a save beats it')
   .option('--no-eval', 'skip the dev perplexity at the end')
   .action((_opts, cmd: Command) => trainCommand(flags(cmd)));
 

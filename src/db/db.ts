@@ -12,3 +12,4 @@ export { applyMigrations, MIGRATIONS_DIR } from './migrations.js';
 export * from './poems.js';
 export * from './runs.js';
 export * from './versions.js';
+export * from './taste.js';

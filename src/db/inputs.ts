@@ -44,6 +44,12 @@ export const PoemInput = z
     text: z.string().min(1, 'must not be empty').max(2000),
     checkpointVersion: z.string().min(1, 'must not be empty').max(200),
     messageId: DiscordId.nullish(),
+    seed: z.number().int().nullish(),
+    /** the request's other options, as JSON (what 🔄 asks again with) */
+    options: z.string().max(500).default('{}'),
+    candidates: z.number().int().min(1).default(1),
+    tasteVersion: z.string().max(200).nullish(),
+    replacesPoemId: PoemId.nullish(),
   })
   .superRefine((p, ctx) => {
     if (p.promptKind === 'none' && p.promptText !== '') {

@@ -46,19 +46,41 @@ const insertPoems = batchedPerTick(async (db, rows: ReturnType<typeof poemRow>[]
   const values = Prisma.join(
     rows.map(
       (r) =>
-        Prisma.sql`(${r.kind}, ${r.guildId}, ${r.channelId}, ${r.userId}, ${r.promptKind}, ${r.promptText}, ${r.form}, ${r.script}, ${r.text}, ${r.checkpointVersion}, ${r.messageId}, ${createdAt})`,
+        Prisma.sql`(${r.kind}, ${r.guildId}, ${r.channelId}, ${r.userId}, ${r.promptKind}, ${r.promptText}, ${r.form}, ${r.script}, ${r.text}, ${r.checkpointVersion}, ${r.messageId}, ${createdAt}, ${r.seed}, ${r.options}, ${r.candidates}, ${r.tasteVersion}, ${r.replacesPoemId})`,
     ),
   );
-  const stored = await db.prisma.$queryRaw<(Omit<Poem, 'id' | 'createdAt'> & { id: number | bigint; createdAt: Date | string })[]>`
-    INSERT INTO "Poem" ("kind", "guildId", "channelId", "userId", "promptKind", "promptText", "form", "script", "text", "checkpointVersion", "messageId", "createdAt")
+  type Row = Omit<Poem, 'id' | 'createdAt' | 'seed' | 'candidates' | 'replacesPoemId'> & {
+    id: number | bigint;
+    createdAt: Date | string;
+    seed: number | bigint | null;
+    candidates: number | bigint;
+    replacesPoemId: number | bigint | null;
+  };
+  const stored = await db.prisma.$queryRaw<Row[]>`
+    INSERT INTO "Poem" ("kind", "guildId", "channelId", "userId", "promptKind", "promptText", "form", "script", "text", "checkpointVersion", "messageId", "createdAt", "seed", "options", "candidates", "tasteVersion", "replacesPoemId")
     VALUES ${values} RETURNING *`;
   // one INSERT numbers its rows in order; RETURNING's order is not promised, the ids are
-  return stored.map((p) => ({ ...p, id: Number(p.id), createdAt: new Date(p.createdAt) })).sort((a, b) => a.id - b.id);
+  return stored
+    .map((p) => ({
+      ...p,
+      id: Number(p.id),
+      createdAt: new Date(p.createdAt),
+      seed: p.seed === null ? null : Number(p.seed),
+      candidates: Number(p.candidates),
+      replacesPoemId: p.replacesPoemId === null ? null : Number(p.replacesPoemId),
+    }))
+    .sort((a, b) => a.id - b.id);
 });
 
 const poemRow = (input: PoemInput) => {
   const data = checkInput(PoemInput, input, 'recordPoem');
-  return { ...data, messageId: data.messageId ?? null };
+  return {
+    ...data,
+    messageId: data.messageId ?? null,
+    seed: data.seed ?? null,
+    tasteVersion: data.tasteVersion ?? null,
+    replacesPoemId: data.replacesPoemId ?? null,
+  };
 };
 
 /** Stores a poem that was just written (messageId usually comes later, through setPoemMessage). */
@@ -153,14 +175,6 @@ export async function topPoems(db: Database, query: TopQuery): Promise<TopPoem[]
     const p = byId.get(g.poemId);
     return p ? [{ ...p, average: g._avg.stars ?? 0, count: g._count.stars }] : [];
   });
-}
-
-/** The poems (not couplets: they are no poems to learn from) whose average rating is at least `minAverage`, with it. */
-export async function wellRatedPoems(db: Database, minAverage: number): Promise<{ id: number; text: string; script: string; average: number }[]> {
-  const groups = await db.prisma.rating.groupBy({ by: ['poemId'], _avg: { stars: true }, having: { stars: { _avg: { gte: minAverage } } } });
-  const averages = new Map(groups.map((g) => [g.poemId, g._avg.stars ?? 0]));
-  const poems = await db.prisma.poem.findMany({ where: { id: { in: [...averages.keys()] }, kind: 'poem' }, select: { id: true, text: true, script: true } });
-  return poems.map((p) => ({ ...p, average: averages.get(p.id)! }));
 }
 
 /** How many poems and ratings are stored (for /model). */

@@ -5,7 +5,19 @@ import { type Database, retryWhenBusy } from './connection.js';
 export type RunStart = { trigger: string; requestedBy: string | null; baseVersion: string };
 export type RunEnd = Pick<
   TrainingRun,
-  'status' | 'candidateVersion' | 'steps' | 'tokens' | 'ratedPoems' | 'pplBefore' | 'pplAfter' | 'decision' | 'error' | 'lossCurve'
+  | 'status'
+  | 'candidateVersion'
+  | 'steps'
+  | 'tokens'
+  | 'ratedPoems'
+  | 'pplBefore'
+  | 'pplAfter'
+  | 'decision'
+  | 'error'
+  | 'lossCurve'
+  | 'recipe'
+  | 'tasteVersion'
+  | 'gate'
 >;
 
 export function startRun(db: Database, start: RunStart): Promise<TrainingRun> {

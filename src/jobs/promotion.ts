@@ -1,32 +1,93 @@
 /**
- * The promotion rule, on its own: a fine-tune's candidate replaces the model it was trained from only if
- * that model still answers (an admin did not roll back or swap meanwhile) and the candidate's dev
- * perplexity is not worse than the base's by more than `maxPplRise` (PROMOTE_MAX_PPL_RISE). Both
- * perplexities come from the same run, on the same dev poems.
+ * The gate, on its own: a night's candidate replaces the model it was trained from only if, measured in the
+ * same run on the same poems,
+ *
+ * - **taste**: its own poems (fixed prompts and seeds, one candidate each) score higher than the active
+ *   model's under the judge, a taste model fitted on half of the rated poems that the policy never learnt from;
+ * - **quality**: its dev perplexity is at most the active's × (1 + `pplBudget`) (PROMOTE_PPL_BUDGET): a step
+ *   towards readers moves a model off its best fit to the corpus, so a small rise is the price of learning,
+ *   and the budget bounds it;
+ * - **verse**: the tone rules and the rhyme hold as well as the active's (to a point), repeated characters
+ *   ≤ 3%, lines copied from the corpus ≤ 1%, distinct-2 at least 95% of the active's, and no poem is a rated
+ *   poem word for word;
+ * - and the model it was trained from still answers (an admin did not roll back or swap meanwhile).
+ *
+ * Without a judge (a night with too few ratings) there is no taste to gain: the candidate must then not be
+ * worse on dev at all. The verdict lists every check with its figures and names the one that decided.
  */
-export type PromotionCase = {
-  /** the base's and the candidate's dev perplexity */
+import type { GatePoems } from './run-worker.js';
+
+export type GateCase = {
+  /** the active model's and the candidate's dev perplexity */
   before: number;
   after: number;
-  maxPplRise: number;
+  /** the share dev perplexity may rise by */
+  pplBudget: number;
+  active: GatePoems;
+  candidate: GatePoems;
   /** the version the run started from, and the one answering now */
   baseVersion: string;
   activeVersion: string;
 };
 
-/** the case, the answer, and the answer in words (English, as the run's row records it) */
-export type PromotionVerdict = PromotionCase & { promote: boolean; decision: string };
+export type GateCheck = {
+  name: 'unchanged' | 'taste' | 'perplexity' | 'tones' | 'rhyme' | 'repeats' | 'copies' | 'diversity' | 'verbatim';
+  pass: boolean;
+  detail: string;
+};
 
-export function decidePromotion(c: PromotionCase): PromotionVerdict {
-  const change = c.after - c.before;
-  const figures = `dev perplexity ${c.before.toFixed(2)} → ${c.after.toFixed(2)} (${change >= 0 ? '+' : ''}${change.toFixed(2)})`;
-  if (c.activeVersion !== c.baseVersion) {
-    return {
-      ...c,
-      promote: false,
-      decision: `Not promoted: the active model changed during the run (to ${c.activeVersion}). ${figures} against ${c.baseVersion}.`,
-    };
-  }
-  if (c.after <= c.before + c.maxPplRise) return { ...c, promote: true, decision: `Promoted: ${figures}, within the allowed rise of ${c.maxPplRise}.` };
-  return { ...c, promote: false, decision: `Kept ${c.baseVersion}: the candidate's ${figures} is worse by more than the allowed ${c.maxPplRise}.` };
+/** the case, every check, the answer, and the answer in words (English, as the run's row records it) */
+export type GateVerdict = GateCase & { checks: GateCheck[]; promote: boolean; decidedBy: GateCheck['name'] | 'all'; decision: string };
+
+export const VERSE_LIMITS = { repeats: 0.03, copies: 0.01, diversity: 0.95, rulesSlack: 0.01 };
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+export function decideGate(c: GateCase): GateVerdict {
+  const { active: a, candidate: k } = c;
+  const judged = a.judgeMean !== null && k.judgeMean !== null;
+  const maxPpl = judged ? c.before * (1 + c.pplBudget) : c.before;
+  const checks: GateCheck[] = [
+    {
+      name: 'unchanged',
+      pass: c.activeVersion === c.baseVersion,
+      detail:
+        c.activeVersion === c.baseVersion ? `trained from ${c.baseVersion}, still active` : `the active model changed during the run (to ${c.activeVersion})`,
+    },
+    judged
+      ? {
+          name: 'taste',
+          pass: k.judgeMean! > a.judgeMean!,
+          detail: `judge's score ${a.judgeMean!.toFixed(3)} → ${k.judgeMean!.toFixed(3)} (liked ${pct(a.judgeLiked!)} → ${pct(k.judgeLiked!)}, ${k.poems} poems each)`,
+        }
+      : { name: 'taste', pass: true, detail: 'no judge tonight (too few ratings): the candidate may not be worse on dev at all' },
+    {
+      name: 'perplexity',
+      pass: c.after <= maxPpl,
+      detail: `dev perplexity ${c.before.toFixed(2)} → ${c.after.toFixed(2)} (at most ${maxPpl.toFixed(2)}${judged ? `, +${pct(c.pplBudget)}` : ''})`,
+    },
+    { name: 'tones', pass: k.toneRules >= a.toneRules - VERSE_LIMITS.rulesSlack, detail: `tone rules kept ${pct(a.toneRules)} → ${pct(k.toneRules)}` },
+    { name: 'rhyme', pass: k.rhyme >= a.rhyme - VERSE_LIMITS.rulesSlack, detail: `rhyme ${pct(a.rhyme)} → ${pct(k.rhyme)}` },
+    { name: 'repeats', pass: k.repeats <= VERSE_LIMITS.repeats, detail: `repeated characters ${pct(k.repeats)} (at most ${pct(VERSE_LIMITS.repeats)})` },
+    {
+      name: 'copies',
+      pass: k.copiedLines <= VERSE_LIMITS.copies,
+      detail: `lines copied from the corpus ${pct(k.copiedLines)} (at most ${pct(VERSE_LIMITS.copies)})`,
+    },
+    {
+      name: 'diversity',
+      pass: k.distinct2 >= VERSE_LIMITS.diversity * a.distinct2,
+      detail: `distinct-2 ${a.distinct2.toFixed(3)} → ${k.distinct2.toFixed(3)} (at least ${(VERSE_LIMITS.diversity * a.distinct2).toFixed(3)})`,
+    },
+    { name: 'verbatim', pass: k.verbatim === 0, detail: `${k.verbatim} poems word for word a rated poem` },
+  ];
+  const failed = checks.find((check) => !check.pass);
+  const figures = checks.map((check) => check.detail).join('; ');
+  return {
+    ...c,
+    checks,
+    promote: !failed,
+    decidedBy: failed?.name ?? 'all',
+    decision: failed ? `Kept ${c.baseVersion}: ${failed.detail}. (${figures}.)` : `Promoted: every check passed (${figures}).`,
+  };
 }

@@ -1,24 +1,27 @@
 /**
- * The fine-tune runner: one fine-tune at a time, started by the schedule or an admin.
+ * The night's run: one at a time, started by the schedule or an admin.
  *
- * A run: record it (TrainingRun) → collect the well-rated poems → fine-tune a copy of the active checkpoint on
- * a worker thread (src/jobs/run-worker.ts) → the worker measures the candidate's and the active model's
- * dev perplexity in the same run → register the candidate (ModelVersion) → promote it only if it is not worse
- * than the active one beyond PROMOTE_MAX_PPL_RISE: load and warm it beside the old one, switch, let the old one
- * finish its poems (see swapModel). Whatever happens, the run's row ends promoted, rejected or failed with
- * the reason, and `finished` is emitted with a report.
+ * A run: record it (TrainingRun) → read the night's data (night-data.ts: the readers' fair scores, their
+ * prompts) → on a worker thread (run-worker.ts): fit the taste models, fine-tune a copy of the active
+ * checkpoint on the corpus with the readers' preferences (RAFT or KTO), and measure both models for the gate →
+ * register the taste model (TasteVersion) and serve it when its held-out AUC beats the active one's → register
+ * the candidate (ModelVersion) and promote it only if the gate passes (promotion.ts): load and warm it beside
+ * the old one, switch, let the old one finish its poems (see swapModel). Whatever happens, the run's row ends
+ * promoted, rejected or failed with the reason and the gate's figures, and `finished` is emitted with a report.
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { Progress } from '../model/poem/train/train.js';
-import { finishRun, retryWhenBusy, startRun, type Database } from '../db/db.js';
+import type { TasteChoice } from '../serving/poem-writer.js';
+import { TasteModel } from '../model/taste/taste-model.js';
+import { activeTaste, finishRun, markTasteActive, recordTaste, retryWhenBusy, startRun, type Database } from '../db/db.js';
 import type { Log } from '../shared/log.js';
-import { ratedExamples } from './rated-poems.js';
+import { nightData } from './night-data.js';
 import { startFinetuneThread, StoppedError } from './run-thread.js';
-import type { FinetuneJob, FinetuneResult } from './run-worker.js';
-import { decidePromotion, type PromotionVerdict } from './promotion.js';
+import type { FinetuneJob, FinetuneResult, Recipe, TasteResult } from './run-worker.js';
+import { decideGate, type GateVerdict } from './promotion.js';
 import { pruneVersions, registerVersion, serveVersion } from './model-versions.js';
 
 export type RunTrigger = 'schedule' | 'admin';
@@ -53,8 +56,14 @@ export type RunReport = {
   seconds: number;
   /** why it was promoted or not */
   decision: string | null;
-  /** the promotion rule's case and answer, when the run got that far (for a report in the reader's language) */
-  verdict: PromotionVerdict | null;
+  /** the gate's case, checks and answer, when the run got that far (for a report in the reader's language) */
+  verdict: GateVerdict | null;
+  /** how the policy learnt (raft, kto, or corpus when there was no taste to learn), and from how many examples */
+  recipe: string | null;
+  preferenceExamples: number;
+  /** the night's taste model, whether it now chooses among candidates, and why there was none */
+  taste: (TasteResult & { promoted: boolean }) | null;
+  noTaste: string | null;
   /** why it failed */
   error: string | null;
   lossCurve: [number, number][];
@@ -65,9 +74,18 @@ export type FinetuneSettings = {
   maxSteps?: number;
   maxMinutes?: number;
   workers?: number;
-  maxPplRise: number;
-  ratedMinAverage: number;
-  ratedMaxShare: number;
+  /** the share dev perplexity may rise by (PROMOTE_PPL_BUDGET) */
+  pplBudget: number;
+  /** how the policy learns from the readers (FINETUNE_RECIPE) */
+  recipe: Recipe;
+  /** the share of training steps that learn from the readers */
+  preferenceShare: number;
+  /** the most one reader's ratings weigh of a night's (READER_MAX_SHARE) */
+  maxReaderShare: number;
+  /** RAFT: poems written, and the share kept; KTO: β */
+  samples?: number;
+  keep?: number;
+  beta?: number;
   /** versions kept besides the active one and rollback's target (MODEL_KEEP_VERSIONS); unset: all */
   keepVersions?: number;
 };
@@ -82,6 +100,8 @@ export type FinetuneRunnerDeps = {
   /** makes the checkpoint at `dir` the one answering /poem (throws, changing nothing, if it cannot load) */
   swapTo: (dir: string) => Promise<PoemWriter>;
   settings: FinetuneSettings;
+  /** serves with this taste model from now on (every poem thread) */
+  useTaste: (choice: TasteChoice) => Promise<string | null>;
   /** the worker module (tests substitute one that crashes) */
   workerModule?: string;
 };
@@ -168,6 +188,10 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       seconds: 0,
       decision: null,
       verdict: null,
+      recipe: null,
+      preferenceExamples: 0,
+      taste: null,
+      noTaste: null,
       error: null,
       lossCurve: state.lossCurve,
     };
@@ -178,19 +202,40 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       recorded();
       log.info({ run: row.id, trigger: state.trigger, by: state.requestedBy, base: base.version }, 'fine-tune started');
 
-      const rated = await retryWhenBusy(() =>
-        ratedExamples(db, { minAverage: settings.ratedMinAverage, maxShare: settings.ratedMaxShare, corpusPoems: base.manifest.split.trainPoems }),
-      );
-      state.ratedPoems = report.ratedPoems = rated.length;
+      const night = await retryWhenBusy(() => nightData(db, { maxReaderShare: settings.maxReaderShare }));
+      state.ratedPoems = report.ratedPoems = night.ratedPoems;
+      report.noTaste = night.noTaste;
+      const serving = await activeTaste(db);
+      let activeTasteJson: string | null = null;
+      if (serving) {
+        try {
+          activeTasteJson = TasteModel.load(serving.path, serving.sha256).toJSON();
+        } catch (e) {
+          log.warn({ version: serving.version, reason: (e as Error).message }, 'the active taste model cannot be read: any new one may replace it');
+        }
+      }
       out = FinetuneRunner.runDir(this.deps.modelDir, row.id);
+      const tasteDir = resolve(this.deps.modelDir, 'taste');
+      mkdirSync(tasteDir, { recursive: true });
       const job: FinetuneJob = {
         from: base.checkpoint,
         out,
-        rated,
         lr: settings.lr,
         maxSteps: settings.maxSteps,
         maxMinutes: settings.maxMinutes,
         workers: settings.workers,
+        recipe: settings.recipe,
+        preferenceShare: settings.preferenceShare,
+        taste: night.taste,
+        activeTaste: activeTasteJson,
+        tasteOut: join(tasteDir, `run-${row.id}.json`),
+        prompts: night.prompts,
+        gatePrompts: night.gatePrompts,
+        ratedTexts: night.ratedTexts,
+        samples: settings.samples ?? 512,
+        keep: settings.keep ?? 0.25,
+        beta: settings.beta ?? 0.1,
+        seed: row.id,
       };
       const result = await this.runWorker(run, job);
       if (run.stoppedBy) throw new Error(`stopped by ${run.stoppedBy}`); // (asked while it was evaluating)
@@ -200,7 +245,30 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
         candidateVersion: result.candidate.version,
         pplBefore: result.before.perplexity,
         pplAfter: result.after.perplexity,
+        recipe: result.recipe,
+        preferenceExamples: result.preferenceExamples,
       });
+
+      // the taste model: recorded either way; it chooses among candidates once it ranks unseen ratings better
+      if (result.taste) {
+        const t = result.taste;
+        await recordTaste(db, {
+          version: t.version,
+          path: t.path,
+          sha256: t.sha256,
+          heldOutAuc: t.heldOutAuc,
+          heldOutPoems: t.heldOutPoems,
+          trainedPoems: t.trainedPoems,
+          runId: row.id,
+        });
+        const better = t.heldOutAuc !== null && t.heldOutAuc > 0.5 && (activeTasteJson === null || t.activeAuc === null || t.heldOutAuc > t.activeAuc);
+        if (better) {
+          const problem = await this.deps.useTaste({ path: t.path, sha256: t.sha256, version: t.version });
+          if (problem) throw new Error(`the new taste model could not be served: ${problem}`);
+          await markTasteActive(db, t.version);
+        }
+        report.taste = { ...t, promoted: better };
+      }
 
       // keep the candidate: it becomes a version (promoted or not, /model rollback can reach it)
       const dir = resolve(this.deps.modelDir, 'versions', result.candidate.version);
@@ -208,10 +276,12 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       renameSync(out, dir);
       await registerVersion(db, result.candidate, dir, row.id);
 
-      const verdict = decidePromotion({
+      const verdict = decideGate({
         before: result.before.perplexity,
         after: result.after.perplexity,
-        maxPplRise: settings.maxPplRise,
+        pplBudget: settings.pplBudget,
+        active: result.gate.active,
+        candidate: result.gate.candidate,
         baseVersion: base.version,
         activeVersion: this.deps.active().version,
       });
@@ -252,6 +322,9 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
           decision: report.decision,
           error: report.error,
           lossCurve: JSON.stringify(report.lossCurve),
+          recipe: report.recipe,
+          tasteVersion: report.taste?.version ?? null,
+          gate: JSON.stringify(gateRecord(report)),
         });
       } catch (e) {
         // the next start marks a run still "running" as interrupted; the report still reaches the admin
@@ -289,4 +362,19 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       throw e instanceof StoppedError ? new Error(`stopped by ${run.stoppedBy ?? 'request'}`) : e;
     }
   }
+}
+
+/** what TrainingRun.gate keeps of a run: every figure of the gate, which check decided, the taste model's */
+export function gateRecord(report: RunReport) {
+  const v = report.verdict;
+  return {
+    decidedBy: v?.decidedBy ?? null,
+    checks: v?.checks ?? [],
+    active: v?.active ?? null,
+    candidate: v?.candidate ?? null,
+    taste: report.taste,
+    noTaste: report.noTaste,
+    recipe: report.recipe,
+    preferenceExamples: report.preferenceExamples,
+  };
 }

@@ -17,7 +17,8 @@ export function hotSwapper(holder: ModelHolder, options: ServingOptions = {}): (
       old.pauseProductHelper('swap', true);
       let next: PoemWriter | undefined;
       try {
-        next = await PoemWriter.start(dir, options); // verifies every file's sha256 and the shapes
+        // verifies every file's sha256 and the shapes; the taste model choosing among candidates stays
+        next = await PoemWriter.start(dir, { ...options, taste: old.tasteChoice });
         await next.warm(); // the first poem on each thread pays one-time costs (kernel set-up, caches)
       } catch (e) {
         old.pauseProductHelper('swap', false);

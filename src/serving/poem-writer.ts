@@ -16,7 +16,19 @@ import type { CoupletAnswer, CoupletRequest } from '../model/couplet/decode.js';
 export const MAX_BATCH = 64;
 
 type Pending = { resolve: (answer: never) => void; reject: (e: Error) => void };
-type Ready = { manifest: Manifest; backend: string; fallback: string | null; coupletVersion: string | null };
+/** a taste model's file and the sha256 it must have (TasteVersion), for best-of-n */
+export type TasteChoice = { path: string; sha256: string; version: string };
+type ThreadMessage = {
+  id: number;
+  poem?: GeneratedPoem;
+  couplet?: CoupletAnswer;
+  error?: string;
+  inputError?: boolean;
+  problem?: InputProblem;
+  tasteLoaded?: string | null;
+  tasteProblem?: string | null;
+};
+type Ready = { manifest: Manifest; backend: string; fallback: string | null; coupletVersion: string | null; tasteProblem: string | null };
 
 /**
  * Poem threads by default: one per core, at most two. On two cores the second thread makes bursts faster
@@ -31,9 +43,17 @@ class PoemThread {
   private nextId = 0;
   readonly pending = new Map<number, Pending>();
   private idle?: () => void;
+  /** why the thread serves without its taste model (damaged, missing), or null */
+  tasteProblem: string | null = null;
+  private tasteWaiters: ((problem: string | null) => void)[] = [];
 
   constructor(readonly worker: Worker) {
-    worker.on('message', (m: { id: number; poem?: GeneratedPoem; couplet?: CoupletAnswer; error?: string; inputError?: boolean; problem?: InputProblem }) => {
+    worker.on('message', (m: ThreadMessage) => {
+      if (m.tasteLoaded !== undefined) {
+        this.tasteProblem = m.tasteProblem ?? null;
+        this.tasteWaiters.shift()?.(this.tasteProblem);
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -51,15 +71,20 @@ class PoemThread {
   }
 
   /** Starts a worker and loads the checkpoint there (verified, as loadCheckpoint does). */
-  static start(checkpoint: string, couplet: string, productThreads: number): Promise<{ thread: PoemThread; ready: Ready }> {
-    const worker = startWorker(new URL('./poem-thread.ts', import.meta.url).href, { checkpoint, couplet, productThreads });
+  static start(
+    checkpoint: string,
+    options: { couplet: string; productThreads: number; bestOf: number; taste: TasteChoice | null },
+  ): Promise<{ thread: PoemThread; ready: Ready }> {
+    const worker = startWorker(new URL('./poem-thread.ts', import.meta.url).href, { checkpoint, ...options });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       const onExit = (code: number) => reject(new Error(`poem worker exited while loading ${checkpoint} (code ${code})`));
       worker.once('error', onError).once('exit', onExit);
       worker.once('message', (ready: Ready) => {
         worker.off('error', onError).off('exit', onExit);
-        resolve({ thread: new PoemThread(worker), ready });
+        const thread = new PoemThread(worker);
+        thread.tasteProblem = ready.tasteProblem;
+        resolve({ thread, ready });
       });
     });
   }
@@ -72,14 +97,25 @@ class PoemThread {
     });
   }
 
+  /** Loads another taste model (or none); resolves to why it could not, or null. */
+  useTaste(choice: TasteChoice | null): Promise<string | null> {
+    return new Promise((resolve) => {
+      this.tasteWaiters.push(resolve);
+      this.worker.postMessage({ taste: choice });
+    });
+  }
+
   async close(): Promise<void> {
     if (this.pending.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.worker.terminate();
   }
 }
 
-/** how the poems are served: poem threads, threads a poem thread's products use, the couplet model */
-export type ServingOptions = { workers?: number; productThreads?: number; couplet?: string };
+/**
+ * how the poems are served: poem threads, threads a poem thread's products use, the couplet model, candidates
+ * a poem gets at most (BEST_OF_N) and the taste model that chooses among them
+ */
+export type ServingOptions = { workers?: number; productThreads?: number; couplet?: string; bestOf?: number; taste?: TasteChoice | null };
 
 /** why the product helpers are paused: a fine-tune runs, or a hot swap loads the next model */
 export type HelperPause = 'finetune' | 'swap';
@@ -97,14 +133,19 @@ export class PoemWriter {
     readonly checkpoint: string,
     /** the couplet model's version, or null when there is none (see COUPLET_CHECKPOINT) */
     readonly coupletVersion: string | null,
+    /** candidates a poem gets at most, when a taste model is loaded */
+    readonly bestOf: number,
+    private taste: TasteChoice | null,
   ) {}
 
   /** Starts `workers` poem threads, each loading the checkpoint (verified, as loadCheckpoint does) and the couplet model if there is one. */
   static async start(checkpoint = BASE_CHECKPOINT, options: ServingOptions = {}): Promise<PoemWriter> {
     const count = Math.max(1, options.workers ?? defaultPoemWorkers());
     const productThreads = options.productThreads ?? defaultProductThreads(count);
+    const bestOf = Math.max(1, options.bestOf ?? 1);
+    const taste = options.taste ?? null;
     const started = await Promise.allSettled(
-      Array.from({ length: count }, () => PoemThread.start(checkpoint, options.couplet ?? COUPLET_CHECKPOINT, productThreads)),
+      Array.from({ length: count }, () => PoemThread.start(checkpoint, { couplet: options.couplet ?? COUPLET_CHECKPOINT, productThreads, bestOf, taste })),
     );
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []));
@@ -113,7 +154,29 @@ export class PoemWriter {
       throw failed.reason;
     }
     const { ready } = (started[0] as PromiseFulfilledResult<{ ready: Ready }>).value;
-    return new PoemWriter(threads, ready.manifest, ready.backend, ready.fallback, checkpoint, ready.coupletVersion);
+    return new PoemWriter(threads, ready.manifest, ready.backend, ready.fallback, checkpoint, ready.coupletVersion, bestOf, taste);
+  }
+
+  /** The taste model this writer was asked to use (in use unless tasteProblem says why not). */
+  get tasteChoice(): TasteChoice | null {
+    return this.taste;
+  }
+
+  /** The taste model choosing among candidates, or null (then every poem is its seed's one candidate). */
+  get tasteModel(): TasteChoice | null {
+    return this.taste && !this.tasteProblem ? this.taste : null;
+  }
+
+  /** Why the taste model named is not in use (damaged, missing), or null. */
+  get tasteProblem(): string | null {
+    return this.threads.find((t) => t.tasteProblem)?.tasteProblem ?? null;
+  }
+
+  /** Serves with another taste model (or none), on every thread; resolves to why it could not load, or null. */
+  async useTaste(choice: TasteChoice | null): Promise<string | null> {
+    this.taste = choice;
+    const problems = await Promise.all(this.threads.map((t) => t.useTaste(choice)));
+    return problems.find((p) => p !== null) ?? null;
   }
 
   get version(): string {

@@ -19,7 +19,8 @@ const runner = new FinetuneRunner({
   modelDir,
   active: () => holder.model,
   swapTo: hotSwapper(holder),
-  settings: { lr: 0.01, maxMinutes: 10, workers: 1, maxPplRise: 0, ratedMinAverage: 4, ratedMaxShare: 0.05 },
+  useTaste: (choice) => holder.model.useTaste(choice),
+  settings: { lr: 0.01, maxMinutes: 10, workers: 1, pplBudget: 0.015, recipe: 'raft', preferenceShare: 0.3, maxReaderShare: 0.1 },
 });
 runner.on('progress', (state) => {
   if (state.phase === 'training' && state.progress) console.log(`training ${state.id}`);

@@ -18,7 +18,7 @@ export const ModelConfig = z.object({
   vocabSize: z.number().int().positive(),
   embedDim: z.number().int().positive(),
   hiddenDim: z.number().int().positive(),
-  layers: z.number().int().min(1).max(2),
+  layers: z.number().int().min(1).max(3),
   /**
    * Tied input and output embeddings (Press & Wolf 2017, as AWD-LSTM): the output matrix is P·Eᵀ, the
    * embedding E [V, E] through a projection P [H, E], instead of a matrix of its own [H, V].

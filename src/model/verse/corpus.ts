@@ -103,11 +103,12 @@ export function isDev(lines: string[]): boolean {
 
 export type Corpus = { train: Poem[]; dev: Poem[]; others: string[][]; stats: Record<string, number> };
 
-function tangFiles(): string[] {
+/** The package's files of one dynasty's poems (poet.tang.N.json or poet.song.N.json), in order. */
+function poetFiles(dynasty: 'tang' | 'song'): string[] {
   const require = createRequire(import.meta.url);
   const dir = join(dirname(require.resolve('chinese-poetry/package.json')), 'dist', 'quantangshi');
   return readdirSync(dir)
-    .filter((f) => /^poet\.tang\.\d+\.json$/.test(f))
+    .filter((f) => new RegExp(`^poet\\.${dynasty}\\.\\d+\\.json$`).test(f))
     .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]))
     .map((f) => join(dir, f));
 }
@@ -140,8 +141,30 @@ let cached: Corpus | undefined;
 
 /** The whole Tang corpus (seconds to read and clean: cached per process). */
 export function loadTangCorpus(): Corpus {
-  cached ??= buildCorpus(tangFiles().flatMap((f) => RawPoems.parse(JSON.parse(readFileSync(f, 'utf8')))));
+  cached ??= buildCorpus(poetFiles('tang').flatMap((f) => RawPoems.parse(JSON.parse(readFileSync(f, 'utf8')))));
   return cached;
+}
+
+/**
+ * The Song poets' regular poems (全宋诗), cleaned like the Tang ones, as extra training text: never a poem
+ * that shares a line with a Tang dev poem (the Song files repeat many Tang lines), so the dev split stays
+ * untouched by any run, nor one that is already a Tang poem.
+ */
+export function loadSongPoems(tang: Corpus = loadTangCorpus()): Poem[] {
+  const devLines = new Set(tang.dev.flatMap((p) => p.lines));
+  const seen = new Set([...tang.train, ...tang.dev].map((p) => p.lines.join('|')));
+  const poems: Poem[] = [];
+  for (const file of poetFiles('song'))
+    for (const { paragraphs } of RawPoems.parse(JSON.parse(readFileSync(file, 'utf8')))) {
+      const lines = cleanLines(paragraphs);
+      const poem = lines && regularPoem(lines);
+      if (!poem || poem.lines.some((l) => devLines.has(l))) continue;
+      const key = poem.lines.join('|');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      poems.push(poem);
+    }
+  return poems;
 }
 
 /** A poem file that cannot be read or is not in the chinese-poetry format. */

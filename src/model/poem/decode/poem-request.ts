@@ -21,8 +21,21 @@ export const PoemRequest = z.object({
 });
 export type { RhymeSystem } from '../../../shared/verse.js';
 export type PoemRequest = z.input<typeof PoemRequest>;
-/** a written poem; `version`: the model version that wrote it */
-export type GeneratedPoem = { text: string; lines: string[]; form: Form; script: Script; version: string };
+/**
+ * a written poem; `version`: the model version that wrote it. Served by the poem threads, also `seed` (the
+ * seed of the candidate served), `candidates` (how many were written for it) and, when a taste model chose
+ * among them, its version and the served poem's conservative score.
+ */
+export type GeneratedPoem = {
+  text: string;
+  lines: string[];
+  form: Form;
+  script: Script;
+  version: string;
+  seed?: number;
+  candidates?: number;
+  taste?: { version: string; score: number };
+};
 
 /** What was wrong with a request, for a message in the user's language (the bot's catalog, src/bot/messages.ts). */
 export type InputProblem =

@@ -6,12 +6,15 @@
  */
 import { z } from 'zod';
 import { epochBatches, type Example } from './batches.js';
-import { loadCheckpoint, saveCheckpoint, type Manifest } from '../checkpoint.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { copyCheckpoint, loadCheckpoint, saveCheckpoint, type Manifest } from '../checkpoint.js';
 import { SPLIT } from '../../verse/corpus.js';
 import { createEngine } from './grad-engines.js';
 import { countParams, type Dropout, initParams, type ModelConfig, type ModelParams } from '../network.js';
 import { DEFAULT_LR, Optimizer, ParamOptimizer } from './optimizer.js';
 import { perplexity } from './perplexity.js';
+import type { Objective } from './preference.js';
 import type { TrainData } from './train-data.js';
 import { Vocab } from '../../verse/vocab.js';
 
@@ -28,7 +31,7 @@ export const TrainOptions = z.object({
   lr: z.number().positive().optional(),
   embedDim: z.number().int().positive().default(128),
   hiddenDim: z.number().int().positive().default(256),
-  layers: z.number().int().min(1).max(2).default(1),
+  layers: z.number().int().min(1).max(3).default(1),
   /** a new model with tied input and output embeddings (model.ts); a checkpoint resumed keeps its own */
   tied: z.boolean().optional(),
   batchTokens: z.number().int().positive().default(3072),
@@ -49,6 +52,16 @@ export const TrainOptions = z.object({
   dtype: z.enum(['float32', 'float16']).default('float32'),
   evalDev: z.boolean().default(true),
   backend: z.string().optional(),
+  /**
+   * Weight averaging (SWA; AWD-LSTM's averaged SGD): from this fraction of the run's budget on, keep the mean
+   * of the weights after every step, and measure it beside the weights themselves at each save.
+   */
+  averageFrom: z.number().min(0).max(1).optional(),
+  /**
+   * A float16 copy of the best weights seen on dev (the iterate or its average), replaced each time a save
+   * beats it: the small snapshot a long run commits, to survive a lost machine (resumable with `--from`).
+   */
+  snapshot: z.string().optional(),
 });
 export type TrainOptions = z.input<typeof TrainOptions>;
 
@@ -65,6 +78,11 @@ export type TrainHooks = {
   onProgress?: (p: Progress) => void;
   onLog?: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * Learning from readers (preference.ts): this share of the steps trains on the objective's batches instead
+   * of the corpus's, evenly spaced, so the corpus batches between them replay the Tang verse.
+   */
+  preference?: { objective: Objective; share: number; onStats?: (stats: Record<string, number>) => void };
 };
 
 /**
@@ -149,6 +167,22 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
     let lastSave = performance.now();
     let parent = start?.manifest.version ?? null;
     let saved: Manifest | undefined;
+    // the running mean of the weights since `averageFrom` (SWA), and how many steps it holds
+    const average = new Map([...engine.params].map(([name, p]) => [name, new Float32Array(p.length)]));
+    let averaged = 0;
+    const snapshotBest = o.snapshot && existsSync(join(o.snapshot, 'manifest.json')) ? loadCheckpoint(o.snapshot).manifest.metrics.devPerplexity : null;
+    let best = { perplexity: snapshotBest ?? Number.POSITIVE_INFINITY };
+
+    /** dev perplexity of the averaged weights (swapped into the engine and back) */
+    const averagePerplexity = async () => {
+      const own = new Map([...engine.params].map(([name, p]) => [name, p.slice()]));
+      for (const [name, p] of engine.params) p.set(average.get(name)!);
+      try {
+        return await perplexity(engine, vocab, data.dev);
+      } finally {
+        for (const [name, p] of engine.params) p.set(own.get(name)!);
+      }
+    };
 
     const save = async (final: boolean) => {
       const metrics = o.evalDev && data.dev.length > 0 ? await perplexity(engine, vocab, data.dev) : undefined;
@@ -156,6 +190,8 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
         log(`dev perplexity ${metrics.perplexity.toFixed(2)} (content ${metrics.contentPerplexity.toFixed(2)}) at step ${state.step}`);
         state.history.push({ step: state.step, loss: lossAverage, devPerplexity: metrics.perplexity });
       }
+      const averageMetrics = metrics && averaged > 0 ? await averagePerplexity() : undefined;
+      if (averageMetrics) log(`dev perplexity of the weights averaged over the last ${averaged} steps ${averageMetrics.perplexity.toFixed(2)}`);
       saved = saveCheckpoint(o.out, {
         parent,
         vocab,
@@ -180,6 +216,21 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
       });
       parent = saved.version; // a periodic save is the parent of the next one
       lastSave = performance.now();
+      // the snapshot: the better of the iterate and its average, when it beats the best so far
+      const candidate =
+        averageMetrics && averageMetrics.perplexity < metrics!.perplexity
+          ? { m: averageMetrics, params: average }
+          : metrics && { m: metrics, params: engine.params };
+      if (o.snapshot && candidate && candidate.m.perplexity < best.perplexity) {
+        best = { perplexity: candidate.m.perplexity };
+        const written = loadCheckpoint(o.out);
+        const params = new Map([...candidate.params].map(([name, p]) => [name, p.slice()]));
+        copyCheckpoint({ ...written, params }, o.snapshot, {
+          dtype: 'float16',
+          metrics: { devPerplexity: candidate.m.perplexity, devContentPerplexity: candidate.m.contentPerplexity, devTokens: candidate.m.tokens },
+        });
+        log(`snapshot ${o.snapshot}: dev perplexity ${candidate.m.perplexity.toFixed(2)}${candidate.params === average ? ' (averaged weights)' : ''}, float16`);
+      }
     };
 
     while (fraction() < 1 && !hooks.signal?.aborted) {
@@ -188,11 +239,30 @@ export async function train(options: TrainOptions, data: TrainData, hooks: Train
         state.batchInEpoch = 0;
         batches = epochBatches(data.train, vocab, o.batchTokens, o.seed + state.epoch);
       }
-      const seqs = batches[state.batchInEpoch]!;
-      const r = await engine.run(seqs, { grads: true, dropout });
       // cosine decay to 10% of the initial rate over this run
       const lr = lr0 * (0.1 + 0.45 * (1 + Math.cos(Math.PI * fraction())));
+      const preference = hooks.preference;
+      if (preference && Math.floor((state.step + 1) * preference.share) > Math.floor(state.step * preference.share)) {
+        // a preference step: the objective's batch, its own weights and divisor; the corpus position stays
+        const b = await preference.objective.batch(engine);
+        await engine.run(b.seqs, { grads: true, dropout });
+        optimizer.step(engine.gradParts, b.normalizer, o.clip, lr);
+        if (b.stats) preference.onStats?.(b.stats);
+        state.step++;
+        state.tokensSeen += b.seqs.reduce((n, s) => n + s.ids.length - 1, 0);
+        if (!Number.isFinite(b.normalizer) || b.normalizer <= 0) throw new Error(`the ${preference.objective.name} batch at step ${state.step} has no weight`);
+        continue;
+      }
+      const seqs = batches[state.batchInEpoch]!;
+      const r = await engine.run(seqs, { grads: true, dropout });
       optimizer.step(engine.gradParts, r.weightSum, o.clip, lr);
+      if (o.averageFrom !== undefined && fraction() >= o.averageFrom) {
+        averaged++;
+        for (const [name, p] of engine.params) {
+          const mean = average.get(name)!;
+          for (let i = 0; i < p.length; i++) mean[i]! += (p[i]! - mean[i]!) / averaged;
+        }
+      }
       const loss = r.nllSum / r.weightSum;
       lossAverage = Number.isNaN(lossAverage) ? loss : 0.98 * lossAverage + 0.02 * loss;
       const tokens = seqs.reduce((n, s) => n + s.ids.length - 1, 0);
