@@ -149,7 +149,10 @@ function fitLogistic(
   epochs: number,
 ): Fit {
   const index = new Map<string, number>();
-  const id = (key: string) => index.get(key) ?? (index.set(key, index.size), index.size - 1);
+  const id = (key: string) => {
+    if (!index.has(key)) index.set(key, index.size);
+    return index.get(key)!;
+  };
   for (const f of FORMS) id(`form:${f}`);
   const rows = data.map((d) => ({ ids: [id(`form:${d.form}`), ...d.chars.map((ch) => id(ch))], y: d.label, w: d.weight }));
   const pairRows = pairs.map((p) => ({

@@ -34,8 +34,13 @@ function sampler<T extends { ids: number[] }>(items: T[], batchTokens: number, s
   for (const item of items) buckets.set(item.ids.length, [...(buckets.get(item.ids.length) ?? []), item]);
   const all = [...buckets.values()];
   return () => {
+    // a bucket with the chance of its share of the items
     let pick = prand.unsafeUniformIntDistribution(0, items.length - 1, rng);
-    const bucket = all.find((b) => (pick -= b.length) < 0)!;
+    let bucket = all[0]!;
+    for (bucket of all) {
+      if (pick < bucket.length) break;
+      pick -= bucket.length;
+    }
     const size = Math.max(1, Math.min(bucket.length, Math.floor(batchTokens / (bucket[0]!.ids.length - 1))));
     const chosen = new Set<number>();
     while (chosen.size < size) chosen.add(prand.unsafeUniformIntDistribution(0, bucket.length - 1, rng));
