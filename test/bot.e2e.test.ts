@@ -15,7 +15,7 @@ import { keyPositions } from '../src/model/couplet/decode.js';
 import { checkTones } from '../src/model/verse/poetics.js';
 import { clearTone } from '../src/model/verse/tones.js';
 import { poemRhymes } from '../src/model/verse/modern-rhyme.js';
-import { BOOLEAN, buttonIds, type Option, poemLines, STRING, SUBCOMMAND, startTestBot, type TestBot, users } from './support/test-bot.js';
+import { allButtonIds, BOOLEAN, buttonIds, type Option, poemLines, STRING, SUBCOMMAND, startTestBot, type TestBot, users } from './support/test-bot.js';
 import { describeKernels } from '../src/model/kernels/native-kernels.js';
 
 const du = { id: '100000000000000001', username: 'du_fu' };
@@ -49,7 +49,7 @@ describe('the bot against a local Discord', () => {
     expect(BigInt(model.default_member_permissions!)).toBe(ADMIN);
   });
 
-  it('answers /poem 月 with a poem embed that starts with 月 and five rating buttons, within 3 s', async () => {
+  it('answers /poem 月 with a poem embed that starts with 月, five rating buttons and 🔄, within 3 s', async () => {
     const answer = await poem([{ name: 'start', type: STRING, value: '月' }]);
     expect(answer.ephemeral).toBe(false);
     expect(answer.latencyMs).toBeLessThan(3000);
@@ -59,7 +59,18 @@ describe('the bot against a local Discord', () => {
     expect(new Set(lines.map((l) => [...l].length)).size).toBe(1); // every line the same length
     expect(answer.embeds[0]!.footer?.text).toContain(shared.bot.ctx.model.version);
     expect(buttonIds(answer).map((id) => id.split(':')[2])).toEqual(['1', '2', '3', '4', '5']);
+    const poemId = buttonIds(answer)[0]!.split(':')[1];
+    expect(allButtonIds(answer)).toEqual([...buttonIds(answer), `again:${poemId}`]);
     expect(answer.allowedMentions).toMatchObject({ parse: [] }); // the client's default: no one is pinged
+  });
+
+  it('gives the same poem for the same seed', async () => {
+    const options: Option[] = [
+      { name: 'start', type: STRING, value: '江' },
+      { name: 'seed', type: 4, value: 42 },
+    ];
+    const [a, b] = [await poem(options, du), await poem(options, li)];
+    expect(poemLines(a)).toEqual(poemLines(b));
   });
 
   it('stores ratings from two users, shows the average, and lets a user change theirs', async () => {
@@ -331,6 +342,51 @@ describe('the per-user cooldown', () => {
     expect(again.content).toMatch(/next poem <t:\d+:R>/);
     const other = await t.poem([{ name: 'start', type: STRING, value: '日' }], du);
     expect(other.ephemeral).toBe(false);
+  });
+});
+
+describe('🔄 another poem', () => {
+  it('gives its asker a fresh poem for the same request in the same message, stores the pair, and refuses anyone else', async () => {
+    const t = await startTestBot();
+    const first = await t.poem(
+      [
+        { name: 'start', type: STRING, value: '雪' },
+        { name: 'form', type: STRING, value: 'qijue' },
+      ],
+      du,
+      'zh-CN',
+    );
+    const oldId = Number(buttonIds(first)[0]!.split(':')[1]);
+    const again = allButtonIds(first).find((id) => id.startsWith('again:'))!;
+    const stranger = await (await t.discord.clickButton({ message: first.messageId, customId: again, user: li })).response();
+    expect(stranger.ephemeral).toBe(true);
+    expect(stranger.content).toMatch(/Only the reader who asked for this poem/);
+
+    const replaced = await (await t.discord.clickButton({ message: first.messageId, customId: again, user: du, locale: 'zh-CN' })).response();
+    const lines = poemLines(replaced);
+    expect(lines).toHaveLength(4);
+    expect([...lines[0]!]).toHaveLength(7); // the same form
+    expect(lines[0]!.startsWith('雪')).toBe(true); // the same start, in the same script
+    const newId = Number(buttonIds(replaced)[0]!.split(':')[1]);
+    expect(newId).not.toBe(oldId);
+    const [oldRow, newRow] = await Promise.all([oldId, newId].map((id) => t.bot.ctx.db.prisma.poem.findUnique({ where: { id } })));
+    expect(newRow!.replacesPoemId).toBe(oldId);
+    expect(newRow!.messageId).toBe(first.messageId); // the message shows the new poem now
+    expect(oldRow!.messageId).toBeNull();
+    expect(JSON.parse(newRow!.options)).toEqual({ form: 'qijue' });
+    // the new poem is rated by its own buttons
+    const rated = await t.rate(replaced, 5, li);
+    expect(JSON.stringify(rated.embeds[0]!.fields)).toContain('5.0');
+    expect(await t.bot.ctx.db.prisma.rating.count({ where: { poemId: newId } })).toBe(1);
+  });
+
+  it('keeps the cooldown', async () => {
+    const t = await startTestBot({ env: { POEM_COOLDOWN_SECONDS: '30' } });
+    const first = await t.poem([{ name: 'start', type: STRING, value: '雨' }], wang);
+    const again = allButtonIds(first).find((id) => id.startsWith('again:'))!;
+    const refused = await (await t.discord.clickButton({ message: first.messageId, customId: again, user: wang })).response();
+    expect(refused.ephemeral).toBe(true);
+    expect(refused.content).toMatch(/next poem <t:\d+:R>/);
   });
 });
 

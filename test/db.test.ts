@@ -314,15 +314,21 @@ CREATE TABLE "new_Poem" (
     "text" TEXT NOT NULL,
     "checkpointVersion" TEXT NOT NULL,
     "messageId" TEXT,
-    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "seed" INTEGER,
+    "options" TEXT NOT NULL DEFAULT '{}',
+    "candidates" INTEGER NOT NULL DEFAULT 1,
+    "tasteVersion" TEXT,
+    "replacesPoemId" INTEGER
 );
-INSERT INTO "new_Poem" ("channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "kind", "messageId", "promptKind", "promptText", "script", "text", "userId") SELECT "channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "kind", "messageId", "promptKind", "promptText", "script", "text", "userId" FROM "Poem";
+INSERT INTO "new_Poem" ("candidates", "channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "kind", "messageId", "options", "promptKind", "promptText", "replacesPoemId", "script", "seed", "tasteVersion", "text", "userId") SELECT "candidates", "channelId", "checkpointVersion", "createdAt", "form", "guildId", "id", "kind", "messageId", "options", "promptKind", "promptText", "replacesPoemId", "script", "seed", "tasteVersion", "text", "userId" FROM "Poem";
 DROP TABLE "Poem";
 ALTER TABLE "new_Poem" RENAME TO "Poem";
 CREATE UNIQUE INDEX "Poem_messageId_key" ON "Poem"("messageId");
 CREATE INDEX "Poem_createdAt_idx" ON "Poem"("createdAt");
 CREATE INDEX "Poem_guildId_createdAt_idx" ON "Poem"("guildId", "createdAt");
 CREATE INDEX "Poem_kind_createdAt_idx" ON "Poem"("kind", "createdAt");
+CREATE INDEX "Poem_replacesPoemId_idx" ON "Poem"("replacesPoemId");
 PRAGMA foreign_keys=ON;
 PRAGMA defer_foreign_keys=OFF;
 `;

@@ -46,3 +46,15 @@ export function lcg(seed: number): () => number {
     return s / 2 ** 31;
   };
 }
+
+/**
+ * A tiny checkpoint trained for `steps` steps (the gate compares a candidate's diversity with its base's:
+ * an untrained model's random characters are no base to compare with).
+ */
+export async function makeTrainedTinyCheckpoint(dir: string, steps = 60): Promise<{ dir: string; manifest: Manifest }> {
+  const { train } = await import('../src/model/poem/train/train.js');
+  const { corpusTrainData } = await import('../src/model/poem/train/train-data.js');
+  const untrained = makeTinyCheckpoint({ dir: `${dir}.untrained` });
+  const manifest = await train({ from: untrained.dir, out: dir, maxSteps: steps, lr: 0.01, workers: 1, dtype: 'float16', evalDev: false }, corpusTrainData());
+  return { dir, manifest };
+}

@@ -10,21 +10,22 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/db.js';
 import { activeVersion, markActive, registerVersion } from '../src/jobs/model-versions.js';
 import type { SeenMessage } from './support/discord/index.js';
-import { makeTinyCheckpoint } from './helpers.js';
+import { makeTinyCheckpoint, makeTrainedTinyCheckpoint } from './helpers.js';
+import type { Manifest } from '../src/model/poem/checkpoint.js';
 import { STRING, SUBCOMMAND, startTestBot, type TestBot } from './support/test-bot.js';
 
 const admin = { id: '200000000000000001', username: 'admin' };
 const user = { id: '200000000000000002', username: 'reader' };
 const ADMIN = PermissionFlagsBits.ManageGuild;
 
-/** A bot with a tiny base model, a report channel and a fine-tune budget of 40 steps; `before` may leave versions in its database. */
-async function startLearningBot(before?: (dir: string, base: ReturnType<typeof makeTinyCheckpoint>) => Promise<void>) {
+/** A bot with a tiny base model (briefly trained), a report channel and a fine-tune budget of 40 steps; `before` may leave versions in its database. */
+async function startLearningBot(before?: (dir: string, base: { dir: string; manifest: Manifest }) => Promise<void>) {
   let baseVersion = '';
   const t = await startTestBot({
     standIn: { extraChannels: ['reports'] },
     env: { FINETUNE_MAX_STEPS: '40', FINETUNE_LR: '0.01', FINETUNE_WORKERS: '1', PROGRESS_EDIT_SECONDS: '0.2' },
     before: async (dir, discord) => {
-      const base = makeTinyCheckpoint({ dir: join(dir, 'base') });
+      const base = await makeTrainedTinyCheckpoint(join(dir, 'base'));
       baseVersion = base.manifest.version;
       await before?.(dir, base);
       return { BASE_MODEL_DIR: base.dir, REPORT_CHANNEL_ID: discord.channelIds.get('reports')! };
@@ -81,14 +82,16 @@ describe('the learning loop from Discord', () => {
     const progress = final.history.map((h) => h.content).filter((c) => /`[▓░]{20}` \d+% · step \d+ · loss [\d.]+ · [\d,]+ tok\/s/.test(c));
     expect(progress.length).toBeGreaterThan(0);
     const embed = final.embeds[0]!;
-    expect(embed.title).toBe('Fine-tune #1: promoted');
+    expect(embed.title, embed.description).toBe('Fine-tune #1: promoted');
     expect(final.allowedMentions).toMatchObject({ parse: [] }); // the edits too: the client's default, no one is pinged
     const field = (name: string) => embed.fields!.find((f) => f.name === name)!.value;
     const [before, after] = field('Dev perplexity').split(' → ').map(Number);
     expect(after!).toBeLessThan(before!);
     expect(field('Steps')).toBe('40');
     expect(Number(field('Tokens trained').replace(/,/g, ''))).toBeGreaterThan(40 * 1000);
-    expect(embed.description).toMatch(/^Promoted: dev perplexity/);
+    expect(embed.description).toMatch(/^\*\*Promoted\*\*: every check passed\.\n✅ active model unchanged/);
+    expect(embed.description).toMatch(/✅ dev perplexity: dev perplexity [\d.]+ → [\d.]+ \(at most/);
+    expect(field('Taste model')).toMatch(/^none tonight: 0 rated poems \(a taste model needs 30\)/);
     expect(final.attachments).toHaveLength(1);
     expect(final.attachments[0]!.data.subarray(1, 4).toString()).toBe('PNG');
     expect(embed.image!.url).toBe(`attachment://${final.attachments[0]!.filename}`);
@@ -109,7 +112,9 @@ describe('the learning loop from Discord', () => {
     // and /model status tells the admins
     const status = await (await model('status')).response();
     const fields = Object.fromEntries(status.embeds[0]!.fields!.map((f) => [f.name, f.value]));
-    expect(fields['Last run']).toMatch(/^#1 promoted <t:\d+:R>: [\d.]+ → [\d.]+$/);
+    expect(fields['Last run']).toMatch(/^#1 promoted <t:\d+:R>: ppl [\d.]+ → [\d.]+$/);
+    expect(fields['Taste model']).toMatch(/^none yet/);
+    expect(status.attachments[0]!.data.subarray(1, 4).toString()).toBe('PNG'); // the recent runs' chart
     expect(fields['Next scheduled run']).toBe('none (TRAIN_CRON=off)');
     expect(fields['Fine-tune now']).toBe('none');
     expect(fields['Recent versions']).toContain(`▶ \`${bot.ctx.model.version}\``);

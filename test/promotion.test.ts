@@ -20,6 +20,7 @@ const base: GateCase = {
   pplBudget: 0.015,
   active: poems(),
   candidate: poems({ judgeMean: 0.3, judgeLiked: 0.6 }),
+  corpusDistinct2: 0.72,
   baseVersion: 'v-base',
   activeVersion: 'v-base',
 };
@@ -57,6 +58,12 @@ describe('the gate', () => {
   ] as const)('refuses a candidate that breaks a rule of verse: %s', (name, broken) => {
     const v = decideGate({ ...base, candidate: poems({ judgeMean: 0.3, ...broken }) });
     expect([v.promote, v.decidedBy]).toEqual([false, name]);
+  });
+
+  it("holds diversity to the active model's, or to the poets' own when the active model's is higher (an untrained model's random characters)", () => {
+    const untrained = { ...base, active: poems({ distinct2: 0.995 }) };
+    expect(decideGate({ ...untrained, candidate: poems({ judgeMean: 0.3, distinct2: 0.69 }) }).promote).toBe(true); // ≥ 0.95 × 0.72
+    expect(decideGate({ ...untrained, candidate: poems({ judgeMean: 0.3, distinct2: 0.68 }) }).decidedBy).toBe('diversity');
   });
 
   it('without a judge (too few ratings), a candidate may not be worse on dev at all', () => {

@@ -40,6 +40,12 @@ export type AdminCatalog = {
     runStatus: Record<RunStatus, string>;
     /** "(run #3)" after a version a run made */
     byRun: (id: number) => string;
+    taste: string;
+    tasteModel: (p: { version: string; auc: string; poems: number; n: number }) => string;
+    tasteBroken: (why: string) => string;
+    noTaste: string;
+    /** the judge's liked share of the gate's poems, active → candidate */
+    likedShare: string;
   };
   noRun: string;
   stopping: (id: number) => string;
@@ -129,6 +135,11 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       cronOff: 'none (TRAIN_CRON=off)',
       runStatus: { running: 'running', promoted: 'promoted', rejected: 'rejected', failed: 'failed' },
       byRun: (id) => ` (run #${id})`,
+      taste: 'Taste model',
+      tasteModel: (p) => `\`${p.version}\`: held-out AUC ${p.auc} (${p.poems} poems it did not train on); best of ${p.n} candidates a poem, fewer under load`,
+      tasteBroken: (why) => `not in use (${why}): every poem is its one candidate`,
+      noTaste: 'none yet: every poem is its one candidate until a night has enough ratings',
+      likedShare: "liked (the judge's share of the gate's poems)",
     },
     noRun: 'No fine-tune is running.',
     stopping: (id) => `Stopping fine-tune #${id}. Its report will say when it has stopped; the active model is not changed.`,
@@ -190,6 +201,11 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       cronOff: '无（TRAIN_CRON=off）',
       runStatus: { running: '进行中', promoted: '已采用', rejected: '未采用', failed: '失败' },
       byRun: (id) => `（微调 #${id}）`,
+      taste: '口味模型',
+      tasteModel: (p) => `\`${p.version}\`：留出评分上的 AUC ${p.auc}（${p.poems} 首它没学过的诗）；每首诗从 ${p.n} 首候选中挑，忙时少挑`,
+      tasteBroken: (why) => `没在用（${why}）：每首诗只写一首候选`,
+      noTaste: '还没有：某晚评分足够之前，每首诗只写一首候选',
+      likedShare: '喜欢（评判模型认为喜欢的把关诗所占比例）',
     },
     noRun: '现在没有在进行的微调。',
     stopping: (id) => `正在停止微调 #${id}。停下后它的报告会说明；当前模型不变。`,

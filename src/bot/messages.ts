@@ -33,6 +33,10 @@ type Catalog = {
   internalError: string;
   notOurButton: string;
   poemGone: string;
+  /** 🔄 from someone who did not ask for the poem */
+  onlyAsker: string;
+  /** 🔄 on a poem no longer in the records */
+  againGone: string;
   rating: string;
   ratings: (n: number) => string;
   topTitle: (p: { kind: 'poem' | 'couplet'; period: 'day' | 'week' | 'all' }) => string;
@@ -54,6 +58,8 @@ const CATALOG: Record<'en' | 'zh-CN', Catalog> = {
     internalError: 'Sorry, something went wrong on our side. Please try again in a moment.',
     notOurButton: 'That button is not one of ours.',
     poemGone: 'This poem is no longer in our records, so it cannot be rated. Ask for a new one with `/poem`.',
+    onlyAsker: 'Only the reader who asked for this poem can ask for another one here; `/poem` writes you your own.',
+    againGone: 'This poem is no longer in our records. Ask for a new one with `/poem`.',
     rating: 'Rating',
     ratings: (n) => `${n} ${n === 1 ? 'rating' : 'ratings'}`,
     topTitle: ({ kind, period }) =>
@@ -102,6 +108,8 @@ const CATALOG: Record<'en' | 'zh-CN', Catalog> = {
     internalError: '抱歉，我们这边出了问题，请稍后再试。',
     notOurButton: '这不是我们的按钮。',
     poemGone: '这首诗已不在记录中，无法评分。请用 `/poem` 要一首新的。',
+    onlyAsker: '只有要这首诗的人才能在这里换一首；用 `/poem` 可以要你自己的一首。',
+    againGone: '这首诗已不在记录中。请用 `/poem` 要一首新的。',
     rating: '评分',
     ratings: (n) => `${n} 人评分`,
     topTitle: ({ kind, period }) => `${{ day: '今日', week: '本周', all: '历来' }[period]}评分最高的${kind === 'couplet' ? '对联' : '诗'}`,

@@ -12,10 +12,21 @@ export const RatingButtonId = z
     return { poemId: Number(poemId), stars: Number(stars) };
   });
 
+export const AgainButtonId = z
+  .string()
+  .regex(/^again:\d{1,12}$/)
+  .transform((id) => ({ poemId: Number(id.split(':')[1]) }));
+
 export function ratingButtons(poemId: number) {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
     [1, 2, 3, 4, 5].map((stars) => new ButtonBuilder().setCustomId(`rate:${poemId}:${stars}`).setLabel(`${stars} ⭐`).setStyle(ButtonStyle.Secondary)),
   );
+}
+
+/** under a poem: its rating buttons, and 🔄 (its asker gets another poem for the same request) */
+export function poemButtons(poemId: number) {
+  const again = new ButtonBuilder().setCustomId(`again:${poemId}`).setEmoji('🔄').setStyle(ButtonStyle.Secondary);
+  return [ratingButtons(poemId), new ActionRowBuilder<ButtonBuilder>().addComponents(again)];
 }
 
 /** How a poem's prompt is shown: the start text, 藏头 + the acrostic, or nothing for a free poem. */

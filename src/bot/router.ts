@@ -4,6 +4,7 @@
  * turned away politely and the ones in flight are awaited.
  */
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
+import { handleAgain } from './buttons/again.js';
 import { handleRating } from './buttons/rate.js';
 import * as couplet from './commands/couplet.js';
 import * as model from './commands/model.js';
@@ -47,6 +48,8 @@ export class Router {
       await command.execute(interaction, this.ctx);
     } else if (interaction.isButton() && interaction.customId.startsWith('rate:')) {
       await handleRating(interaction, this.ctx);
+    } else if (interaction.isButton() && interaction.customId.startsWith('again:')) {
+      await handleAgain(interaction, this.ctx);
     } else {
       await interaction.reply({ content: messagesFor(interaction.locale).unknownAction, flags: MessageFlags.Ephemeral });
     }

@@ -1,7 +1,7 @@
 /** How the learning loop shows itself in Discord: a run's progress line and its final report, in the reader's language. */
 import { AttachmentBuilder, EmbedBuilder } from 'discord.js';
 import type { RunReport, RunState } from '../jobs/runner.js';
-import { renderLossCurve } from '../jobs/loss-plot.js';
+import { renderLossCurve } from '../jobs/charts.js';
 import type { AdminCatalog } from './messages-admin.js';
 
 const BAR = 20;

@@ -1,6 +1,6 @@
 /** Poems the bot wrote and the stars people gave them. */
 import { Prisma, type Poem } from '../generated/prisma/client.js';
-import type { Database } from './connection.js';
+import { type Database, retryWhenBusy } from './connection.js';
 import { checkInput, DiscordId, PoemId, PoemInput, RatingInput, TopQuery } from './inputs.js';
 
 /**
@@ -181,4 +181,25 @@ export async function topPoems(db: Database, query: TopQuery): Promise<TopPoem[]
 export async function counts(db: Database): Promise<{ poems: number; ratings: number }> {
   const [poems, ratings] = await Promise.all([db.prisma.poem.count(), db.prisma.rating.count()]);
   return { poems, ratings };
+}
+
+/**
+ * 🔄: the message that showed `fromPoemId` shows `toPoemId` now (one message, one poem). Both in one
+ * transaction; false when either poem is gone.
+ */
+export async function moveMessage(db: Database, fromPoemId: number, toPoemId: number, messageId: string): Promise<boolean> {
+  const [from, to] = [checkInput(PoemId, fromPoemId, 'moveMessage from'), checkInput(PoemId, toPoemId, 'moveMessage to')];
+  const message = checkInput(DiscordId, messageId, 'moveMessage messageId');
+  try {
+    await retryWhenBusy(() =>
+      db.prisma.$transaction([
+        db.prisma.poem.updateMany({ where: { id: from, messageId: message }, data: { messageId: null } }),
+        db.prisma.poem.update({ where: { id: to }, data: { messageId: message } }),
+      ]),
+    );
+    return true;
+  } catch (e) {
+    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2025') return false;
+    throw e;
+  }
 }

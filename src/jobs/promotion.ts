@@ -8,8 +8,9 @@
  *   towards readers moves a model off its best fit to the corpus, so a small rise is the price of learning,
  *   and the budget bounds it;
  * - **verse**: the tone rules and the rhyme hold as well as the active's (to a point), repeated characters
- *   ≤ 3%, lines copied from the corpus ≤ 1%, distinct-2 at least 95% of the active's, and no poem is a rated
- *   poem word for word;
+ *   ≤ 3%, lines copied from the corpus ≤ 1%, distinct-2 at least 95% of the active's (or of the Tang poets' own
+ *   on as many poems, when that is lower: an untrained model's random characters are no diversity to keep),
+ *   and no poem is a rated poem word for word;
  * - and the model it was trained from still answers (an admin did not roll back or swap meanwhile).
  *
  * Without a judge (a night with too few ratings) there is no taste to gain: the candidate must then not be
@@ -25,6 +26,8 @@ export type GateCase = {
   pplBudget: number;
   active: GatePoems;
   candidate: GatePoems;
+  /** distinct-2 of as many dev poems as the gate writes */
+  corpusDistinct2: number;
   /** the version the run started from, and the one answering now */
   baseVersion: string;
   activeVersion: string;
@@ -47,6 +50,7 @@ export function decideGate(c: GateCase): GateVerdict {
   const { active: a, candidate: k } = c;
   const judged = a.judgeMean !== null && k.judgeMean !== null;
   const maxPpl = judged ? c.before * (1 + c.pplBudget) : c.before;
+  const minDistinct2 = VERSE_LIMITS.diversity * Math.min(a.distinct2, c.corpusDistinct2);
   const checks: GateCheck[] = [
     {
       name: 'unchanged',
@@ -76,8 +80,8 @@ export function decideGate(c: GateCase): GateVerdict {
     },
     {
       name: 'diversity',
-      pass: k.distinct2 >= VERSE_LIMITS.diversity * a.distinct2,
-      detail: `distinct-2 ${a.distinct2.toFixed(3)} → ${k.distinct2.toFixed(3)} (at least ${(VERSE_LIMITS.diversity * a.distinct2).toFixed(3)})`,
+      pass: k.distinct2 >= minDistinct2,
+      detail: `distinct-2 ${a.distinct2.toFixed(3)} → ${k.distinct2.toFixed(3)} (at least ${minDistinct2.toFixed(3)}; the poets' ${c.corpusDistinct2.toFixed(3)})`,
     },
     { name: 'verbatim', pass: k.verbatim === 0, detail: `${k.verbatim} poems word for word a rated poem` },
   ];

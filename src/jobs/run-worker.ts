@@ -27,7 +27,7 @@ import { train, type Progress } from '../model/poem/train/train.js';
 import { TasteModel, type TasteExample, type TastePair } from '../model/taste/taste-model.js';
 import { classicalRhymes } from '../model/verse/classical-rhyme.js';
 import { cleanLines, isDev, loadTangCorpus, poemText, regularPoem } from '../model/verse/corpus.js';
-import { scorePoems } from '../model/verse/poetics.js';
+import { distinct2, scorePoems } from '../model/verse/poetics.js';
 import { poemRhymes } from '../model/verse/modern-rhyme.js';
 import { clearTone } from '../model/verse/tones.js';
 import type { Form } from '../shared/verse.js';
@@ -116,7 +116,7 @@ export type FinetuneResult = {
   recipe: Recipe | 'corpus';
   preferenceExamples: number;
   taste: TasteResult | null;
-  gate: { active: GatePoems; candidate: GatePoems; judgePoems: number };
+  gate: { active: GatePoems; candidate: GatePoems; judgePoems: number; corpusDistinct2: number };
   seconds: { taste: number; training: number; evaluation: number };
 };
 
@@ -309,7 +309,12 @@ if (controller.signal.aborted) {
       writer.dispose();
     }
   };
-  const gate = { active: await gatePoems(job.from), candidate: await gatePoems(job.out), judgePoems: job.taste?.halfB.length ?? 0 };
+  const gate = {
+    active: await gatePoems(job.from),
+    candidate: await gatePoems(job.out),
+    judgePoems: job.taste?.halfB.length ?? 0,
+    corpusDistinct2: distinct2(data.dev.slice(0, job.gatePrompts.length).map((p) => p.lines)),
+  };
   post({
     type: 'done',
     result: {

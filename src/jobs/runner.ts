@@ -282,6 +282,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
         pplBudget: settings.pplBudget,
         active: result.gate.active,
         candidate: result.gate.candidate,
+        corpusDistinct2: result.gate.corpusDistinct2,
         baseVersion: base.version,
         activeVersion: this.deps.active().version,
       });

@@ -111,9 +111,14 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   };
 }
 
-/** custom ids of the buttons under a message, left to right */
-export function buttonIds(answer: InteractionAnswer): string[] {
+/** custom ids of every button under a message, row by row, left to right */
+export function allButtonIds(answer: InteractionAnswer): string[] {
   return (answer.components as unknown as { components: { custom_id: string }[] }[]).flatMap((row) => row.components.map((b) => b.custom_id));
+}
+
+/** custom ids of the rating buttons under a message, 1 to 5 stars */
+export function buttonIds(answer: InteractionAnswer): string[] {
+  return allButtonIds(answer).filter((id) => id.startsWith('rate:'));
 }
 
 /** the poem's lines, as the embed shows them */

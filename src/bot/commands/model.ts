@@ -2,12 +2,22 @@
  * /model (admins): status, retrain (a fine-tune with live progress and a final report), stop, rollback.
  * Who may use it is decided here, on the server, whatever Discord's command permissions or options say.
  */
-import { EmbedBuilder, MessageFlags, PermissionFlagsBits, SlashCommandBuilder, type ChatInputCommandInteraction, type Message } from 'discord.js';
+import {
+  AttachmentBuilder,
+  EmbedBuilder,
+  MessageFlags,
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+  type ChatInputCommandInteraction,
+  type Message,
+} from 'discord.js';
 import { z } from 'zod';
 import type { RunState, StartResult } from '../../jobs/runner.js';
 import { previousVersion, recentVersions, serveVersion } from '../../jobs/model-versions.js';
 import type { BotContext } from '../context.js';
-import { counts, lastEndedRun, versionById } from '../../db/db.js';
+import { activeTaste, counts, lastEndedRun, recentRuns, versionById } from '../../db/db.js';
+import { renderRunsChart, type RunPoint } from '../../jobs/charts.js';
+import type { GatePoems } from '../../jobs/run-worker.js';
 import { adminMessagesFor, zhLocalizations } from '../messages.js';
 import type { AdminCatalog } from '../messages-admin.js';
 import { busyMessage, progressLine, progressMessage, reportMessage } from '../training-report.js';
@@ -20,14 +30,14 @@ export const data = new SlashCommandBuilder()
   .addSubcommand((s) =>
     s
       .setName('status')
-      .setDescription('Active version, perplexity, runs, schedule and recent versions')
-      .setDescriptionLocalizations(zhLocalizations('当前版本、困惑度、微调、定时和最近的版本')),
+      .setDescription('Active version, taste model, runs, schedule and recent versions, with a chart')
+      .setDescriptionLocalizations(zhLocalizations('当前版本、口味模型、微调、定时和最近的版本，附图')),
   )
   .addSubcommand((s) =>
     s
       .setName('retrain')
-      .setDescription('Fine-tune now on the corpus and well-rated poems; shows progress')
-      .setDescriptionLocalizations(zhLocalizations('现在用语料和评分高的诗微调，并显示进度')),
+      .setDescription("Learn from the readers' ratings now; shows progress, then the gate's figures")
+      .setDescriptionLocalizations(zhLocalizations('现在向读者的评分学习，并显示进度和把关的数据')),
   )
   .addSubcommand((s) => s.setName('stop').setDescription('Stop the fine-tune in progress').setDescriptionLocalizations(zhLocalizations('停止正在进行的微调')))
   .addSubcommand((s) =>
@@ -69,17 +79,44 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
 
 const when = (d: Date, style = 'R') => `<t:${Math.floor(d.getTime() / 1000)}:${style}>`;
 
+/** a finished run's gate figures, as TrainingRun.gate keeps them (runner.ts, gateRecord) */
+function gateOf(json: string): { active: GatePoems | null; candidate: GatePoems | null } {
+  try {
+    const g = JSON.parse(json) as { active?: GatePoems | null; candidate?: GatePoems | null };
+    return { active: g.active ?? null, candidate: g.candidate ?? null };
+  } catch {
+    return { active: null, candidate: null };
+  }
+}
+
 async function status(interaction: ChatInputCommandInteraction, ctx: BotContext, say: AdminCatalog) {
-  const [{ poems, ratings }, lastRun, versions] = await Promise.all([counts(ctx.db), lastEndedRun(ctx.db), recentVersions(ctx.db, 5)]);
+  const [{ poems, ratings }, lastRun, versions, taste, runs] = await Promise.all([
+    counts(ctx.db),
+    lastEndedRun(ctx.db),
+    recentVersions(ctx.db, 5),
+    activeTaste(ctx.db),
+    recentRuns(ctx.db, 12),
+  ]);
   const m = ctx.model.manifest;
   const running = ctx.finetunes.current;
   const next = ctx.schedule.nextRun();
   const t = say.status;
+  const pct = (x: number) => `${Math.round(100 * x)}%`;
+  const lastGate = lastRun ? gateOf(lastRun.gate) : null;
   const last = lastRun
     ? `#${lastRun.id} ${t.runStatus[lastRun.status as keyof typeof t.runStatus] ?? lastRun.status} ${when(lastRun.endedAt ?? lastRun.startedAt)}` +
-      (lastRun.pplBefore !== null && lastRun.pplAfter !== null ? `: ${lastRun.pplBefore.toFixed(2)} → ${lastRun.pplAfter.toFixed(2)}` : '') +
+      (lastRun.pplBefore !== null && lastRun.pplAfter !== null ? `: ppl ${lastRun.pplBefore.toFixed(2)} → ${lastRun.pplAfter.toFixed(2)}` : '') +
+      (lastGate?.active?.judgeLiked != null && lastGate.candidate?.judgeLiked != null
+        ? `; ${t.likedShare} ${pct(lastGate.active.judgeLiked)} → ${pct(lastGate.candidate.judgeLiked)}`
+        : '') +
       (lastRun.error ? `: ${lastRun.error.slice(0, 200)}` : '')
     : t.noneYet;
+  const serving = ctx.model.tasteModel;
+  const tasteLine = serving
+    ? t.tasteModel({ version: serving.version, auc: taste?.heldOutAuc?.toFixed(3) ?? '?', poems: taste?.heldOutPoems ?? 0, n: ctx.model.bestOf })
+    : ctx.model.tasteProblem
+      ? t.tasteBroken(ctx.model.tasteProblem.slice(0, 300))
+      : t.noTaste;
   const embed = new EmbedBuilder()
     .setTitle(t.title)
     .setColor(0x8b1e1e)
@@ -90,6 +127,7 @@ async function status(interaction: ChatInputCommandInteraction, ctx: BotContext,
       { name: t.poemsServed, value: String(poems), inline: true },
       { name: t.ratingsStored, value: String(ratings), inline: true },
       { name: t.uptime, value: say.duration((Date.now() - ctx.startedAt.getTime()) / 1000), inline: true },
+      { name: t.taste, value: tasteLine },
       { name: t.finetuneNow, value: running ? `#${running.id} ${say.startedBy(running)}\n${progressLine(running, say)}` : t.none },
       { name: t.lastRun, value: last },
       { name: t.nextRun, value: next ? `${when(next, 'f')} (${when(next)}), ${ctx.config.TRAIN_TZ}` : t.cronOff },
@@ -101,7 +139,23 @@ async function status(interaction: ChatInputCommandInteraction, ctx: BotContext,
             .join('\n') || t.none,
       },
     );
-  await interaction.reply({ embeds: [embed], ...ephemeral });
+  const files: AttachmentBuilder[] = [];
+  if (runs.length > 0) {
+    const points: RunPoint[] = runs.reverse().map((r) => {
+      const g = gateOf(r.gate);
+      return {
+        id: r.id,
+        promoted: r.status === 'promoted',
+        judgeActive: g.active?.judgeMean ?? null,
+        judgeCandidate: g.candidate?.judgeMean ?? null,
+        pplBefore: r.pplBefore,
+        pplAfter: r.pplAfter,
+      };
+    });
+    files.push(new AttachmentBuilder(renderRunsChart(points), { name: 'runs.png', description: "Recent runs: the gate's taste score and dev perplexity" }));
+    embed.setImage('attachment://runs.png');
+  }
+  await interaction.reply({ embeds: [embed], files, ...ephemeral });
 }
 
 async function retrain(interaction: ChatInputCommandInteraction, ctx: BotContext, say: AdminCatalog) {

@@ -8,7 +8,7 @@ import { inputProblemText, messagesFor, zhLocalizations } from '../messages.js';
 import { scriptOption, temperatureOption } from '../command-options.js';
 import { POEM_SAMPLING } from '../../shared/verse.js';
 import { recordPoem, setPoemMessage } from '../../db/db.js';
-import { poemEmbed, promptLabel, ratingButtons } from '../poem-message.js';
+import { poemButtons, poemEmbed, promptLabel } from '../poem-message.js';
 
 /** A poem not ready this long after its interaction gets an acknowledgement first (Discord allows 3 s). */
 export const ACK_AFTER_MS = 1000;
@@ -46,6 +46,14 @@ export const data = new SlashCommandBuilder()
       .setDescription('Keep the tone rules of regulated verse (平仄); default on')
       .setDescriptionLocalizations(zhLocalizations('守近体诗的平仄，默认守')),
   )
+  .addIntegerOption((o) =>
+    o
+      .setName('seed')
+      .setDescription('The same seed gives the same poem (for the same model)')
+      .setDescriptionLocalizations(zhLocalizations('同一个种子写出同一首诗（同一个模型）'))
+      .setMinValue(0)
+      .setMaxValue(2 ** 31 - 1),
+  )
   .addStringOption((o) =>
     o
       .setName('rhyme')
@@ -56,6 +64,11 @@ export const data = new SlashCommandBuilder()
         { name: 'modern (十三辙)', name_localizations: zhLocalizations('今韵（十三辙）'), value: 'modern' },
       ),
   );
+
+/** what a served poem's row keeps of how it was written: its seed, its request's options, its candidates */
+export function servedAs(poem: GeneratedPoem, options: Record<string, unknown>) {
+  return { seed: poem.seed ?? null, options: JSON.stringify(options), candidates: poem.candidates ?? 1, tasteVersion: poem.taste?.version ?? null };
+}
 
 /** zh-CN → simplified; zh-TW and zh-HK → traditional; anything else → traditional (the corpus's own script). */
 export function scriptForLocale(locale: string): Script {
@@ -101,16 +114,15 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
   try {
     const promptKind = start ? 'start' : acrostic ? 'acrostic' : 'none';
     let written: { poem: GeneratedPoem; stored: Awaited<ReturnType<typeof recordPoem>> };
+    // the request's options besides its prompt and script: stored with the poem, so 🔄 can ask again
+    const options = {
+      form: (interaction.options.getString('form') as (typeof FORMS)[number] | null) ?? undefined,
+      temperature: interaction.options.getNumber('temperature') ?? undefined,
+      tones: interaction.options.getBoolean('tones') ?? undefined,
+      rhyme: (interaction.options.getString('rhyme') as 'classical' | 'modern' | null) ?? undefined,
+    };
     try {
-      const poem = await model.generate({
-        start,
-        acrostic,
-        form: (interaction.options.getString('form') as (typeof FORMS)[number] | null) ?? undefined,
-        temperature: interaction.options.getNumber('temperature') ?? undefined,
-        script,
-        tones: interaction.options.getBoolean('tones') ?? undefined,
-        rhyme: (interaction.options.getString('rhyme') as 'classical' | 'modern' | null) ?? undefined,
-      });
+      const poem = await model.generate({ start, acrostic, script, seed: interaction.options.getInteger('seed') ?? undefined, ...options });
       await ctx.acknowledgements.clear(); // storing and showing the poem can wait; acknowledgements cannot
       // acknowledged already (a burst): the message that will show the poem exists, and the row gets its id
       // now, not in a second write after the edit
@@ -126,6 +138,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
         text: poem.text,
         checkpointVersion: poem.version,
         messageId: loading instanceof InteractionCallbackResponse ? loading.interaction.responseMessageId : null,
+        ...servedAs(poem, options),
       });
       written = { poem, stored };
     } catch (e) {
@@ -143,7 +156,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
     const { poem, stored } = written;
     const reply = {
       embeds: [poemEmbed({ lines: poem.lines, form: poem.form, version: poem.version, prompt: promptLabel(promptKind, start ?? acrostic ?? '') })],
-      components: [ratingButtons(stored.id)],
+      components: poemButtons(stored.id),
     };
     const message = deferred ? await interaction.editReply(reply) : (await interaction.reply({ ...reply, withResponse: true })).resource?.message;
     if (message && message.id !== stored.messageId) await setPoemMessage(ctx.db, stored.id, message.id);
