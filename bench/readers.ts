@@ -12,7 +12,7 @@
  * The readers' taste is a measuring tool, not the product's: the bot never sees it, only their stars.
  *
  *   npx tsx bench/readers.ts [--taste imagery|form|mood] [--nights 5] [--minutes 4] [--recipe raft|kto] [--brigade]
- *                            [--best-of 4] [--readers 20] [--poems 120] [--eval 192] [--seed 1]
+ *                            [--best-of 4] [--readers 20] [--poems 120] [--eval 192] [--seed 1] [--lr X] [--share S]
  *
  * Prints one JSON line per night and a summary line.
  */
@@ -40,17 +40,19 @@ const { values } = parseArgs({
     poems: { type: 'string', default: '120' },
     eval: { type: 'string', default: '192' },
     seed: { type: 'string', default: '1' },
+    lr: { type: 'string' },
+    share: { type: 'string' },
   },
 });
 
 /** Hidden tastes: does this reader like this poem (traditional lines, and its form)? Each one scenario. */
 const TASTES: Record<string, { describe: string; likes: (lines: string[]) => boolean }> = {
-  // an imagery: the moon and water
-  imagery: { describe: 'likes poems with the moon or water in them: 月 江 湖 海 波 舟 潮', likes: (l) => /[月江湖海波舟潮]/.test(l.join('')) },
-  // a form: seven-character lines
+  // an imagery: birds (about 15% of the shipped model's poems)
+  imagery: { describe: 'likes poems with birds in them: 鳥 雁 鶯 燕 鶴 鴻', likes: (l) => /[鳥雁鶯燕鶴鴻]/.test(l.join('')) },
+  // a form: seven-character lines (about 48%)
   form: { describe: 'likes 七言 poems (7-character lines), dislikes 五言', likes: (l) => [...l[0]!].length === 7 },
-  // a mood: melancholy
-  mood: { describe: 'likes melancholy poems: 愁 淚 恨 悲 孤 寒 別 老 夢 怨 傷 斷 病 苦', likes: (l) => /[愁淚恨悲孤寒別老夢怨傷斷病苦]/.test(l.join('')) },
+  // a mood: sorrow (about 18%)
+  mood: { describe: 'likes sorrowful poems: 愁 淚 恨 悲 怨 傷', likes: (l) => /[愁淚恨悲怨傷]/.test(l.join('')) },
 };
 const taste = TASTES[values.taste!];
 if (!taste) throw new Error(`--taste must be one of ${Object.keys(TASTES).join(', ')}`);
@@ -66,6 +68,8 @@ const { discord, bot } = await startBenchBot({
   FINETUNE_MAX_MINUTES: values.minutes,
   FINETUNE_RECIPE: values.recipe,
   BEST_OF_N: values['best-of'],
+  FINETUNE_LR: values.lr,
+  PREFERENCE_SHARE: values.share,
 });
 const admin = { id: '300000000000000001', username: 'admin' };
 const readers = Array.from({ length: Number(values.readers) }, (_, k) => ({

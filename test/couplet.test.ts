@@ -12,7 +12,7 @@ import { isDev, loadTangCorpus } from '../src/model/verse/corpus.js';
 import { PoemInputError } from '../src/model/poem/decode/poem-request.js';
 import { inScript } from '../src/model/verse/script.js';
 import { clearTone } from '../src/model/verse/tones.js';
-import { Vocab } from '../src/model/verse/vocab.js';
+import { UNK, Vocab } from '../src/model/verse/vocab.js';
 
 describe('the couplets of the corpus', () => {
   it('are lines 3–4 and 5–6 of the 律诗, split by poem: no dev or test pair comes from a training poem', () => {
@@ -148,8 +148,24 @@ describe('CoupletModel (the rules of a couplet in decoding)', () => {
     expect(refuse('')).toMatch(/empty: type 5 or 7/);
     expect(refuse('白日依山')).toMatch(/5 or 7 characters.*has 4/);
     expect(refuse('white sun')).toMatch(/only Chinese characters.*「w」/);
-    expect(refuse('白日依山𪚥')).toMatch(/does not know 「𪚥」/);
     expect(() => model.answer({ upper: '白日依山盡', temperature: 9 })).toThrow(PoemInputError);
+  });
+
+  it('answers a line with characters the model has never seen (the unknown token), keeping the rules', () => {
+    const rare = '白日依山𪚥'; // a character outside the model's vocabulary and every variant table
+    const { ids, chars } = model.parseUpper(rare);
+    expect(ids[4]).toBe(UNK);
+    expect(chars[4]).toBe('𪚥');
+    for (const seed of [1, 2, 3]) {
+      const answer = model.answer({ upper: rare, seed });
+      expect([...answer.lower]).toHaveLength(5);
+      expect([...answer.lower].some((ch) => [...rare].includes(ch))).toBe(false); // none of the upper line's characters
+    }
+    // a repeated unknown character is mirrored as a repeat, two different ones are not
+    const twice = model.answer({ upper: '𪚥日依山𪚥', seed: 1 }).lower;
+    expect([...twice][4]).toBe([...twice][0]);
+    const [a, b] = [...model.answer({ upper: '𪚥日依山𪚢', seed: 1 }).lower].filter((_, i) => i === 0 || i === 4);
+    expect(a).not.toBe(b);
   });
 });
 

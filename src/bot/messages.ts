@@ -88,7 +88,7 @@ const CATALOG: Record<'en' | 'zh-CN', Catalog> = {
         case 'upperLength':
           return `An upper line has 5 or 7 characters (a line of 五言 or 七言 verse); this one has ${p.length}.`;
         case 'unknownChars':
-          return `The model does not know ${quoted(p.chars)}: try another character.`;
+          return `The model cannot write ${quoted(p.chars)} (nor a variant form of it): try another character.`;
         case 'formLines':
           return `A ${p.form} has ${p.lines} lines, so its acrostic needs ${p.lines} characters, not ${p.length}.`;
         case 'formLineLength':
@@ -135,7 +135,7 @@ const CATALOG: Record<'en' | 'zh-CN', Catalog> = {
         case 'upperLength':
           return `上联是 5 个或 7 个字（五言或七言的一句）；这句有 ${p.length} 个字。`;
         case 'unknownChars':
-          return `模型不认识 ${quoted(p.chars)}：请换一个字。`;
+          return `模型写不出 ${quoted(p.chars)}（也写不出它的异体字）：请换一个字。`;
         case 'formLines':
           return `${p.form}有 ${p.lines} 句，所以藏头要 ${p.lines} 个字，不是 ${p.length} 个。`;
         case 'formLineLength':

@@ -30,11 +30,11 @@ export async function poemTexts(db: Database, ids: number[]): Promise<{ id: numb
   return db.prisma.poem.findMany({ where: { id: { in: ids } }, select: { id: true, text: true, form: true, script: true } });
 }
 
-/** the prompts readers asked with lately (newest first): what the night's samples are written for */
-export async function recentPrompts(db: Database, take: number): Promise<{ promptKind: string; promptText: string; options: string }[]> {
+/** the prompts readers asked with lately (newest first), with who asked: what the night's samples are written for */
+export async function recentPrompts(db: Database, take: number): Promise<{ userId: string; promptKind: string; promptText: string; options: string }[]> {
   return db.prisma.poem.findMany({
     where: { kind: 'poem' },
-    select: { promptKind: true, promptText: true, options: true },
+    select: { userId: true, promptKind: true, promptText: true, options: true },
     orderBy: { id: 'desc' },
     take,
   });

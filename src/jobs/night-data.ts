@@ -26,6 +26,8 @@ export type NightData = {
 
 /** fewer rated poems than this, and the night learns no taste (the corpus fine-tune and the gate still run) */
 export const MIN_RATED_POEMS = 30;
+/** a reader's recent prompts the night writes samples for, at most */
+const PROMPTS_PER_READER = 5;
 /** the gate's requests: free poems of every form and the readers' recent prompts, fixed seeds */
 const GATE_POEMS = 96;
 
@@ -66,7 +68,16 @@ export async function nightData(db: Database, o: { maxReaderShare: number; heldO
   const scores = fairScores(ratings, swaps, { maxReaderShare: o.maxReaderShare });
   const readers = new Set(ratings.map((r) => r.userId)).size;
   const rated = [...scores.poems.keys()].filter((id) => texts.has(id));
-  const recent = (await recentPrompts(db, 256)).map(requestOf);
+  // the readers' recent prompts, a few per reader: a brigade's hundred requests are a few prompts among many
+  const perReader = new Map<string, number>();
+  const recent = (await recentPrompts(db, 1000))
+    .filter((p) => {
+      const n = perReader.get(p.userId) ?? 0;
+      perReader.set(p.userId, n + 1);
+      return n < PROMPTS_PER_READER;
+    })
+    .slice(0, 256)
+    .map(requestOf);
   const gatePrompts = Array.from({ length: GATE_POEMS }, (_, k) => ({
     ...(k % 2 === 1 && recent.length > 0 ? recent[Math.floor(k / 2) % recent.length]! : { form: FORMS[k % FORMS.length]! }),
     seed: 1000 + k,

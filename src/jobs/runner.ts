@@ -232,7 +232,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
         prompts: night.prompts,
         gatePrompts: night.gatePrompts,
         ratedTexts: night.ratedTexts,
-        samples: settings.samples ?? 512,
+        samples: settings.samples ?? 1024,
         keep: settings.keep ?? 0.25,
         beta: settings.beta ?? 0.1,
         seed: row.id,

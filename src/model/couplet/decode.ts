@@ -14,9 +14,9 @@ import { sample } from '../poem/decode/sampler.js';
 import { Int8Matrix } from '../kernels/int8-matvec.js';
 import { LstmCells } from '../kernels/lstm-cell.js';
 import { PoemInputError, parseRequest } from '../poem/decode/poem-request.js';
-import { inScript, toTraditional } from '../verse/script.js';
+import { inScript, spellIn, toTraditional } from '../verse/script.js';
 import { clearTone } from '../verse/tones.js';
-import { BOS } from '../verse/vocab.js';
+import { BOS, UNK } from '../verse/vocab.js';
 import { COUPLET_SAMPLING, DEFAULT_SCRIPT, SCRIPTS, type Script } from '../../shared/verse.js';
 import { COUPLET_CHECKPOINT, loadCouplet, type CoupletManifest } from './checkpoint.js';
 
@@ -98,8 +98,12 @@ export class CoupletModel {
     return this.manifest.version;
   }
 
-  /** Validates an upper line: 5 or 7 Chinese characters the model knows. Returns its ids (traditional). */
-  parseUpper(text: string): number[] {
+  /**
+   * Validates an upper line: 5 or 7 Chinese characters. Returns each character as the model spells it
+   * (traditional, or the variant form it knows: 顔 → 顏) and its id; a character the model has never seen is
+   * still understood as a character, the encoder's unknown token, with its own tone where the corpus gives it.
+   */
+  parseUpper(text: string): { chars: string[]; ids: number[] } {
     const chars = [...text.trim()];
     if (chars.length === 0)
       throw new PoemInputError('The upper line is empty: type 5 or 7 Chinese characters, e.g. 白日依山盡.', { code: 'empty', kind: 'upper' });
@@ -115,21 +119,18 @@ export class CoupletModel {
         code: 'upperLength',
         length: chars.length,
       });
+    const spelt = spellIn(chars.join(''), (ch) => this.vocab.has(ch));
     const converted = [...toTraditional(chars.join(''))];
-    const ids = chars.map((ch, i) => (this.vocab.has(converted[i]!) ? this.vocab.id(converted[i]!) : this.vocab.has(ch) ? this.vocab.id(ch) : -1));
-    const unknown = [...new Set(chars.filter((_, i) => ids[i] === -1))];
-    if (unknown.length > 0)
-      throw new PoemInputError(`The couplet model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`, {
-        code: 'unknownChars',
-        chars: unknown,
-      });
-    return ids;
+    return {
+      chars: spelt.map((ch, i) => ch ?? (converted.length === chars.length ? converted[i]! : chars[i]!)),
+      ids: spelt.map((ch) => (ch === undefined ? UNK : this.vocab.id(ch))),
+    };
   }
 
   /** Writes the lower line for an upper line. Throws PoemInputError for bad input. */
   answer(request: CoupletRequest): CoupletAnswer {
     const req = parseRequest(CoupletRequest, request);
-    const upper = this.parseUpper(req.upper);
+    const { chars: upperChars, ids: upper } = this.parseUpper(req.upper);
     const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
     const n = upper.length;
     const { hiddenDim: H } = this.manifest.config;
@@ -146,12 +147,12 @@ export class CoupletModel {
     let previous = BOS;
     for (let t = 0; t < n; t++) {
       this.step(this.decoder, this.biases.decoder, state, previous);
-      const repeatOf = upper.findIndex((id, s) => s < t && id === upper[t]);
+      const repeatOf = upperChars.findIndex((ch, s) => s < t && ch === upperChars[t]);
       let token: number;
       if (req.rules && repeatOf >= 0)
         token = lower[repeatOf]!; // the upper line repeats here: so does the lower
       else {
-        const upperTone = this.toneOfId[upper[t]!];
+        const upperTone = upper[t] === UNK ? { level: 1, oblique: 2, none: 0 }[clearTone(upperChars[t]!) ?? 'none'] : this.toneOfId[upper[t]!];
         const opposite = req.rules && keys.has(t) && upperTone !== 0 ? (upperTone === 1 ? 2 : 1) : 0;
         const allowed = opposite === 0 ? this.contentIds : this.fitFor[opposite];
         const logits = this.out.applyMany([this.attend(state[0]!.h, encoded)], allowed)[0]!;
@@ -162,7 +163,7 @@ export class CoupletModel {
       previous = token;
     }
     const script = req.script;
-    const shown = { upper: inScript(this.vocab.decode(upper), script), lower: inScript(this.vocab.decode(lower), script) };
+    const shown = { upper: inScript(upperChars.join(''), script), lower: inScript(this.vocab.decode(lower), script) };
     return { ...shown, text: `${shown.upper}，${shown.lower}。`, script, version: this.version };
   }
 

@@ -6,7 +6,7 @@ import prand from 'pure-rand';
 import type { z } from 'zod';
 import { FORM_SHAPE, FORMS, type Form } from '../../verse/corpus.js';
 import { PoemInputError, type PoemRequest } from './poem-request.js';
-import { toTraditional } from '../../verse/script.js';
+import { spellIn } from '../../verse/script.js';
 import type { Vocab } from '../../verse/vocab.js';
 
 // How often each form appears among the corpus's regular poems (train split): the default form is drawn so.
@@ -48,13 +48,12 @@ export function resolvePrompt(vocab: Vocab, req: z.infer<typeof PoemRequest>, rn
       length: chars.length,
     });
   }
-  // The model writes traditional characters: convert the whole text (phrases convert better than single
-  // characters), falling back to the character as typed when only that one is known.
-  const converted = [...toTraditional(raw)];
-  const ids = chars.map((ch, i) => (vocab.has(converted[i]!) ? vocab.id(converted[i]!) : vocab.has(ch) ? vocab.id(ch) : -1));
+  // The model writes traditional characters: the text converted, as typed, or a variant form it knows (顔 → 顏)
+  const spelt = spellIn(raw, (ch) => vocab.has(ch));
+  const ids = spelt.map((ch) => (ch === undefined ? -1 : vocab.id(ch)));
   const unknown = [...new Set(chars.filter((_, i) => ids[i] === -1))];
   if (unknown.length > 0) {
-    throw new PoemInputError(`The model does not know ${unknown.map((c) => `「${c}」`).join(' ')}: try another character.`, {
+    throw new PoemInputError(`The model cannot write ${unknown.map((c) => `「${c}」`).join(' ')} (nor a variant form of it): try another character.`, {
       code: 'unknownChars',
       chars: unknown,
     });
