@@ -80,6 +80,38 @@ function simulatedNight(poems: number, seed: number) {
   return { ratings, texts, liked };
 }
 
+describe('a brigade', () => {
+  it('three accounts giving 5 stars to every poem with 酒, hundreds of times, do not teach the taste model to like 酒', () => {
+    const { ratings, texts } = simulatedNight(300, 4);
+    const corpus = loadTangCorpus().train;
+    const withWine = corpus.filter((p) => p.lines.join('').includes('酒'));
+    // the brigade's own poems, each rated 5 by one of them
+    withWine.slice(0, 360).forEach((p, k) => {
+      const id = 10_000 + k;
+      texts.set(id, { id, text: poemText(p.lines), form: p.form });
+      ratings.push(rating(id, `brigade${k % 3}`, 5, 400 + k));
+    });
+    const unseen = corpus.slice(8000, 8600).map((p) => ({ text: poemText(p.lines), form: p.form }));
+    const pull = (model: TasteModel) => {
+      const mean = (xs: typeof unseen) => xs.reduce((s, p) => s + model.score(p.text, p.form).mean, 0) / xs.length;
+      return mean(unseen.filter((p) => p.text.includes('酒'))) - mean(unseen.filter((p) => !p.text.includes('酒')));
+    };
+    const honest = TasteModel.train(tasteExamples(fairScores(ratings.filter((r) => !r.userId.startsWith('brigade')), [], { maxReaderShare: 0.1 }), texts));
+    const defended = TasteModel.train(tasteExamples(fairScores(ratings, [], { maxReaderShare: 0.1 }), texts));
+    // the same stars read naively (no reader offsets, no cap, no shrinkage): a poem is liked when its mean is ≥ 4
+    const naive = TasteModel.train(
+      [...texts.keys()].flatMap((id) => {
+        const stars = ratings.filter((r) => r.poemId === id).map((r) => r.stars);
+        if (stars.length === 0) return [];
+        const mean = stars.reduce((a, b) => a + b, 0) / stars.length;
+        return [{ ...texts.get(id)!, label: (mean >= 4 ? 1 : 0) as 0 | 1, weight: 1 }];
+      }),
+    );
+    expect(pull(naive)).toBeGreaterThan(1); // the attack works on a naive reading…
+    expect(Math.abs(pull(defended) - pull(honest))).toBeLessThan(0.15); // …and not on the fair signal
+  });
+});
+
 describe('the taste model', () => {
   it('learns a taste from noisy readers: its AUC on later poems is high, and ranks unseen liked poems first', () => {
     const { ratings, texts, liked } = simulatedNight(400, 1);

@@ -48,7 +48,7 @@ export const Config = z.object({
     .positive()
     .max(24 * 60)
     .optional(),
-  FINETUNE_LR: z.coerce.number().positive().max(1).default(3e-4),
+  FINETUNE_LR: z.coerce.number().positive().max(1).default(1.5e-4),
   /** Gradient worker threads of a fine-tune (default: all cores; 1 leaves a core to /poem). */
   FINETUNE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   /** Threads that write poems (default: one per core but one, at most two; see poem-writer.ts). */
@@ -66,9 +66,9 @@ export const Config = z.object({
   /** How the nightly update learns from the readers: raft (the model's own poems the taste model ranks best) or kto (liked and disliked poems). */
   FINETUNE_RECIPE: z.enum(['raft', 'kto']).default('raft'),
   /** The share of a fine-tune's steps that learn from the readers (the rest replay the corpus). */
-  PREFERENCE_SHARE: z.coerce.number().min(0).max(0.9).default(0.3),
+  PREFERENCE_SHARE: z.coerce.number().min(0).max(0.9).default(0.2),
   /** The most one reader's ratings may weigh of a night's learning. */
-  READER_MAX_SHARE: z.coerce.number().gt(0).max(1).default(0.1),
+  READER_MAX_SHARE: z.coerce.number().gt(0).max(1).default(0.05),
   /** Candidates a /poem is written as, the taste model serving the best (1: off); fewer under load. */
   BEST_OF_N: z.coerce.number().int().min(1).max(16).default(4),
   REPORT_CHANNEL_ID: z

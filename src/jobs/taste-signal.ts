@@ -4,6 +4,10 @@
  * - **Each reader's offset removed, few-rating poems shrunk** (Koren 2008's baseline predictor): stars ≈ μ +
  *   b_reader + b_poem, fitted by alternating ridge updates. b_poem is the poem's score: a harsh reader's 3 and a
  *   generous reader's 5 mean what they mean to each, and a poem with one rating is pulled towards 0.
+ * - **A rating tells what it tells against its reader's other ratings**: a reader whose stars never vary (5 to
+ *   everything) says nothing about which poems are better, and weighs accordingly: each reader's ratings weigh
+ *   v / (v + ½), v the variance of their stars shrunk towards everyone's (2 ratings' worth), so one rating
+ *   from a new reader still counts and a hundred fives count for little.
  * - **No reader steers the night**: every reader's ratings (and 🔄 replacements) together weigh at most
  *   `maxReaderShare` of the night's weight (more when there are fewer readers than 1 / share), their own weights
  *   scaled down. A handful of accounts rating hundreds of poems count as a handful of readers.
@@ -46,6 +50,25 @@ export function readerWeights(countsByReader: Map<string, number>, maxShare: num
   return new Map(readers.map((r) => [r, Math.min(1, cap / countsByReader.get(r)!)]));
 }
 
+/**
+ * Per reader, how much their ratings can tell: v / (v + ½), v the variance of their stars shrunk towards the
+ * variance of everyone's with the weight of `prior` ratings.
+ */
+export function readerInformativeness(ratings: StarRating[], prior = 2): Map<string, number> {
+  const byReader = new Map<string, number[]>();
+  for (const r of ratings) byReader.set(r.userId, [...(byReader.get(r.userId) ?? []), r.stars]);
+  const all = ratings.map((r) => r.stars);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const overall = all.length > 1 ? all.reduce((s, x) => s + (x - mean(all)) ** 2, 0) / all.length : 1;
+  return new Map(
+    [...byReader].map(([reader, stars]) => {
+      const m = mean(stars);
+      const v = (stars.reduce((s, x) => s + (x - m) ** 2, 0) + prior * overall) / (stars.length + prior);
+      return [reader, v / (v + 0.5)];
+    }),
+  );
+}
+
 export type FairScores = {
   mean: number;
   readerOffset: Map<string, number>;
@@ -61,7 +84,8 @@ export function fairScores(ratings: StarRating[], replacements: Replacement[], o
   for (const r of ratings) counts.set(r.userId, (counts.get(r.userId) ?? 0) + 1);
   for (const p of replacements) counts.set(p.userId, (counts.get(p.userId) ?? 0) + 1);
   const readerScale = readerWeights(counts, o.maxReaderShare);
-  const rows = ratings.map((r) => ({ ...r, w: readerScale.get(r.userId)! }));
+  const informative = readerInformativeness(ratings);
+  const rows = ratings.map((r) => ({ ...r, w: readerScale.get(r.userId)! * informative.get(r.userId)! }));
   const totalWeight = rows.reduce((s, r) => s + r.w, 0);
   const mean = totalWeight > 0 ? rows.reduce((s, r) => s + r.w * r.stars, 0) / totalWeight : 0;
   const [lp, lu] = [o.poemShrink ?? 2, o.readerShrink ?? 3];
