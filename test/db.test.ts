@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +130,19 @@ describe('openDatabase', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('refuses a database server URL with a clear message, creating nothing and naming no credential', async () => {
+    const cwd = process.cwd();
+    const url = 'postgresql://bob:s3cret@db.example:5432/tangshi?schema=public';
+    const refused = await openDatabase(url).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(refused?.message).toMatch(/DATABASE_URL names a postgresql server \(postgresql:\/\/\*\*\*@db\.example:5432\/tangshi/);
+    expect(refused?.message).not.toContain('s3cret');
+    expect(refused?.message).not.toContain('bob');
+    expect(existsSync(join(cwd, 'postgresql:'))).toBe(false);
   });
 
   it('refuses an in-memory url with a clear message', async () => {

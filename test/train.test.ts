@@ -48,6 +48,29 @@ describe('training', () => {
     expect(manifest.metrics.devPerplexity!).toBeLessThan(before * 0.8);
   });
 
+  it('keeps a float16 snapshot of the best weights, and a run resumed from it (fresh optimizer state) keeps improving', async () => {
+    const dir = tempDir();
+    const snapshot = join(dir, 'snapshot');
+    // saves every step's worth of minutes: each save that beats the snapshot replaces it
+    const first = await train({ ...tiny, out: join(dir, 'run'), lr: 0.01, maxSteps: 12, saveEveryMinutes: 1e-6, snapshot, averageFrom: 0.5 }, data);
+    const kept = loadCheckpoint(snapshot);
+    expect(kept.manifest.weights.dtype).toBe('float16');
+    expect(kept.optimizerState).toBeUndefined();
+    const devHistory = first.training.history.filter((h) => h.devPerplexity !== undefined).map((h) => h.devPerplexity!);
+    expect(devHistory.length).toBeGreaterThan(2);
+    expect(kept.manifest.metrics.devPerplexity!).toBeLessThanOrEqual(Math.min(...devHistory) + 1e-9);
+    // a machine lost: the run goes on from the snapshot alone
+    const resumed = await train({ ...tiny, out: join(dir, 'resumed'), from: snapshot, lr: 0.01, maxSteps: 12, snapshot }, data);
+    expect(resumed.metrics.devPerplexity!).toBeLessThan(kept.manifest.metrics.devPerplexity!);
+    expect(loadCheckpoint(snapshot).manifest.metrics.devPerplexity!).toBeLessThan(kept.manifest.metrics.devPerplexity!);
+  });
+
+  it('trains three layers', async () => {
+    const manifest = await train({ ...tiny, layers: 3, out: join(tempDir(), 'three'), maxSteps: 3 }, data);
+    expect(manifest.config.model.layers).toBe(3);
+    expect(manifest.weights.tensors.filter((t) => t.name.endsWith('.wh'))).toHaveLength(3);
+  });
+
   it('resumes from a checkpoint: steps continue, the parent is recorded, the regularisation kept unless given', async () => {
     const dir = tempDir();
     const regularisation = { dropout: 0.2, lockedDropout: true, weightDrop: 0.1, embeddingDrop: 0.05 };

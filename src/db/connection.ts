@@ -28,11 +28,25 @@ export type OpenOptions = {
   busyTimeoutMs?: number;
 };
 
-/** 'file:./data/x.db' or a plain path → absolute path of the file. */
+/** A URL as it may be shown: its scheme, host and path, never a user name or password. */
+export function redactedUrl(url: string): string {
+  return url.replace(/^([a-z][\w+.-]*:\/\/)[^@/]*@/i, '$1***@');
+}
+
+/**
+ * 'file:./data/x.db' or a plain path → absolute path of the file. A URL of a database server
+ * (postgresql://…) is refused with a message that names it without its credentials: it is no file name.
+ */
 export function sqliteFile(url: string): string {
+  const server = /^([a-z][\w+.-]*):\/\//i.exec(url);
+  if (server && server[1]!.toLowerCase() !== 'file') {
+    throw new InvalidInputError(
+      `DATABASE_URL names a ${server[1]} server (${redactedUrl(url)}), but this bot stores its data in SQLite: set DATABASE_URL to a file, e.g. ${DEFAULT_DATABASE_URL}`,
+    );
+  }
   const path = url.replace(/^file:/, '').replace(/\?.*$/, '');
   if (path === '' || path === ':memory:') {
-    throw new InvalidInputError(`DATABASE_URL must name a SQLite file (got "${url}"); e.g. ${DEFAULT_DATABASE_URL}`);
+    throw new InvalidInputError(`DATABASE_URL must name a SQLite file (got "${redactedUrl(url)}"); e.g. ${DEFAULT_DATABASE_URL}`);
   }
   return resolve(path);
 }
