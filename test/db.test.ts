@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidInputError,
@@ -17,6 +18,8 @@ import {
   type Database,
   type PoemInput,
 } from '../src/db/db.js';
+import { applyPgMigrations, pendingPgMigrations, PG_MIGRATIONS_DIR } from '../src/db/migrations-pg.js';
+import { freshDatabaseUrl, postgresAdminUrl, testProvider } from './support/databases.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tangshi-db-'));
 let n = 0;
@@ -42,7 +45,9 @@ const migrationNames = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('openDatabase', () => {
+const provider = testProvider();
+
+describe.skipIf(provider !== 'sqlite')('openDatabase (SQLite)', () => {
   it('applies the migrations to a fresh file, and nothing on reopen (data kept)', async () => {
     const url = freshUrl();
     const db = await openDatabase(url);
@@ -134,15 +139,15 @@ describe('openDatabase', () => {
 
   it('refuses a database server URL with a clear message, creating nothing and naming no credential', async () => {
     const cwd = process.cwd();
-    const url = 'postgresql://bob:s3cret@db.example:5432/tangshi?schema=public';
+    const url = 'mysql://bob:s3cret@db.example:3306/tangshi';
     const refused = await openDatabase(url).then(
       () => null,
       (e: Error) => e,
     );
-    expect(refused?.message).toMatch(/DATABASE_URL names a postgresql server \(postgresql:\/\/\*\*\*@db\.example:5432\/tangshi/);
+    expect(refused?.message).toMatch(/DATABASE_URL names a mysql server \(mysql:\/\/\*\*\*@db\.example:3306\/tangshi\); this bot stores its data in SQLite/);
     expect(refused?.message).not.toContain('s3cret');
     expect(refused?.message).not.toContain('bob');
-    expect(existsSync(join(cwd, 'postgresql:'))).toBe(false);
+    expect(existsSync(join(cwd, 'mysql:'))).toBe(false);
   });
 
   it('refuses an in-memory url with a clear message', async () => {
@@ -150,10 +155,12 @@ describe('openDatabase', () => {
   });
 });
 
-describe('poems and ratings', () => {
+describe(`poems and ratings (${provider})`, () => {
   let db: Database;
+  let url: string;
   beforeAll(async () => {
-    db = await openDatabase(freshUrl());
+    url = await freshDatabaseUrl();
+    db = await openDatabase(url);
   });
   afterAll(async () => {
     await db.close();
@@ -213,7 +220,7 @@ describe('poems and ratings', () => {
 
   it('keeps one rating per user when the same user clicks many times at once, from two connections', async () => {
     const poem = await recordPoem(db, poemInput());
-    const other = await openDatabase(`file:${db.file}`);
+    const other = await openDatabase(url);
     try {
       await Promise.all(Array.from({ length: 20 }, (_, i) => ratePoem(i % 2 ? other : db, { poemId: poem.id, userId: 'clicker', stars: (i % 5) + 1 })));
       expect(await db.prisma.rating.count({ where: { poemId: poem.id } })).toBe(1);
@@ -246,14 +253,14 @@ describe('poems and ratings', () => {
   });
 });
 
-describe('topPoems and counts', () => {
+describe(`topPoems and counts (${provider})`, () => {
   let db: Database;
   const now = new Date('2025-06-15T12:00:00Z');
   const hoursAgo = (h: number) => new Date(now.getTime() - h * 3600_000);
   const ids: Record<string, number> = {};
 
   beforeAll(async () => {
-    db = await openDatabase(freshUrl());
+    db = await openDatabase(await freshDatabaseUrl());
     // name → [hours before `now`, guild, stars given]
     const plan: Record<string, [number, string, number[]]> = {
       a: [1, 'g1', [5, 5]], // 5.0 × 2
@@ -308,6 +315,62 @@ describe('topPoems and counts', () => {
     await expect(recordPoem(db, poemInput({ kind: 'couplet', form: 'wujue' }))).rejects.toThrow(/"wujue" is not a form of a couplet/);
     await expect(recordPoem(db, poemInput({ form: 'couplet7' }))).rejects.toThrow(/"couplet7" is not a form of a poem/);
     await db.prisma.poem.delete({ where: { id: couplet.id } });
+  });
+});
+
+describe.skipIf(provider !== 'postgresql')('openDatabase (PostgreSQL)', () => {
+  /** an empty database on the test server, not migrated */
+  async function emptyDatabase(): Promise<string> {
+    const admin = postgresAdminUrl()!;
+    const name = `tangshi_empty_${Date.now()}_${++n}`;
+    const client = new pg.Client({ connectionString: admin });
+    await client.connect();
+    await client.query(`CREATE DATABASE ${name}`);
+    await client.end();
+    return admin.replace(/\/postgres(\?|$)/, `/${name}$1`);
+  }
+
+  it('never migrates at start: a database without the migrations is refused, naming them and what to run', async () => {
+    const url = await emptyDatabase();
+    const refused = await openDatabase(url).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(refused).toBeInstanceOf(InvalidInputError);
+    expect(refused!.message).toMatch(/lacks 1 migration\(s\) \(20261206200000_init\): run `npm run db:migrate`/);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      expect((await client.query(`SELECT to_regclass('"Poem"') AS t`)).rows[0].t).toBeNull(); // nothing was created
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('applies its migrations once, as a release step; two migrators at once apply each migration once', async () => {
+    const url = await emptyDatabase();
+    const [a, b] = await Promise.all([applyPgMigrations(url), applyPgMigrations(url)]);
+    expect([...a, ...b].sort()).toEqual(
+      readdirSync(PG_MIGRATIONS_DIR, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+        .sort(),
+    );
+    expect(await applyPgMigrations(url)).toEqual([]);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      expect(await pendingPgMigrations(client)).toEqual([]);
+    } finally {
+      await client.end();
+    }
+    const db = await openDatabase(url);
+    try {
+      expect(db.provider).toBe('postgresql');
+      if (process.env.PGPASSWORD) expect(db.file).not.toContain(process.env.PGPASSWORD); // (pg_virtualenv sets one)
+    } finally {
+      await db.close();
+    }
   });
 });
 

@@ -19,15 +19,15 @@ const user = { id: '200000000000000002', username: 'reader' };
 const ADMIN = PermissionFlagsBits.ManageGuild;
 
 /** A bot with a tiny base model (briefly trained), a report channel and a fine-tune budget of 40 steps; `before` may leave versions in its database. */
-async function startLearningBot(before?: (dir: string, base: { dir: string; manifest: Manifest }) => Promise<void>) {
+async function startLearningBot(before?: (dir: string, base: { dir: string; manifest: Manifest }, databaseUrl: string) => Promise<void>) {
   let baseVersion = '';
   const t = await startTestBot({
     standIn: { extraChannels: ['reports'] },
     env: { FINETUNE_MAX_STEPS: '40', FINETUNE_LR: '0.01', FINETUNE_WORKERS: '1', PROGRESS_EDIT_SECONDS: '0.2' },
-    before: async (dir, discord) => {
+    before: async (dir, discord, databaseUrl) => {
       const base = await makeTrainedTinyCheckpoint(join(dir, 'base'));
       baseVersion = base.manifest.version;
-      await before?.(dir, base);
+      await before?.(dir, base, databaseUrl);
       return { BASE_MODEL_DIR: base.dir, REPORT_CHANNEL_ID: discord.channelIds.get('reports')! };
     },
   });
@@ -142,8 +142,8 @@ describe('the learning loop from Discord', () => {
 
   it('/model rollback goes back to the previous version; bad version ids get a clear message', async () => {
     // a fine-tune's candidate, promoted over the base, as the database holds it after a run
-    const { bot, baseVersion, model } = await startLearningBot(async (dir, base) => {
-      const db = await openDatabase(`file:${join(dir, 'bot.db')}`);
+    const { bot, baseVersion, model } = await startLearningBot(async (dir, base, databaseUrl) => {
+      const db = await openDatabase(databaseUrl);
       const tuned = makeTinyCheckpoint({ dir: join(dir, 'models', 'tuned'), hidden: 12 });
       await registerVersion(db, base.manifest, base.dir);
       await markActive(db, base.manifest.version);

@@ -48,17 +48,21 @@ async function setup() {
 const sevenCharacters = (lines: string[]) => [...lines[0]!].length === 7;
 
 /** One night: `poems` poems asked by readers and rated 1–2 times each by their taste; then a run. */
-async function night(
-  s: Awaited<ReturnType<typeof setup>>,
-  readers: Reader[],
-  likes: (lines: string[]) => boolean,
-  rng: prand.RandomGenerator,
-) {
+async function night(s: Awaited<ReturnType<typeof setup>>, readers: Reader[], likes: (lines: string[]) => boolean, rng: prand.RandomGenerator) {
   const uniform = () => prand.unsafeUniformIntDistribution(0, 999_999, rng) / 1_000_000;
   for (let k = 0; k < 60; k++) {
     const asker = readers[Math.floor(uniform() * readers.length)]!;
     const poem = await s.holder.model.generate({ seed: prand.unsafeUniformIntDistribution(0, 2 ** 30, rng) });
-    const stored = await recordPoem(s.db, { guildId: '1', channelId: '2', userId: asker.id, promptKind: 'none', form: poem.form, script: 'traditional', text: poem.text, checkpointVersion: poem.version });
+    const stored = await recordPoem(s.db, {
+      guildId: '1',
+      channelId: '2',
+      userId: asker.id,
+      promptKind: 'none',
+      form: poem.form,
+      script: 'traditional',
+      text: poem.text,
+      checkpointVersion: poem.version,
+    });
     for (const reader of uniform() < 0.5 ? [asker] : [asker, readers[(readers.indexOf(asker) + 1) % readers.length]!]) {
       const stars = uniform() < 0.25 ? 1 + Math.floor(uniform() * 5) : (likes(poem.lines) ? 5 : 2) + reader.offset;
       await ratePoem(s.db, { poemId: stored.id, userId: reader.id, stars: Math.min(5, Math.max(1, stars)) });
@@ -85,7 +89,10 @@ describe('learning from simulated readers', () => {
     const reports = [];
     for (let n = 0; n < 3; n++) reports.push(await night(s, readers, sevenCharacters, rng));
     const after = await share(s, sevenCharacters);
-    expect(reports.every((r) => r.status !== 'failed'), JSON.stringify(reports.map((r) => r.error))).toBe(true);
+    expect(
+      reports.every((r) => r.status !== 'failed'),
+      JSON.stringify(reports.map((r) => r.error)),
+    ).toBe(true);
     expect(reports.at(-1)!.taste?.heldOutAuc).toBeGreaterThan(0.7);
     expect(s.holder.model.tasteModel).not.toBeNull();
     expect(after - before, `liked share ${before} → ${after}`).toBeGreaterThan(0.2);

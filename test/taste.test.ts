@@ -96,7 +96,16 @@ describe('a brigade', () => {
       const mean = (xs: typeof unseen) => xs.reduce((s, p) => s + model.score(p.text, p.form).mean, 0) / xs.length;
       return mean(unseen.filter((p) => p.text.includes('酒'))) - mean(unseen.filter((p) => !p.text.includes('酒')));
     };
-    const honest = TasteModel.train(tasteExamples(fairScores(ratings.filter((r) => !r.userId.startsWith('brigade')), [], { maxReaderShare: 0.1 }), texts));
+    const honest = TasteModel.train(
+      tasteExamples(
+        fairScores(
+          ratings.filter((r) => !r.userId.startsWith('brigade')),
+          [],
+          { maxReaderShare: 0.1 },
+        ),
+        texts,
+      ),
+    );
     const defended = TasteModel.train(tasteExamples(fairScores(ratings, [], { maxReaderShare: 0.1 }), texts));
     // the same stars read naively (no reader offsets, no cap, no shrinkage): a poem is liked when its mean is ≥ 4
     const naive = TasteModel.train(

@@ -9,6 +9,7 @@ import { FORMS, loadPoemFile, loadTangCorpus, PoemFileError, type Poem } from '.
 import { corpusTrainData } from '../model/poem/train/train-data.js';
 import { PoemInputError, PoemModel } from '../model/poem/decode/generate.js';
 import { count, type Flags, formatEta, num, parse, UsageError } from '../shared/cli-args.js';
+import { DEFAULT_DATABASE_URL } from '../db/connection.js';
 import { COUPLET_SAMPLING, DEFAULT_SCRIPT, orList, POEM_SAMPLING, PRECISIONS, RHYME_SYSTEMS, SCRIPTS } from '../shared/verse.js';
 import { checkpointPerplexity, PERPLEXITY_DEFINITION } from '../model/poem/train/perplexity.js';
 import { train, TrainOptions, type Progress } from '../model/poem/train/train.js';
@@ -382,6 +383,23 @@ program
   .option('--no-baselines', 'the model only')
   .option('--json', 'print one JSON object')
   .action(async (_opts, cmd: Command) => (await import('./couplet.js')).coupletEvalCommand(flags(cmd)));
+
+program
+  .command('db-migrate')
+  .description('apply the database migrations DATABASE_URL lacks (a release step on PostgreSQL; SQLite migrates at start too)')
+  .option('--status', 'list the migrations not applied yet, and apply nothing')
+  .action(async (_opts, cmd: Command) => {
+    const { databaseMigrations } = await import('../db/db.js');
+    const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+    const r = await databaseMigrations(url, { apply: flags(cmd).status === undefined });
+    console.log(
+      r.applied.length > 0
+        ? `applied ${r.applied.join(', ')} to ${r.database}`
+        : r.pending.length > 0
+          ? `${r.database} lacks ${r.pending.join(', ')}`
+          : `${r.database} is up to date (${r.provider})`,
+    );
+  });
 
 /**
  * A command's options by their flag names (`max-steps`, `no-tones`), as strings: what the commands check.

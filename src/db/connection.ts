@@ -1,20 +1,30 @@
 /**
- * The connection: SQLite through Prisma (the Rust-free client over the better-sqlite3 driver adapter), WAL,
- * foreign keys, a busy timeout, pending migrations applied first (migrations.ts); and retryWhenBusy for
- * writes that must not be lost to a briefly locked file.
+ * The connection, chosen by DATABASE_URL: a SQLite file (the default: one process) through Prisma's Rust-free
+ * client over the better-sqlite3 driver adapter, with WAL, foreign keys, a busy timeout and pending migrations
+ * applied first (migrations.ts); or a PostgreSQL server (several processes) over the pg adapter, whose
+ * migrations are a release step (migrations-pg.ts) that the bot only checks. Both clients are generated from
+ * schemas with the same models (test/schemas.test.ts); the data layer is written against the SQLite one's
+ * types. And retryWhenBusy for writes that must not be lost to a briefly locked file or a restarting server.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { PrismaClient as PgPrismaClient } from '../generated/prisma-pg/client.js';
 import { InvalidInputError } from './inputs.js';
-import { applyMigrations, MIGRATIONS_DIR } from './migrations.js';
+import { applyMigrations, MIGRATIONS_DIR, pendingMigrations } from './migrations.js';
+import { applyPgMigrations, PG_MIGRATIONS_DIR, pendingPgMigrations } from './migrations-pg.js';
 
 export const DEFAULT_DATABASE_URL = 'file:./data/tangshi.db';
 
+export type Provider = 'sqlite' | 'postgresql';
+
 export type Database = {
   prisma: PrismaClient;
-  /** absolute path of the SQLite file */
+  provider: Provider;
+  /** absolute path of the SQLite file; on PostgreSQL, the URL without its credentials */
   file: string;
   /** names of the migrations this open applied (empty when the schema was up to date) */
   appliedMigrations: string[];
@@ -33,15 +43,20 @@ export function redactedUrl(url: string): string {
   return url.replace(/^([a-z][\w+.-]*:\/\/)[^@/]*@/i, '$1***@');
 }
 
+/** which database a DATABASE_URL names: postgresql:// (or postgres://) a server, anything else a SQLite file */
+export function providerOf(url: string): Provider {
+  return /^postgres(ql)?:\/\//i.test(url) ? 'postgresql' : 'sqlite';
+}
+
 /**
- * 'file:./data/x.db' or a plain path → absolute path of the file. A URL of a database server
- * (postgresql://…) is refused with a message that names it without its credentials: it is no file name.
+ * 'file:./data/x.db' or a plain path → absolute path of the file. A URL of another kind of server
+ * (mysql://…) is refused with a message that names it without its credentials: it is no file name.
  */
 export function sqliteFile(url: string): string {
   const server = /^([a-z][\w+.-]*):\/\//i.exec(url);
   if (server && server[1]!.toLowerCase() !== 'file') {
     throw new InvalidInputError(
-      `DATABASE_URL names a ${server[1]} server (${redactedUrl(url)}), but this bot stores its data in SQLite: set DATABASE_URL to a file, e.g. ${DEFAULT_DATABASE_URL}`,
+      `DATABASE_URL names a ${server[1]} server (${redactedUrl(url)}); this bot stores its data in SQLite (a file, e.g. ${DEFAULT_DATABASE_URL}) or PostgreSQL (postgresql://user:password@host:5432/db)`,
     );
   }
   const path = url.replace(/^file:/, '').replace(/\?.*$/, '');
@@ -57,6 +72,7 @@ export function sqliteFile(url: string): string {
  * busy timeout.
  */
 export async function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOptions = {}): Promise<Database> {
+  if (providerOf(url) === 'postgresql') return openPostgres(url);
   const file = sqliteFile(url);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   mkdirSync(dirname(file), { recursive: true });
@@ -77,7 +93,35 @@ export async function openDatabase(url: string = DEFAULT_DATABASE_URL, options: 
     throw e;
   }
   let closed: Promise<void> | undefined;
-  return { prisma, file, appliedMigrations, close: () => (closed ??= prisma.$disconnect()) };
+  return { prisma, provider: 'sqlite', file, appliedMigrations, close: () => (closed ??= prisma.$disconnect()) };
+}
+
+/**
+ * Connects to PostgreSQL, after checking that every migration is applied: a process never migrates at start
+ * (several would race); `npm run db:migrate` does it once per release. Says so, with the names, when it is not.
+ */
+async function openPostgres(url: string): Promise<Database> {
+  const shown = redactedUrl(url);
+  const check = new pg.Client({ connectionString: url });
+  try {
+    await check.connect();
+    const pending = await pendingPgMigrations(check, PG_MIGRATIONS_DIR);
+    if (pending.length > 0) {
+      throw new InvalidInputError(
+        `the PostgreSQL database ${shown} lacks ${pending.length} migration(s) (${pending.join(', ')}): run \`npm run db:migrate\` with this DATABASE_URL, then start the bot`,
+      );
+    }
+  } catch (e) {
+    if (e instanceof InvalidInputError) throw e;
+    throw new Error(`cannot reach the PostgreSQL database ${shown}: ${String((e as Error).message).replace(url, shown)}`);
+  } finally {
+    await check.end().catch(() => {});
+  }
+  // the two clients have the same models and the same API (schemas.test.ts); the data layer types them as one
+  const prisma = new PgPrismaClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as PrismaClient;
+  await prisma.$connect();
+  let closed: Promise<void> | undefined;
+  return { prisma, provider: 'postgresql', file: shown, appliedMigrations: [], close: () => (closed ??= prisma.$disconnect()) };
 }
 
 // SQLite's own words, and what Prisma's driver adapter makes of a busy timeout (P1008 "Operation has timed out")
@@ -100,5 +144,31 @@ export async function retryWhenBusy<T>(work: () => Promise<T>, opts: { attempts?
       await new Promise((r) => setTimeout(r, delay));
       delay *= 2;
     }
+  }
+}
+
+/**
+ * The migrations `url`'s database lacks, applied unless `apply` is false: `npm run db:migrate` (a release step
+ * on PostgreSQL) and `npm run db:status`. The database is named without its credentials.
+ */
+export async function databaseMigrations(
+  url: string,
+  o: { apply: boolean },
+): Promise<{ provider: Provider; database: string; applied: string[]; pending: string[] }> {
+  const provider = providerOf(url);
+  if (provider === 'sqlite') {
+    const file = sqliteFile(url);
+    if (!o.apply) return { provider, database: file, applied: [], pending: pendingMigrations(file, MIGRATIONS_DIR) };
+    mkdirSync(dirname(file), { recursive: true });
+    return { provider, database: file, applied: applyMigrations(file, MIGRATIONS_DIR), pending: [] };
+  }
+  const database = redactedUrl(url);
+  if (o.apply) return { provider, database, applied: await applyPgMigrations(url), pending: [] };
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return { provider, database, applied: [], pending: await pendingPgMigrations(client) };
+  } finally {
+    await client.end();
   }
 }

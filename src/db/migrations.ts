@@ -31,6 +31,29 @@ type MigrationRow = { finished_at: string | null; rolled_back_at: string | null 
 /** Prisma's timestamp format in `_prisma_migrations` on SQLite. */
 const prismaNow = () => new Date().toISOString().replace('Z', '+00:00');
 
+/** the migration folders of `dir` the database file has not had yet (all of them when it does not exist) */
+export function pendingMigrations(file: string, dir: string): string[] {
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'migration.sql')))
+    .map((d) => d.name)
+    .sort();
+  if (!existsSync(file)) return names;
+  const sqlite = new Sqlite(file, { readonly: true });
+  try {
+    const table = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
+    if (!table) return names;
+    const done = new Set(
+      sqlite
+        .prepare<[], { migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')
+        .all()
+        .map((r) => r.migration_name),
+    );
+    return names.filter((n) => !done.has(n));
+  } finally {
+    sqlite.close();
+  }
+}
+
 /**
  * Applies, in name order, every migration folder of `dir` not yet recorded as applied in the database's
  * `_prisma_migrations`, each with its record in one IMMEDIATE transaction. Returns the names applied.

@@ -38,15 +38,17 @@ function batchedPerTick<Input, Output>(run: (db: Database, inputs: Input[]) => P
     });
 }
 
-// One INSERT … RETURNING for the batch (SQLite 3.35+; on PostgreSQL see prisma/README.md): Prisma's raw query
+// One INSERT … RETURNING for the batch (SQLite 3.35+ and PostgreSQL; the enum cast below): Prisma's raw query
 // skips its query compiler, which costs the main thread more than the query itself for the small batches a
 // burst finishes (bench/bot-latency.ts). createdAt is set here, as Prisma's @default(now()) does.
 const insertPoems = batchedPerTick(async (db, rows: ReturnType<typeof poemRow>[]) => {
   const createdAt = new Date();
+  // PostgreSQL's column is the enum "PromptKind": a text parameter must be cast to it (SQLite stores text)
+  const promptKind = (kind: string) => (db.provider === 'postgresql' ? Prisma.sql`CAST(${kind} AS "PromptKind")` : Prisma.sql`${kind}`);
   const values = Prisma.join(
     rows.map(
       (r) =>
-        Prisma.sql`(${r.kind}, ${r.guildId}, ${r.channelId}, ${r.userId}, ${r.promptKind}, ${r.promptText}, ${r.form}, ${r.script}, ${r.text}, ${r.checkpointVersion}, ${r.messageId}, ${createdAt}, ${r.seed}, ${r.options}, ${r.candidates}, ${r.tasteVersion}, ${r.replacesPoemId})`,
+        Prisma.sql`(${r.kind}, ${r.guildId}, ${r.channelId}, ${r.userId}, ${promptKind(r.promptKind)}, ${r.promptText}, ${r.form}, ${r.script}, ${r.text}, ${r.checkpointVersion}, ${r.messageId}, ${createdAt}, ${r.seed}, ${r.options}, ${r.candidates}, ${r.tasteVersion}, ${r.replacesPoemId})`,
     ),
   );
   type Row = Omit<Poem, 'id' | 'createdAt' | 'seed' | 'candidates' | 'replacesPoemId'> & {

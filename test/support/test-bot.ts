@@ -13,6 +13,7 @@ import { initParams } from '../../src/model/couplet/seq2seq.js';
 import { loadCouplets } from '../../src/model/couplet/pairs.js';
 import { Vocab } from '../../src/model/verse/vocab.js';
 import { tempDir } from '../helpers.js';
+import { freshDatabaseUrl, testProvider } from './databases.js';
 import { startDiscordStandIn, type DiscordStandIn, type InteractionAnswer, type StandInOptions, type UserInput } from './discord/index.js';
 
 export const STRING = 3;
@@ -39,8 +40,8 @@ export interface TestBotOptions {
   /** environment on top of the defaults below (DISCORD_* and DATABASE_URL are the test's own) */
   env?: Record<string, string>;
   standIn?: StandInOptions;
-  /** runs before the bot starts, on the test's directory (to leave a model, a database or versions there); returns more environment */
-  before?: (dir: string, discord: DiscordStandIn) => Promise<Record<string, string> | undefined> | Record<string, string> | undefined;
+  /** runs before the bot starts, on the test's directory and database (to leave a model or versions there); returns more environment */
+  before?: (dir: string, discord: DiscordStandIn, databaseUrl: string) => Promise<Record<string, string> | undefined> | Record<string, string> | undefined;
 }
 
 let coupletDir: string | undefined;
@@ -64,7 +65,9 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   const dir = tempDir('tangshi-e2e-');
   let bot: RunningBot;
   try {
-    const env = await options.before?.(dir, discord);
+    // SQLite, or a fresh PostgreSQL database when the run is for it (support/databases.ts)
+    const databaseUrl = await freshDatabaseUrl(testProvider(), join(dir, 'bot.db'));
+    const env = await options.before?.(dir, discord, databaseUrl);
     bot = await startBot(
       readConfig({
         COUPLET_MODEL_DIR: tinyCoupletModel(),
@@ -77,7 +80,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
         DISCORD_TOKEN: discord.token,
         DISCORD_API_URL: discord.apiUrl,
         DISCORD_GUILD_ID: discord.guildId,
-        DATABASE_URL: `file:${join(dir, 'bot.db')}`,
+        DATABASE_URL: databaseUrl,
       }),
     );
   } catch (error) {
