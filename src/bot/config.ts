@@ -2,6 +2,7 @@
 import cron from 'node-cron';
 import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/runtime/paths.js';
 import { z } from 'zod';
+import { RECIPES } from '../shared/verse.js';
 import { KernelsChoice, LstmKernelsChoice } from '../model/kernels/native-kernels.js';
 
 const idList = z
@@ -64,7 +65,7 @@ export const Config = z.object({
   /** Dev perplexity may rise by at most this share when a candidate is promoted for the readers' taste. */
   PROMOTE_PPL_BUDGET: z.coerce.number().min(0).max(0.5).default(0.015),
   /** How the nightly update learns from the readers: raft (the model's own poems the taste model ranks best) or kto (liked and disliked poems). */
-  FINETUNE_RECIPE: z.enum(['raft', 'kto']).default('raft'),
+  FINETUNE_RECIPE: z.enum(RECIPES).default('raft'),
   /** The share of a fine-tune's steps that learn from the readers (the rest replay the corpus). */
   PREFERENCE_SHARE: z.coerce.number().min(0).max(0.9).default(0.2),
   /** The most one reader's ratings may weigh of a night's learning. */

@@ -58,11 +58,6 @@ export async function markTasteActive(db: Database, version: string): Promise<vo
   );
 }
 
-/** the newest `take` taste models, newest first */
-export function recentTastes(db: Database, take: number): Promise<TasteVersion[]> {
-  return db.prisma.tasteVersion.findMany({ orderBy: [{ createdAt: 'desc' }, { version: 'desc' }], take });
-}
-
 /** the newest finished runs with their gate's figures, newest first (the /model status chart) */
 export function recentRuns(db: Database, take: number) {
   return db.prisma.trainingRun.findMany({

@@ -30,10 +30,9 @@ import { cleanLines, isDev, loadTangCorpus, poemText, regularPoem } from '../mod
 import { distinct2, scorePoems } from '../model/verse/poetics.js';
 import { poemRhymes } from '../model/verse/modern-rhyme.js';
 import { clearTone } from '../model/verse/tones.js';
-import type { Form } from '../shared/verse.js';
+import type { Form, Recipe } from '../shared/verse.js';
 
-export const RECIPES = ['raft', 'kto'] as const;
-export type Recipe = (typeof RECIPES)[number];
+export type { Recipe };
 
 /** the night's ratings as the taste models learn them (traditional text), by part */
 export type TasteData = {

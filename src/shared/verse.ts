@@ -29,3 +29,7 @@ export const COUPLET_SAMPLING = { temperature: 0.6, topK: 20, topP: 0.9 } as con
 
 /** "a, b or c", for messages that list the choices */
 export const orList = (items: readonly string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`);
+
+/** how the nightly update learns from the readers (src/model/poem/train/preference.ts) */
+export const RECIPES = ['raft', 'kto'] as const;
+export type Recipe = (typeof RECIPES)[number];
