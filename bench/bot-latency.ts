@@ -12,8 +12,12 @@
  * measure the same bot warm, as one that has been serving for a while is. The machine's load average is
  * printed beside each burst: figures taken with other work on the cores are not comparable.
  *
- *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--rounds 2] [--poem-workers N] [--discord thread|main]
+ * With `--taste FILE` the bot serves with that taste model (best-of-n, BEST_OF_N candidates a poem, fewer under
+ * load), as a bot that has learnt from its readers does.
+ *
+ *   npx tsx bench/bot-latency.ts [--requests 200] [--bursts 10,50,200,1000] [--rounds 2] [--poem-workers N] [--discord thread|main] [--taste FILE]
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +26,7 @@ import { askPoem, type BenchAnswer } from './ask-poem.js';
 import { osThreadId, threadCpuMs } from './thread-cpu.js';
 import { startBenchBot, startBenchBotAgainst } from './bench-bot.js';
 import { percentile } from '../src/shared/stats.js';
+import { TasteModel } from '../src/model/taste/taste-model.js';
 import { TS_WORKER } from '../src/model/runtime/paths.js';
 import type { RunningBot } from '../src/bot/bot.js';
 
@@ -32,6 +37,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     'poem-workers': { type: 'string' },
     discord: { type: 'string', default: 'thread' },
+    taste: { type: 'string' },
   },
 });
 if (values.discord !== 'thread' && values.discord !== 'main') throw new Error('--discord must be thread or main');
@@ -79,6 +85,11 @@ if (values.discord === 'main') {
   };
 }
 
+if (values.taste) {
+  const json = readFileSync(values.taste, 'utf8');
+  const problem = await bot.ctx.model.useTaste({ path: values.taste, sha256: TasteModel.sha256(json), version: TasteModel.fromJSON(json).version });
+  if (problem) throw new Error(problem);
+}
 for (let k = 0; k < 5; k++) await ask(k); // warm-up
 const sequential: number[] = [];
 for (let k = 0; k < Number(values.requests); k++) sequential.push((await ask(k)).first);
@@ -149,6 +160,7 @@ console.log(
     discord: values.discord === 'thread' ? 'stand-in on its own thread' : "stand-in on the bot's main thread",
     model: bot.ctx.model.version,
     poem_workers: bot.ctx.model.workers,
+    best_of: bot.ctx.model.tasteModel ? bot.ctx.model.bestOf : 1,
     sequential_requests: sequential.length,
     first_response_ms_p50: +percentile(sequential, 50).toFixed(1),
     first_response_ms_p99: +percentile(sequential, 99).toFixed(1),
