@@ -89,25 +89,31 @@ export function fairScores(ratings: StarRating[], replacements: Replacement[], o
   const totalWeight = rows.reduce((s, r) => s + r.w, 0);
   const mean = totalWeight > 0 ? rows.reduce((s, r) => s + r.w * r.stars, 0) / totalWeight : 0;
   const [lp, lu] = [o.poemShrink ?? 2, o.readerShrink ?? 3];
-  const bPoem = new Map<number, number>();
-  const bReader = new Map<string, number>();
+  type Row = (typeof rows)[number];
+  /** per key, the weighted mean of the residuals, shrunk towards 0 by `shrink` ratings' worth */
+  const shrunkMeans = <K>(key: (r: Row) => K, residual: (r: Row) => number, shrink: number) => {
+    const sums = new Map<K, [number, number]>();
+    for (const r of rows) {
+      const s = sums.get(key(r)) ?? [0, 0];
+      s[0] += r.w * residual(r);
+      s[1] += r.w;
+      sums.set(key(r), s);
+    }
+    return new Map([...sums].map(([k, [sum, w]]) => [k, sum / (shrink + w)]));
+  };
+  let bPoem = new Map<number, number>();
+  let bReader = new Map<string, number>();
   for (let it = 0; it < 20; it++) {
-    const poemSums = new Map<number, [number, number]>();
-    for (const r of rows) {
-      const s = poemSums.get(r.poemId) ?? [0, 0];
-      s[0] += r.w * (r.stars - mean - (bReader.get(r.userId) ?? 0));
-      s[1] += r.w;
-      poemSums.set(r.poemId, s);
-    }
-    for (const [id, [sum, w]] of poemSums) bPoem.set(id, sum / (lp + w));
-    const readerSums = new Map<string, [number, number]>();
-    for (const r of rows) {
-      const s = readerSums.get(r.userId) ?? [0, 0];
-      s[0] += r.w * (r.stars - mean - (bPoem.get(r.poemId) ?? 0));
-      s[1] += r.w;
-      readerSums.set(r.userId, s);
-    }
-    for (const [id, [sum, w]] of readerSums) bReader.set(id, sum / (lu + w));
+    bPoem = shrunkMeans(
+      (r) => r.poemId,
+      (r) => r.stars - mean - (bReader.get(r.userId) ?? 0),
+      lp,
+    );
+    bReader = shrunkMeans(
+      (r) => r.userId,
+      (r) => r.stars - mean - (bPoem.get(r.poemId) ?? 0),
+      lu,
+    );
   }
   const poems = new Map<number, { score: number; weight: number; raters: number }>();
   for (const r of rows) {
