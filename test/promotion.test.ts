@@ -12,6 +12,7 @@ const poems = (over: Partial<GatePoems> = {}): GatePoems => ({
   copiedLines: 0,
   distinct2: 0.7,
   verbatim: 0,
+  judgeScores: null,
   ...over,
 });
 const base: GateCase = {
@@ -41,6 +42,15 @@ describe('the gate', () => {
     expect(v.decidedBy).toBe('perplexity');
     expect(v.checks.find((c) => c.name === 'taste')!.pass).toBe(true);
     expect(v.decision).toMatch(/^Kept v-base: dev perplexity 70\.00 → 71\.06 \(at most 71\.05/);
+  });
+
+  it("compares each request's two poems under the judge: a difference within the judge's noise promotes nothing", () => {
+    const active = Array.from({ length: 96 }, (_, k) => Math.sin(k)); // spread like a judge's scores
+    const clear = decideGate({ ...base, active: poems({ judgeScores: active }), candidate: poems({ judgeMean: 0.3, judgeScores: active.map((x, k) => x + 0.3 + 0.2 * Math.cos(k)) }) });
+    expect(clear.checks.find((c) => c.name === 'taste')!.pass).toBe(true);
+    const noise = decideGate({ ...base, active: poems({ judgeScores: active }), candidate: poems({ judgeMean: 0.01, judgeScores: active.map((x, k) => x + 0.01 + Math.cos(3 * k)) }) });
+    expect([noise.promote, noise.decidedBy]).toEqual([false, 'taste']);
+    expect(noise.decision).toMatch(/paired t -?[\d.]+, at least 1\.28/);
   });
 
   it('refuses a candidate the judge does not prefer, however good its perplexity', () => {

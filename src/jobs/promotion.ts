@@ -3,7 +3,9 @@
  * same run on the same poems,
  *
  * - **taste**: its own poems (fixed prompts and seeds, one candidate each) score higher than the active
- *   model's under the judge, a taste model fitted on half of the rated poems that the policy never learnt from;
+ *   model's under the judge, a taste model fitted on half of the rated poems that the policy never learnt from:
+ *   the poems of the same request compared pairwise, their mean difference at least `TASTE_T` standard errors
+ *   above 0 (a judge fitted on a few dozen poems is noisy: a difference within its noise promotes nothing);
  * - **quality**: its dev perplexity is at most the active's × (1 + `pplBudget`) (PROMOTE_PPL_BUDGET): a step
  *   towards readers moves a model off its best fit to the corpus, so a small rise is the price of learning,
  *   and the budget bounds it;
@@ -43,12 +45,23 @@ export type GateCheck = {
 export type GateVerdict = GateCase & { checks: GateCheck[]; promote: boolean; decidedBy: GateCheck['name'] | 'all'; decision: string };
 
 export const VERSE_LIMITS = { repeats: 0.03, copies: 0.01, diversity: 0.95, rulesSlack: 0.01 };
+/** how many standard errors the judge's paired difference must be above 0 (one-sided, about 90%) */
+export const TASTE_T = 1.28;
+
+/** the paired differences' mean and its t statistic (mean / standard error) */
+export function pairedT(before: number[], after: number[]): { mean: number; t: number } {
+  const d = after.map((x, k) => x - before[k]!);
+  const mean = d.reduce((a, b) => a + b, 0) / d.length;
+  const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, d.length - 1));
+  return { mean, t: sd > 0 ? mean / (sd / Math.sqrt(d.length)) : mean > 0 ? Number.POSITIVE_INFINITY : 0 };
+}
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 export function decideGate(c: GateCase): GateVerdict {
   const { active: a, candidate: k } = c;
   const judged = a.judgeMean !== null && k.judgeMean !== null;
+  const paired = judged && a.judgeScores && k.judgeScores ? pairedT(a.judgeScores, k.judgeScores) : null;
   const maxPpl = judged ? c.before * (1 + c.pplBudget) : c.before;
   const minDistinct2 = VERSE_LIMITS.diversity * Math.min(a.distinct2, c.corpusDistinct2);
   const checks: GateCheck[] = [
@@ -61,8 +74,8 @@ export function decideGate(c: GateCase): GateVerdict {
     judged
       ? {
           name: 'taste',
-          pass: k.judgeMean! > a.judgeMean!,
-          detail: `judge's score ${a.judgeMean!.toFixed(3)} → ${k.judgeMean!.toFixed(3)} (liked ${pct(a.judgeLiked!)} → ${pct(k.judgeLiked!)}, ${k.poems} poems each)`,
+          pass: paired ? paired.t >= TASTE_T : k.judgeMean! > a.judgeMean!,
+          detail: `judge's score ${a.judgeMean!.toFixed(3)} → ${k.judgeMean!.toFixed(3)}${paired ? ` (paired t ${paired.t.toFixed(2)}, at least ${TASTE_T})` : ''}, liked ${pct(a.judgeLiked!)} → ${pct(k.judgeLiked!)}, ${k.poems} poems each`,
         }
       : { name: 'taste', pass: true, detail: 'no judge tonight (too few ratings): the candidate may not be worse on dev at all' },
     {

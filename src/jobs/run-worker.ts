@@ -85,6 +85,8 @@ export type GatePoems = {
   /** the judge's mean score (its ensemble mean), and the share of poems it calls liked (score > 0) */
   judgeMean: number | null;
   judgeLiked: number | null;
+  /** the judge's score of each poem, in the gate's request order (the two models' poems are compared pairwise) */
+  judgeScores: number[] | null;
   toneRules: number;
   rhyme: number;
   repeats: number;
@@ -297,6 +299,7 @@ if (controller.signal.aborted) {
         poems: poems.length,
         judgeMean: judge ? scores.reduce((a, b) => a + b, 0) / scores.length : null,
         judgeLiked: judge ? scores.filter((s) => s > 0).length / scores.length : null,
+        judgeScores: judge ? scores.map((x) => Math.round(x * 1e4) / 1e4) : null,
         toneRules: measures.tone_rules_kept,
         rhyme: measures.rhyme_classical,
         repeats: measures.repeated_characters,
