@@ -44,6 +44,7 @@ async function setup(settings: Partial<FinetuneSettings> = {}, opts: { base?: st
     modelDir,
     active: () => holder.model,
     swapTo: hotSwapper(holder),
+    root: base,
     useTaste: (choice) => holder.model.useTaste(choice),
     workerModule: opts.workerModule,
     settings: { lr: 0.01, maxSteps: 4, workers: 1, pplBudget: 0.015, recipe: 'raft', preferenceShare: 0.3, maxReaderShare: 0.1, ...settings },

@@ -22,6 +22,8 @@ const base: GateCase = {
   active: poems(),
   candidate: poems({ judgeMean: 0.3, judgeLiked: 0.6 }),
   corpusDistinct2: 0.72,
+  totalBudget: 0.045,
+  root: { perplexity: 69, distinct2: 0.7 },
   baseVersion: 'v-base',
   activeVersion: 'v-base',
 };
@@ -70,10 +72,19 @@ describe('the gate', () => {
     expect([v.promote, v.decidedBy]).toEqual([false, name]);
   });
 
-  it("holds diversity to the active model's, or to the poets' own when the active model's is higher (an untrained model's random characters)", () => {
-    const untrained = { ...base, active: poems({ distinct2: 0.995 }) };
+  it("holds diversity to the root's, or to the poets' own when the root's is higher (an untrained model's random characters)", () => {
+    const untrained = { ...base, root: { perplexity: 69, distinct2: 0.995 } };
     expect(decideGate({ ...untrained, candidate: poems({ judgeMean: 0.3, distinct2: 0.69 }) }).promote).toBe(true); // ≥ 0.95 × 0.72
     expect(decideGate({ ...untrained, candidate: poems({ judgeMean: 0.3, distinct2: 0.68 }) }).decidedBy).toBe('diversity');
+  });
+
+  it('bounds the drift of many nights: diversity and perplexity against the root, not only the active model', () => {
+    // an active model that has drifted already: its own figures would let the next one drift further
+    const drifted = { ...base, before: 71.5, after: 72.4, active: poems({ distinct2: 0.6 }) };
+    const v = decideGate({ ...drifted, candidate: poems({ judgeMean: 0.3, distinct2: 0.58 }) });
+    expect(v.checks.find((c) => c.name === 'perplexity')!.pass).toBe(false); // 72.4 > 69 × 1.045 = 72.1
+    expect(v.checks.find((c) => c.name === 'diversity')!.pass).toBe(false); // 0.58 < 0.95 × 0.70
+    expect(v.decision).toMatch(/over the root's 69\.00/);
   });
 
   it('without a judge (too few ratings), a candidate may not be worse on dev at all', () => {

@@ -34,6 +34,7 @@ async function setup() {
     modelDir: join(dir, 'models'),
     active: () => holder.model,
     swapTo: hotSwapper(holder, serving),
+    root: base.dir,
     useTaste: (choice) => holder.model.useTaste(choice),
     settings: { lr: 0.003, maxSteps: 12, workers: 1, pplBudget: 0.05, recipe: 'raft', preferenceShare: 0.3, maxReaderShare: 0.1, samples: 128 },
   });

@@ -68,6 +68,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
     modelDir: config.MODEL_DIR,
     active: () => holder.model,
     swapTo: swapModel,
+    root: config.BASE_MODEL_DIR,
     settings: {
       ...finetuneBudget(config),
       lr: config.FINETUNE_LR,

@@ -8,11 +8,13 @@
  *   above 0 (a judge fitted on a few dozen poems is noisy: a difference within its noise promotes nothing);
  * - **quality**: its dev perplexity is at most the active's × (1 + `pplBudget`) (PROMOTE_PPL_BUDGET): a step
  *   towards readers moves a model off its best fit to the corpus, so a small rise is the price of learning,
- *   and the budget bounds it;
+ *   and the budget bounds it — and at most the root's (the model the lineage started from, BASE_MODEL_DIR)
+ *   × (1 + `totalBudget`) (PROMOTE_PPL_TOTAL_BUDGET), so nights of small rises cannot add up without end;
  * - **verse**: the tone rules and the rhyme hold as well as the active's (to a point), repeated characters
- *   ≤ 3%, lines copied from the corpus ≤ 1%, distinct-2 at least 95% of the active's (or of the Tang poets' own
- *   on as many poems, when that is lower: an untrained model's random characters are no diversity to keep),
- *   and no poem is a rated poem word for word;
+ *   ≤ 3%, lines copied from the corpus ≤ 1%, distinct-2 at least 95% of the root's (or of the Tang poets' own
+ *   on as many poems, when that is lower: an untrained model's random characters are no diversity to keep) —
+ *   the root's, not the active's, so diversity cannot ratchet down 5% a night — and no poem is a rated poem
+ *   word for word;
  * - and the model it was trained from still answers (an admin did not roll back or swap meanwhile).
  *
  * Without a judge (a night with too few ratings) there is no taste to gain: the candidate must then not be
@@ -30,6 +32,10 @@ export type GateCase = {
   candidate: GatePoems;
   /** distinct-2 of as many dev poems as the gate writes */
   corpusDistinct2: number;
+  /** the share dev perplexity may have risen by since the root, all nights together */
+  totalBudget: number;
+  /** the root of the lineage (BASE_MODEL_DIR): its dev perplexity and its gate poems' distinct-2 */
+  root: { perplexity: number; distinct2: number };
   /** the version the run started from, and the one answering now */
   baseVersion: string;
   activeVersion: string;
@@ -62,8 +68,8 @@ export function decideGate(c: GateCase): GateVerdict {
   const { active: a, candidate: k } = c;
   const judged = a.judgeMean !== null && k.judgeMean !== null;
   const paired = judged && a.judgeScores && k.judgeScores ? pairedT(a.judgeScores, k.judgeScores) : null;
-  const maxPpl = judged ? c.before * (1 + c.pplBudget) : c.before;
-  const minDistinct2 = VERSE_LIMITS.diversity * Math.min(a.distinct2, c.corpusDistinct2);
+  const maxPpl = judged ? Math.min(c.before * (1 + c.pplBudget), c.root.perplexity * (1 + c.totalBudget)) : c.before;
+  const minDistinct2 = VERSE_LIMITS.diversity * Math.min(c.root.distinct2, c.corpusDistinct2);
   const checks: GateCheck[] = [
     {
       name: 'unchanged',
@@ -81,7 +87,7 @@ export function decideGate(c: GateCase): GateVerdict {
     {
       name: 'perplexity',
       pass: c.after <= maxPpl,
-      detail: `dev perplexity ${c.before.toFixed(2)} → ${c.after.toFixed(2)} (at most ${maxPpl.toFixed(2)}${judged ? `, +${pct(c.pplBudget)}` : ''})`,
+      detail: `dev perplexity ${c.before.toFixed(2)} → ${c.after.toFixed(2)} (at most ${maxPpl.toFixed(2)}${judged ? `: +${pct(c.pplBudget)} a night, +${pct(c.totalBudget)} over the root's ${c.root.perplexity.toFixed(2)}` : ''})`,
     },
     { name: 'tones', pass: k.toneRules >= a.toneRules - VERSE_LIMITS.rulesSlack, detail: `tone rules kept ${pct(a.toneRules)} → ${pct(k.toneRules)}` },
     { name: 'rhyme', pass: k.rhyme >= a.rhyme - VERSE_LIMITS.rulesSlack, detail: `rhyme ${pct(a.rhyme)} → ${pct(k.rhyme)}` },
@@ -94,7 +100,7 @@ export function decideGate(c: GateCase): GateVerdict {
     {
       name: 'diversity',
       pass: k.distinct2 >= minDistinct2,
-      detail: `distinct-2 ${a.distinct2.toFixed(3)} → ${k.distinct2.toFixed(3)} (at least ${minDistinct2.toFixed(3)}; the poets' ${c.corpusDistinct2.toFixed(3)})`,
+      detail: `distinct-2 ${a.distinct2.toFixed(3)} → ${k.distinct2.toFixed(3)} (at least ${minDistinct2.toFixed(3)}: the root's ${c.root.distinct2.toFixed(3)}, the poets' ${c.corpusDistinct2.toFixed(3)})`,
     },
     { name: 'verbatim', pass: k.verbatim === 0, detail: `${k.verbatim} poems word for word a rated poem` },
   ];

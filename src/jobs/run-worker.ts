@@ -50,6 +50,8 @@ export type TasteData = {
 export type FinetuneJob = {
   /** the active checkpoint: the starting point and the model to beat */
   from: string;
+  /** the root of the lineage (BASE_MODEL_DIR): the gate bounds drift from it */
+  root: string;
   /** where the candidate checkpoint is written (its directory must not be in use) */
   out: string;
   maxSteps?: number;
@@ -117,7 +119,7 @@ export type FinetuneResult = {
   recipe: Recipe | 'corpus';
   preferenceExamples: number;
   taste: TasteResult | null;
-  gate: { active: GatePoems; candidate: GatePoems; judgePoems: number; corpusDistinct2: number };
+  gate: { active: GatePoems; candidate: GatePoems; judgePoems: number; corpusDistinct2: number; root: { perplexity: number; distinct2: number } };
   seconds: { taste: number; training: number; evaluation: number };
 };
 
@@ -311,11 +313,19 @@ if (controller.signal.aborted) {
       writer.dispose();
     }
   };
+  /** the root's dev perplexity (as its manifest records it, measured the same way; else measured now) and its poems' distinct-2 */
+  const rootFigures = async () => {
+    const root = job.root === job.from ? start : loadCheckpoint(job.root);
+    const perplexity = root.manifest.metrics.devPerplexity ?? (job.root === job.from ? before : await checkpointPerplexity(root, data.dev, job.workers)).perplexity;
+    return { perplexity, distinct2: job.root === job.from ? gateActive.distinct2 : (await gatePoems(job.root)).distinct2 };
+  };
+  const gateActive = await gatePoems(job.from);
   const gate = {
-    active: await gatePoems(job.from),
+    active: gateActive,
     candidate: await gatePoems(job.out),
     judgePoems: job.taste?.halfB.length ?? 0,
     corpusDistinct2: distinct2(data.dev.slice(0, job.gatePrompts.length).map((p) => p.lines)),
+    root: await rootFigures(),
   };
   post({
     type: 'done',

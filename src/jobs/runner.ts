@@ -74,8 +74,9 @@ export type FinetuneSettings = {
   maxSteps?: number;
   maxMinutes?: number;
   workers?: number;
-  /** the share dev perplexity may rise by (PROMOTE_PPL_BUDGET) */
+  /** the share dev perplexity may rise by in a night (PROMOTE_PPL_BUDGET), and since the root (PROMOTE_PPL_TOTAL_BUDGET) */
   pplBudget: number;
+  totalBudget?: number;
   /** how the policy learns from the readers (FINETUNE_RECIPE) */
   recipe: Recipe;
   /** the share of training steps that learn from the readers */
@@ -97,6 +98,8 @@ export type FinetuneRunnerDeps = {
   modelDir: string;
   /** the model answering /poem now */
   active: () => PoemWriter;
+  /** the root of every lineage (BASE_MODEL_DIR): the gate bounds drift from it */
+  root: string;
   /** makes the checkpoint at `dir` the one answering /poem (throws, changing nothing, if it cannot load) */
   swapTo: (dir: string) => Promise<PoemWriter>;
   settings: FinetuneSettings;
@@ -219,6 +222,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       mkdirSync(tasteDir, { recursive: true });
       const job: FinetuneJob = {
         from: base.checkpoint,
+        root: this.deps.root,
         out,
         lr: settings.lr,
         maxSteps: settings.maxSteps,
@@ -283,6 +287,8 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
         active: result.gate.active,
         candidate: result.gate.candidate,
         corpusDistinct2: result.gate.corpusDistinct2,
+        root: result.gate.root,
+        totalBudget: settings.totalBudget ?? 3 * settings.pplBudget,
         baseVersion: base.version,
         activeVersion: this.deps.active().version,
       });

@@ -19,6 +19,7 @@ const runner = new FinetuneRunner({
   modelDir,
   active: () => holder.model,
   swapTo: hotSwapper(holder),
+  root: baseDir,
   useTaste: (choice) => holder.model.useTaste(choice),
   settings: { lr: 0.01, maxMinutes: 10, workers: 1, pplBudget: 0.015, recipe: 'raft', preferenceShare: 0.3, maxReaderShare: 0.1 },
 });
