@@ -35,7 +35,7 @@ describe('the gate', () => {
     expect(v.decidedBy).toBe('all');
     expect(v.checks.map((c) => c.name)).toEqual(['unchanged', 'taste', 'perplexity', 'tones', 'rhyme', 'repeats', 'copies', 'diversity', 'verbatim']);
     expect(v.checks.every((c) => c.pass)).toBe(true);
-    expect(v.decision).toMatch(/dev perplexity 70\.00 → 70\.50 \(at most 71\.05, \+1\.5%\)/);
+    expect(v.decision).toMatch(/dev perplexity 70\.00 → 70\.50 \(at most 71\.05: \+1\.5% a night, \+4\.5% over the root.s 69\.00\)/);
   });
 
   it('refuses a candidate that gains taste but breaks the perplexity budget, and says that decided it', () => {

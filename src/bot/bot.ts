@@ -75,6 +75,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
       workers: config.FINETUNE_WORKERS,
       keepVersions: config.MODEL_KEEP_VERSIONS,
       pplBudget: config.PROMOTE_PPL_BUDGET,
+      totalBudget: config.PROMOTE_PPL_TOTAL_BUDGET,
       recipe: config.FINETUNE_RECIPE,
       preferenceShare: config.PREFERENCE_SHARE,
       maxReaderShare: config.READER_MAX_SHARE,

@@ -64,6 +64,8 @@ export const Config = z.object({
   MODEL_KEEP_VERSIONS: z.coerce.number().int().min(1).max(1000).default(5),
   /** Dev perplexity may rise by at most this share when a candidate is promoted for the readers' taste. */
   PROMOTE_PPL_BUDGET: z.coerce.number().min(0).max(0.5).default(0.015),
+  /** Dev perplexity may have risen by at most this share since BASE_MODEL_DIR's, all nights together. */
+  PROMOTE_PPL_TOTAL_BUDGET: z.coerce.number().min(0).max(1).default(0.045),
   /** How the nightly update learns from the readers: raft (the model's own poems the taste model ranks best) or kto (liked and disliked poems). */
   FINETUNE_RECIPE: z.enum(RECIPES).default('raft'),
   /** The share of a fine-tune's steps that learn from the readers (the rest replay the corpus). */
