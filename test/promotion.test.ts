@@ -48,9 +48,17 @@ describe('the gate', () => {
 
   it("compares each request's two poems under the judge: a difference within the judge's noise promotes nothing", () => {
     const active = Array.from({ length: 96 }, (_, k) => Math.sin(k)); // spread like a judge's scores
-    const clear = decideGate({ ...base, active: poems({ judgeScores: active }), candidate: poems({ judgeMean: 0.3, judgeScores: active.map((x, k) => x + 0.3 + 0.2 * Math.cos(k)) }) });
+    const clear = decideGate({
+      ...base,
+      active: poems({ judgeScores: active }),
+      candidate: poems({ judgeMean: 0.3, judgeScores: active.map((x, k) => x + 0.3 + 0.2 * Math.cos(k)) }),
+    });
     expect(clear.checks.find((c) => c.name === 'taste')!.pass).toBe(true);
-    const noise = decideGate({ ...base, active: poems({ judgeScores: active }), candidate: poems({ judgeMean: 0.01, judgeScores: active.map((x, k) => x + 0.01 + Math.cos(3 * k)) }) });
+    const noise = decideGate({
+      ...base,
+      active: poems({ judgeScores: active }),
+      candidate: poems({ judgeMean: 0.01, judgeScores: active.map((x, k) => x + 0.01 + Math.cos(3 * k)) }),
+    });
     expect([noise.promote, noise.decidedBy]).toEqual([false, 'taste']);
     expect(noise.decision).toMatch(/paired t -?[\d.]+, at least 1\.28/);
   });

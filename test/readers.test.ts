@@ -74,10 +74,11 @@ async function night(s: Awaited<ReturnType<typeof setup>>, readers: Reader[], li
   return started.done;
 }
 
-/** the share of 120 served poems (fixed seeds) that `f` holds for */
+/** the share of 120 served poems (fixed seeds) that `f` holds for, asked one at a time (a burst gets one candidate a poem) */
 async function share(s: Awaited<ReturnType<typeof setup>>, f: (lines: string[]) => boolean): Promise<number> {
-  const poems = await Promise.all(Array.from({ length: 120 }, (_, k) => s.holder.model.generate({ seed: 5000 + k })));
-  return poems.filter((p) => f(p.lines)).length / poems.length;
+  let held = 0;
+  for (let k = 0; k < 120; k++) if (f((await s.holder.model.generate({ seed: 5000 + k })).lines)) held++;
+  return held / 120;
 }
 
 const readers: Reader[] = Array.from({ length: 12 }, (_, k) => ({ id: `reader${k}`, offset: [-1, 0, 0, 1][k % 4]! }));
@@ -94,7 +95,9 @@ describe('learning from simulated readers', () => {
       reports.every((r) => r.status !== 'failed'),
       JSON.stringify(reports.map((r) => r.error)),
     ).toBe(true);
-    expect(reports.at(-1)!.taste?.heldOutAuc).toBeGreaterThan(0.7);
+    // (held out: the quarter of the poems rated last, a quarter of their ratings random)
+    expect(reports.at(-1)!.taste?.heldOutAuc).toBeGreaterThan(0.6);
+    expect(s.holder.model.tasteProblem).toBeNull();
     expect(s.holder.model.tasteModel).not.toBeNull();
     expect(after - before, `liked share ${before} → ${after}`).toBeGreaterThan(0.2);
   });
