@@ -316,7 +316,8 @@ if (controller.signal.aborted) {
   /** the root's dev perplexity (as its manifest records it, measured the same way; else measured now) and its poems' distinct-2 */
   const rootFigures = async () => {
     const root = job.root === job.from ? start : loadCheckpoint(job.root);
-    const perplexity = root.manifest.metrics.devPerplexity ?? (job.root === job.from ? before : await checkpointPerplexity(root, data.dev, job.workers)).perplexity;
+    const perplexity =
+      root.manifest.metrics.devPerplexity ?? (job.root === job.from ? before : await checkpointPerplexity(root, data.dev, job.workers)).perplexity;
     return { perplexity, distinct2: job.root === job.from ? gateActive.distinct2 : (await gatePoems(job.root)).distinct2 };
   };
   const gateActive = await gatePoems(job.from);
