@@ -79,7 +79,8 @@ describe('the bot against a local Discord', () => {
     await (await shared.discord.clickButton({ message: answer.messageId, customId: id(4), user: du })).response();
     const second = await (await shared.discord.clickButton({ message: answer.messageId, customId: id(5), user: li })).response();
     expect(JSON.stringify(second.embeds[0]!.fields)).toContain('4.5 (2 ratings)');
-    const poemRow = await shared.bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
+    // (by the poem's id, which the buttons carry: its message id is stored just after the reply is visible)
+    const poemRow = await shared.bot.ctx.db.prisma.poem.findUnique({ where: { id: Number(id(4).split(':')[1]) }, include: { ratings: true } });
     expect(poemRow!.ratings.map((r) => [r.userId, r.stars]).sort()).toEqual([
       [du.id, 4],
       [li.id, 5],
@@ -94,7 +95,7 @@ describe('the bot against a local Discord', () => {
     const customId = buttonIds(answer)[3]!;
     const clicks = await Promise.all(users(20, 200000000000000000n).map((user) => shared.discord.clickButton({ message: answer.messageId, customId, user })));
     await Promise.all(clicks.map((c) => c.response()));
-    const row = await shared.bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId }, include: { ratings: true } });
+    const row = await shared.bot.ctx.db.prisma.poem.findUnique({ where: { id: Number(customId.split(':')[1]) }, include: { ratings: true } });
     expect(row!.ratings).toHaveLength(20);
   });
 
@@ -237,7 +238,7 @@ describe('/couplet', () => {
     const rated = await (await shared.discord.clickButton({ message: answer.messageId, customId: buttonIds(answer)[4]!, user: li })).response();
     expect(JSON.stringify(rated.embeds[0]!.fields)).toContain('5.0 (1 rating)');
     expect(rated.embeds[0]!.title).toBe('对联 · 五言');
-    const row = await shared.bot.ctx.db.prisma.poem.findFirst({ where: { messageId: answer.messageId } });
+    const row = await shared.bot.ctx.db.prisma.poem.findUnique({ where: { id: Number(buttonIds(answer)[4]!.split(':')[1]) } });
     expect(row).toMatchObject({ kind: 'couplet', form: 'couplet5', promptText: '白日依山盡' });
     const top = await shared.discord
       .slashCommand({ name: 'top', options: [{ name: 'kind', type: STRING, value: 'couplet' }], user: wang })

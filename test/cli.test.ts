@@ -216,9 +216,9 @@ describe('bad input to eval and train: a message that names the problem, no stac
       /--optimizer <name>' argument 'rmsprop' is invalid\. Allowed choices are adam, sgd-momentum, adagrad/,
     ],
     [
-      'train with three layers',
-      () => ['train', '--layers', '3', '--out', join(tempDir(), 'm')],
-      /--layers <n>' argument '3' is invalid\. Allowed choices are 1, 2/,
+      'train with four layers',
+      () => ['train', '--layers', '4', '--out', join(tempDir(), 'm')],
+      /--layers <n>' argument '4' is invalid\. Allowed choices are 1, 2, 3/,
     ],
     ['eval with 0 workers', () => ['eval', '--checkpoint', checkpoint, '--workers', '0'], /--workers must be a whole number ≥ 1 \(got "0"\)/],
     [
