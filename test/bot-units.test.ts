@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startBot } from '../src/bot/bot.js';
-import { Config, DEFAULT_FINETUNE_MINUTES, finetuneBudget, readConfig } from '../src/bot/config.js';
+import { Settings, DEFAULT_FINETUNE_MINUTES, finetuneBudget, readConfig } from '../src/bot/config.js';
 import { BASE_CHECKPOINT } from '../src/model/poem/checkpoint.js';
 import { scriptForLocale } from '../src/bot/commands/poem.js';
 import { poemEmbed, promptLabel, RatingButtonId, ratingButtons } from '../src/bot/poem-message.js';
@@ -46,7 +46,7 @@ describe('settings', () => {
 
   it('.env.example documents every setting and is itself valid', () => {
     const example = parseEnv(readFileSync(new URL('../.env.example', import.meta.url), 'utf8'));
-    expect(Object.keys(example).sort()).toEqual([...Object.keys(Config.shape), 'TFJS_BACKEND'].sort());
+    expect(Object.keys(example).sort()).toEqual([...Object.keys(Settings.shape), 'TFJS_BACKEND'].sort());
     expect(() => readConfig(example)).not.toThrow();
   });
 

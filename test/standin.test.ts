@@ -21,6 +21,7 @@ import {
   type Interaction,
   type TextChannel,
 } from 'discord.js';
+import { WebSocket } from 'ws';
 import { startDiscordStandIn, StandInError, type DiscordStandIn } from './support/discord/index.js';
 
 // 1×1 PNG
@@ -350,5 +351,56 @@ describe('discord stand-in with a real discord.js client', () => {
     expect(cmd.message()?.content).toBe('v2');
     expect(discord.unhandled).toEqual([]);
     expect(discord.errors).toEqual([]);
+  });
+});
+
+describe('sharding', () => {
+  it('gives each shard its own guilds and routes every guild’s interactions to the shard that holds it', async () => {
+    const sharded = await startDiscordStandIn({ shards: 2, moreGuilds: 5, strictCommands: false });
+    const clients: Client[] = [];
+    try {
+      const gateway = (await (await fetch(`${sharded.apiUrl}/v10/gateway/bot`, { headers: { Authorization: `Bot ${sharded.token}` } })).json()) as {
+        shards: number;
+      };
+      expect(gateway.shards).toBe(2);
+      // one guild at least on each shard (the ids step a millisecond apart)
+      const byShard = [0, 1].map((k) => sharded.guildIds.filter((g) => sharded.shardOf(g) === k));
+      expect(byShard.map((g) => g.length > 0)).toEqual([true, true]);
+
+      const seen: string[][] = [[], []];
+      for (const shard of [0, 1]) {
+        const c = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: sharded.apiUrl }, shards: [shard], shardCount: 2 });
+        c.on('interactionCreate', (i) => {
+          seen[shard]!.push(i.guildId!);
+          if (i.isChatInputCommand()) void i.reply(`shard ${shard}`);
+        });
+        const ready = new Promise<void>((resolve) => c.once('clientReady', () => resolve()));
+        clients.push(c);
+        await c.login(sharded.token);
+        await ready;
+        // a shard that holds no guild yet: the other guilds' interactions have nowhere to go
+        if (shard === 0) {
+          await expect(sharded.slashCommand({ name: 'poem', guildId: byShard[1]![0]!, options: [] })).rejects.toThrow(/no bot session holds the shard/);
+        }
+      }
+      await sharded.waitForShards();
+      expect(sharded.connectedShards).toEqual([0, 1]);
+      expect(clients.map((c) => [...c.guilds.cache.keys()].sort())).toEqual(byShard.map((g) => [...g].sort()));
+
+      for (const guildId of sharded.guildIds) {
+        const i = await sharded.slashCommand({ name: 'poem', guildId, options: [] });
+        expect((await i.response()).content).toBe(`shard ${sharded.shardOf(guildId)}`);
+      }
+      expect(seen.map((g) => [...g].sort())).toEqual(byShard.map((g) => [...g].sort()));
+
+      // a shard id the count does not have is refused as Discord does (close 4010)
+      const ws = new WebSocket(`${sharded.gatewayUrl}/?v=10&encoding=json`);
+      const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+      ws.on('open', () => ws.send(JSON.stringify({ op: 2, d: { token: sharded.token, intents: 1, properties: {}, shard: [2, 2] } })));
+      expect(await closed).toBe(4010);
+    } finally {
+      await Promise.all(clients.map((c) => c.destroy()));
+      await sharded.close();
+    }
   });
 });

@@ -11,9 +11,10 @@ import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
 import { FinetuneRunner, type RunReport } from '../jobs/runner.js';
 import { failInterruptedRuns, loadServingModel } from '../jobs/model-versions.js';
-import { finetuneBudget, type Config } from './config.js';
+import { ActiveVersionFollower } from '../jobs/follow-active.js';
+import { finetuneBudget, shardIds, type Config } from './config.js';
 import type { BotContext } from './context.js';
-import { activeTaste, openDatabase } from '../db/db.js';
+import { activeTaste, listenForVersions, type Listener, openDatabase, redactedUrl } from '../db/db.js';
 import { startNativePoolAtLowPriority } from '../model/runtime/threads.js';
 import { log } from '../shared/log.js';
 import { commands, Router } from './router.js';
@@ -62,6 +63,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
   // the model answering now: a hot swap replaces it in this holder, and everyone reads it from there
   const holder: ModelHolder = { model };
   const swapModel = hotSwapper(holder, serving);
+  const versions = new ActiveVersionFollower({ db, log, current: () => holder.model, swapTo: swapModel, useTaste: (choice) => holder.model.useTaste(choice) });
   const finetunes = new FinetuneRunner({
     db,
     log,
@@ -81,6 +83,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
       maxReaderShare: config.READER_MAX_SHARE,
     },
     useTaste: (choice) => holder.model.useTaste(choice),
+    exclusive: (change) => versions.exclusive(change),
   });
   // while a run trains, evaluates or promotes, poems are written on one thread: the product helper's core goes
   // to the run, which yields it to /poem at its lowest priority (bench/learning-loop.ts)
@@ -94,6 +97,7 @@ export async function startBot(config: Config): Promise<RunningBot> {
       return holder.model;
     },
     swapModel,
+    versions,
     finetunes,
     schedule: scheduleTraining(finetunes, config.TRAIN_CRON, config.TRAIN_TZ, log),
     startedAt: new Date(),
@@ -103,9 +107,25 @@ export async function startBot(config: Config): Promise<RunningBot> {
     background: new Set(),
   };
   log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
+  // Several processes share a PostgreSQL database: a version another one promotes or rolls back to reaches
+  // this one by a notice, or at the latest by the timer. One process on SQLite changes versions only itself.
+  let listener: Listener | undefined;
+  if (db.provider === 'postgresql') {
+    const url = config.DATABASE_URL;
+    listener = listenForVersions(url, {
+      onNotice: (notice) => void versions.sync(`notice: ${notice.kind} ${notice.version}`),
+      onConnect: () => void versions.sync('listening for version notices'),
+      onLost: (e) => log.warn({ reason: e.message.replaceAll(url, redactedUrl(url)) }, 'lost the connection that hears of new versions; reconnecting'),
+    });
+    versions.startTimer(config.VERSION_CHECK_SECONDS * 1000);
+  }
+  const shards = shardIds(config);
   const router = new Router(ctx);
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
+    // this process's shards of SHARD_COUNT, all on one model (docs/topology.md)
+    shards,
+    shardCount: config.SHARD_COUNT,
     // The bot reads everything it needs from each interaction's payload and its database (a poem by its
     // id): no cache of messages, users or members, which grew by one of each per /poem and kept the
     // collector busy (bench/bot-latency.ts). The bot's own user and member stay.
@@ -141,11 +161,16 @@ export async function startBot(config: Config): Promise<RunningBot> {
   } catch (e) {
     // a wrong token or an unreachable Discord: leave nothing running (the schedule, the poem threads)
     await ctx.schedule.stop();
+    await listener?.close();
+    await versions.stop();
     await client.destroy();
     await Promise.allSettled([holder.model.close(), db.close()]);
     throw e;
   }
-  log.info({ user: client.user?.tag, commands: body.map((c) => c.name), guild: config.DISCORD_GUILD_ID ?? 'global' }, 'ready');
+  log.info(
+    { user: client.user?.tag, commands: body.map((c) => c.name), guild: config.DISCORD_GUILD_ID ?? 'global', shards, shardCount: config.SHARD_COUNT },
+    'ready',
+  );
 
   if (config.REPORT_CHANNEL_ID) {
     const channelId = config.REPORT_CHANNEL_ID;
@@ -166,6 +191,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
     (stopping ??= (async () => {
       log.info('shutting down: finishing interactions in flight');
       await ctx.schedule.stop();
+      await listener?.close();
+      await versions.stop();
       await router.drain();
       await ctx.finetunes.close(); // a run in progress is stopped and recorded as failed
       await Promise.allSettled([...ctx.background]);

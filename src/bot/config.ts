@@ -16,7 +16,8 @@ const idList = z
   )
   .pipe(z.array(z.string().regex(/^\d{5,25}$/, 'ADMIN_USER_IDS must be Discord user ids separated by commas')));
 
-export const Config = z.object({
+/** every setting, each on its own (Config adds the checks across settings) */
+export const Settings = z.object({
   DISCORD_TOKEN: z.string().min(1).optional(),
   DISCORD_GUILD_ID: z
     .string()
@@ -80,8 +81,41 @@ export const Config = z.object({
     .optional(),
   /** How often the admin's /model retrain message shows new progress. */
   PROGRESS_EDIT_SECONDS: z.coerce.number().min(0.2).max(600).default(5),
+
+  // More than one process (docs/topology.md)
+  /** The bot's total shard count, the same in every process (Discord requires one shard per 2,500 servers). */
+  SHARD_COUNT: z.coerce.number().int().min(1).max(10_000).default(1),
+  /** The shards this process runs, e.g. "0,1" or "2-3" (default: all of SHARD_COUNT). */
+  SHARD_IDS: z
+    .string()
+    .regex(/^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$/, 'SHARD_IDS must be shard numbers and ranges such as "0,1" or "0-3"')
+    .optional(),
+  /** How often (seconds) a process re-reads the active model version, besides PostgreSQL's notices. */
+  VERSION_CHECK_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
+});
+export const Config = Settings.superRefine((c, ctx) => {
+  const ids = shardIds(c);
+  const outside = ids.filter((id) => id >= c.SHARD_COUNT);
+  if (ids.length === 0) ctx.addIssue({ code: 'custom', path: ['SHARD_IDS'], message: 'SHARD_IDS names no shard (a range runs low to high, e.g. "0-3")' });
+  else if (outside.length > 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SHARD_IDS'],
+      message: `shard ${outside[0]} is not below SHARD_COUNT (${c.SHARD_COUNT}): shards are numbered from 0`,
+    });
 });
 export type Config = z.infer<typeof Config>;
+
+/** The shards this process runs: SHARD_IDS's numbers and ranges, sorted, or every shard of SHARD_COUNT. */
+export function shardIds(c: { SHARD_COUNT: number; SHARD_IDS?: string }): number[] {
+  if (!c.SHARD_IDS) return Array.from({ length: c.SHARD_COUNT }, (_, k) => k);
+  const ids = new Set<number>();
+  for (const part of c.SHARD_IDS.split(',')) {
+    const [from, to = from] = part.split('-').map((x) => Number(x.trim()));
+    for (let id = from!; id <= to!; id++) ids.add(id);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
 
 function isTimeZone(zone: string): boolean {
   try {

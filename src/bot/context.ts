@@ -6,6 +6,7 @@ import type { Log } from '../shared/log.js';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { TrainingSchedule } from '../jobs/schedule.js';
 import type { FinetuneRunner } from '../jobs/runner.js';
+import type { ActiveVersionFollower } from '../jobs/follow-active.js';
 import type { LRUCache } from 'lru-cache';
 
 export type BotContext = {
@@ -16,6 +17,8 @@ export type BotContext = {
   readonly model: PoemWriter;
   /** Makes the checkpoint at `dir` answer /poem (load and warm beside, switch, free the old one). */
   swapModel: (dir: string) => Promise<PoemWriter>;
+  /** keeps this process on the active versions; a change made here goes through its `exclusive` */
+  versions: ActiveVersionFollower;
   finetunes: FinetuneRunner;
   schedule: TrainingSchedule;
   /** Work that outlives its interaction (a retrain's progress edits); shutdown waits for it. */

@@ -13,3 +13,4 @@ export * from './poems.js';
 export * from './runs.js';
 export * from './versions.js';
 export * from './taste.js';
+export * from './notices.js';

@@ -1,6 +1,7 @@
 /** What the night learns from (ratings, 🔄 replacements, the poems' texts) and the taste models (table TasteVersion). */
 import type { TasteVersion } from '../generated/prisma/client.js';
 import { retryWhenBusy, type Database } from './connection.js';
+import { announce } from './notices.js';
 
 export type { TasteVersion };
 
@@ -48,12 +49,13 @@ export function recordTaste(db: Database, row: Omit<TasteVersion, 'createdAt' | 
   return retryWhenBusy(() => db.prisma.tasteVersion.create({ data: row }));
 }
 
-/** Marks `version` as the taste model choosing among candidates (and no other), in one transaction. */
+/** Marks `version` as the taste model choosing among candidates (and no other), in one transaction; on PostgreSQL every process hears of it. */
 export async function markTasteActive(db: Database, version: string): Promise<void> {
   await retryWhenBusy(() =>
     db.prisma.$transaction([
       db.prisma.tasteVersion.updateMany({ where: { active: true, NOT: { version } }, data: { active: false } }),
       db.prisma.tasteVersion.update({ where: { version }, data: { active: true, activatedAt: new Date() } }),
+      ...announce(db, { kind: 'taste', version }),
     ]),
   );
 }

@@ -5,6 +5,7 @@
  */
 import type { ModelVersion } from '../generated/prisma/client.js';
 import { type Database, retryWhenBusy } from './connection.js';
+import { announce } from './notices.js';
 
 /** what a version's checkpoint says of itself (its manifest) */
 export type VersionFacts = { version: string; parent: string | null; createdAt: string; weightsSha256: string; devPerplexity: number | null };
@@ -29,12 +30,13 @@ export function activeVersion(db: Database): Promise<ModelVersion | null> {
   return db.prisma.modelVersion.findFirst({ where: { active: true } });
 }
 
-/** Marks `version` as the one answering /poem (and no other), in one transaction. */
+/** Marks `version` as the one answering /poem (and no other), in one transaction; on PostgreSQL every process hears of it (notices.ts). */
 export async function markActive(db: Database, version: string): Promise<void> {
   await retryWhenBusy(() =>
     db.prisma.$transaction([
       db.prisma.modelVersion.updateMany({ where: { active: true, NOT: { version } }, data: { active: false } }),
       db.prisma.modelVersion.update({ where: { version }, data: { active: true, activatedAt: new Date() } }),
+      ...announce(db, { kind: 'model', version }),
     ]),
   );
 }

@@ -107,6 +107,8 @@ export type FinetuneRunnerDeps = {
   useTaste: (choice: TasteChoice) => Promise<string | null>;
   /** the worker module (tests substitute one that crashes) */
   workerModule?: string;
+  /** runs a change of the versions served (swap, then mark active) with nothing re-reading them in between (follow-active.ts) */
+  exclusive?: <T>(change: () => Promise<T>) => Promise<T>;
 };
 
 const MAX_CURVE_POINTS = 1000;
@@ -118,6 +120,10 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
 
   constructor(private deps: FinetuneRunnerDeps) {
     super();
+  }
+
+  private exclusive<T>(change: () => Promise<T>): Promise<T> {
+    return this.deps.exclusive ? this.deps.exclusive(change) : change();
   }
 
   /** The run in progress, if any. */
@@ -267,9 +273,11 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
         });
         const better = t.heldOutAuc !== null && t.heldOutAuc > 0.5 && (activeTasteJson === null || t.activeAuc === null || t.heldOutAuc > t.activeAuc);
         if (better) {
-          const problem = await this.deps.useTaste({ path: t.path, sha256: t.sha256, version: t.version });
-          if (problem) throw new Error(`the new taste model could not be served: ${problem}`);
-          await markTasteActive(db, t.version);
+          await this.exclusive(async () => {
+            const problem = await this.deps.useTaste({ path: t.path, sha256: t.sha256, version: t.version });
+            if (problem) throw new Error(`the new taste model could not be served: ${problem}`);
+            await markTasteActive(db, t.version);
+          });
         }
         report.taste = { ...t, promoted: better };
       }
@@ -297,7 +305,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       if (verdict.promote) {
         state.phase = 'promoting';
         this.emit('progress', state);
-        await serveVersion(db, this.deps.swapTo, { version: result.candidate.version, path: dir }, base);
+        await this.exclusive(() => serveVersion(db, this.deps.swapTo, { version: result.candidate.version, path: dir }, base));
         report.status = 'promoted';
       } else {
         report.status = 'rejected';

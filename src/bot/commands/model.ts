@@ -229,7 +229,7 @@ async function rollback(interaction: ChatInputCommandInteraction, ctx: BotContex
     return;
   }
   try {
-    await serveVersion(ctx.db, ctx.swapModel, target, current);
+    await ctx.versions.exclusive(() => serveVersion(ctx.db, ctx.swapModel, target, current));
   } catch (e) {
     ctx.log.warn({ err: e, version: target.version }, 'rollback failed');
     await interaction.editReply({ content: say.couldNotSwitch({ version: target.version, error: (e as Error).message, current: ctx.model.version }) });

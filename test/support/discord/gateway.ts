@@ -1,8 +1,10 @@
 /**
  * The gateway: a WebSocket per client session. HELLO, IDENTIFY (token and intents checked as Discord does),
- * READY and GUILD_CREATE, heartbeats, and dispatches (INTERACTION_CREATE). Plain JSON only: discord.js asks
- * for zlib-stream only when `zlib-sync` is installed, and the bot neither shards nor resumes in tests (a
- * RESUME is answered "invalid session", so a client identifies again).
+ * READY and GUILD_CREATE, heartbeats, and dispatches (INTERACTION_CREATE). Sharding as Discord does it: IDENTIFY's
+ * `shard: [id, count]` is honoured, READY and GUILD_CREATE list only that shard's guilds, and a guild's
+ * interactions go to the session holding shard `(guild_id >> 22) % count`. Plain JSON only: discord.js asks
+ * for zlib-stream only when `zlib-sync` is installed; a RESUME is answered "invalid session", so a client
+ * identifies again.
  */
 import type { IncomingMessage } from 'node:http';
 import { type RawData, WebSocket } from 'ws';
@@ -21,6 +23,8 @@ export interface GatewayHost {
   botUser(): Dict;
   /** GUILD_CREATE payloads of the guilds the bot is in */
   guildCreates(): Dict[];
+  /** the shard of `count` that receives `guildId`'s events */
+  shardOf(guildId: string, count: number): number;
   applicationFlags(): number;
   log(line: string): void;
 }
@@ -31,6 +35,8 @@ interface Session {
   seq: number;
   identified: boolean;
   intents: number;
+  /** [shard id, shard count] from IDENTIFY ([0, 1] when the client did not shard) */
+  shard: [number, number];
 }
 
 export class Gateway {
@@ -39,6 +45,7 @@ export class Gateway {
   private readonly sessions = new Map<string, Session>();
   private readonly sockets = new Set<WebSocket>();
   private readyWaiters: Waiter<void>[] = [];
+  private shardWaiters: { count: number; waiter: Waiter<void> }[] = [];
   private closed = false;
 
   constructor(private readonly host: GatewayHost) {}
@@ -63,12 +70,40 @@ export class Gateway {
     });
   }
 
-  /** Sends a dispatch to one connected bot (interactions go to one session); false when none is connected. */
-  dispatchToOne(t: string, d: unknown): boolean {
-    const session = [...this.sessions.values()].find((s) => s.identified && s.ws.readyState === WebSocket.OPEN);
-    if (!session) return false;
+  /** the shard ids with an identified, open session */
+  connectedShards(): number[] {
+    const open = [...this.sessions.values()].filter((s) => s.identified && s.ws.readyState === WebSocket.OPEN);
+    return [...new Set(open.map((s) => s.shard[0]))].sort((a, b) => a - b);
+  }
+
+  /** Resolves once shards 0 … count − 1 each have an identified session. */
+  waitForShards(count: number, timeoutMs = 15_000): Promise<void> {
+    if (this.holdsAll(count)) return Promise.resolve();
+    if (this.closed) return Promise.reject(new StandInError('stand-in is closed'));
+    return new Promise((resolve, reject) => {
+      const entry = { count, waiter: { resolve, reject } as Waiter<void> };
+      entry.waiter.timer = setTimeout(() => {
+        this.shardWaiters = this.shardWaiters.filter((x) => x !== entry);
+        reject(new StandInError(`shards connected after ${timeoutMs} ms: [${this.connectedShards().join(', ')}] of ${count}`));
+      }, timeoutMs);
+      entry.waiter.timer.unref();
+      this.shardWaiters.push(entry);
+    });
+  }
+
+  private holdsAll(count: number): boolean {
+    const held = new Set(this.connectedShards());
+    return Array.from({ length: count }, (_, k) => k).every((k) => held.has(k));
+  }
+
+  /** The open session that receives `guildId`'s events (the first, if two hold its shard). */
+  sessionFor(guildId: string): Session | undefined {
+    return [...this.sessions.values()].find((s) => s.identified && s.ws.readyState === WebSocket.OPEN && this.host.shardOf(guildId, s.shard[1]) === s.shard[0]);
+  }
+
+  /** Sends a dispatch to one session. */
+  dispatchTo(session: Session, t: string, d: unknown): void {
     this.dispatch(session, t, d);
-    return true;
   }
 
   /** Sends a dispatch to every identified session. */
@@ -78,7 +113,7 @@ export class Gateway {
 
   accept(ws: WebSocket, req: IncomingMessage): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const session: Session = { id: rand(16), ws, seq: 0, identified: false, intents: 0 };
+    const session: Session = { id: rand(16), ws, seq: 0, identified: false, intents: 0, shard: [0, 1] };
     this.sockets.add(ws);
     ws.on('close', (code) => {
       this.sockets.delete(ws);
@@ -116,11 +151,16 @@ export class Gateway {
         if (typeof d.intents !== 'number' || d.intents < 0) return void ws.close(4013, 'Invalid intent(s).');
         if (d.intents & PRIVILEGED_INTENTS & ~this.host.privilegedIntents) return void ws.close(4014, 'Disallowed intent(s).');
         if (d.compress === true) return void ws.close(4002, 'Error while decoding payload.');
-        if (Array.isArray(d.shard) && !(d.shard[0] === 0 && d.shard[1] === 1)) return void ws.close(4010, 'Invalid shard.');
+        if (d.shard !== undefined) {
+          const [id, count] = Array.isArray(d.shard) ? d.shard : [];
+          if (!Number.isInteger(id) || !Number.isInteger(count) || count < 1 || id < 0 || id >= count) return void ws.close(4010, 'Invalid shard.');
+          session.shard = [id, count];
+        }
         session.identified = true;
         session.intents = d.intents;
         this.sessions.set(session.id, session);
-        const guilds = this.host.guildCreates();
+        const [shardId, shardCount] = session.shard;
+        const guilds = this.host.guildCreates().filter((g) => this.host.shardOf(String(g.id), shardCount) === shardId);
         this.dispatch(session, 'READY', {
           v: 10,
           user: clone(this.host.botUser()),
@@ -129,7 +169,7 @@ export class Gateway {
           session_id: session.id,
           session_type: 'normal',
           resume_gateway_url: this.host.gatewayUrl,
-          shard: [0, 1],
+          shard: [...session.shard],
           application: { id: this.host.applicationId, flags: this.host.applicationFlags() },
           private_channels: [],
           relationships: [],
@@ -140,10 +180,15 @@ export class Gateway {
           _trace: ['["standin-gateway",{}]'],
         });
         if (session.intents & INTENT_GUILDS) for (const g of guilds) this.dispatch(session, 'GUILD_CREATE', g);
-        this.host.log(`identified session ${session.id} intents=${session.intents}`);
+        this.host.log(`identified session ${session.id} intents=${session.intents} shard=${session.shard.join('/')}`);
         for (const w of this.readyWaiters.splice(0)) {
           clearTimeout(w.timer);
           w.resolve();
+        }
+        for (const entry of this.shardWaiters.filter((x) => this.holdsAll(x.count))) {
+          this.shardWaiters = this.shardWaiters.filter((x) => x !== entry);
+          clearTimeout(entry.waiter.timer);
+          entry.waiter.resolve();
         }
         return;
       }
@@ -171,7 +216,7 @@ export class Gateway {
   /** Ends every session; pending waits reject with `reason`. */
   close(reason: Error): void {
     this.closed = true;
-    for (const w of this.readyWaiters.splice(0)) {
+    for (const w of [...this.readyWaiters.splice(0), ...this.shardWaiters.splice(0).map((x) => x.waiter)]) {
       clearTimeout(w.timer);
       w.reject(reason);
     }

@@ -55,13 +55,17 @@
  *   follow-up replaces it (keeping the defer's ephemeral flag); later follow-ups are new messages
  * - for component interactions `@original` is the clicked message after `update`/`deferUpdate`
  * - GET /gateway/bot; plain JSON (discord.js asks for zlib-stream only when `zlib-sync` is installed)
+ * - sharding (`shards: N`, `moreGuilds: M`): GET /gateway/bot recommends N shards; IDENTIFY's `[id, count]` is
+ *   honoured (4010 for an impossible one); READY and GUILD_CREATE list only the shard's guilds; a guild's
+ *   interactions go to the session holding shard `(guild_id >> 22) % count` (`shardOf`), and to none while
+ *   no session holds it (slashCommand throws). `waitForShards()`, `connectedShards`, `guildIds`, `channelOf`.
  *
  * ## Time
  * `discord.advanceTime(ms)` moves the stand-in's clock (3 s / 15 min windows) without sleeping.
  *
  * ## Trimmed to what the bot uses
  * Buttons in action rows (no select menus, modals or components v2: they are refused as unsupported),
- * string / number / boolean options and subcommands, plain-JSON gateway without sharding or resume, and
+ * string / number / boolean options and subcommands, plain-JSON gateway without resume, and
  * the REST routes the bot calls. Files: `standin.ts` (state, interactions, messages, routes), `gateway.ts`,
  * `validation.ts` (what Discord refuses), `http.ts` (bodies), `payloads.ts`, `interaction.ts` (a test's
  * handle), `types.ts`.

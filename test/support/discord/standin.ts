@@ -98,6 +98,10 @@ export class DiscordStandIn {
   readonly log: (line: string) => void;
   private readonly botUser: Dict;
   private readonly defaultUser: Dict;
+  private readonly owner: Dict;
+  private readonly guildLocale: string;
+  /** GET /gateway/bot's shard count (StandInOptions.shards) */
+  readonly shardCount: number;
   private readonly users = new Map<string, Dict>();
   private readonly guilds = new Map<string, Guild>();
   private readonly globalCommands = new Map<string, RegisteredCommand>();
@@ -126,50 +130,14 @@ export class DiscordStandIn {
     this.everyonePermissions = parsePermissions(opts.everyonePermissions, DEFAULT_EVERYONE);
 
     this.botUser = this.makeUser({ id: this.applicationId, username: opts.botUsername ?? 'standin-bot' }, true);
-    const owner = this.makeUser({ username: 'guild-owner' });
     this.defaultUser = this.makeUser({ username: 'tester', globalName: 'Tester' });
+    this.owner = this.makeUser({ username: 'guild-owner' });
+    this.guildLocale = opts.guildLocale ?? 'en-US';
 
-    const now = Date.now();
-    const guild: Guild = {
-      id: this.guildId,
-      name: opts.guildName ?? 'Stand-in Guild',
-      ownerId: owner.id,
-      locale: opts.guildLocale ?? 'en-US',
-      channels: new Map(),
-      roles: new Map(),
-      members: new Map(),
-      commands: new Map(),
-      joinedAt: now,
-    };
-    guild.roles.set(guild.id, makeRole(guild.id, '@everyone', this.everyonePermissions, 0));
-    const botRole = makeRole(snowflake(), this.botUser.username, this.botPermissions, 1, {
-      managed: true,
-      tags: { bot_id: this.botUser.id },
-    });
-    guild.roles.set(botRole.id, botRole);
-    guild.channels.set(this.channelId, {
-      id: this.channelId,
-      type: 0,
-      guild_id: guild.id,
-      name: opts.channelName ?? 'general',
-      position: 0,
-      permission_overwrites: [],
-      topic: null,
-      nsfw: false,
-      last_message_id: null,
-      rate_limit_per_user: 0,
-      parent_id: null,
-      flags: 0,
-    });
-    for (const [i, name] of (opts.extraChannels ?? []).entries()) {
-      const id = snowflake();
-      guild.channels.set(id, { ...guild.channels.get(this.channelId)!, id, name, position: i + 1 });
-      this.channelIds.set(name, id);
-    }
-    guild.members.set(this.botUser.id, makeMember(this.botUser, [botRole.id], now));
-    guild.members.set(owner.id, makeMember(owner, [], now));
-    guild.members.set(this.defaultUser.id, makeMember(this.defaultUser, [], now));
-    this.guilds.set(guild.id, guild);
+    this.addGuild({ id: this.guildId, channelId: this.channelId, name: opts.guildName, channelName: opts.channelName, extraChannels: opts.extraChannels });
+    // more guilds, one a millisecond apart: the ids' timestamps step by one, so they fall on shard after shard
+    for (let k = 1; k <= (opts.moreGuilds ?? 0); k++) this.addGuild({ id: snowflake(Date.now() + k), channelId: snowflake(), name: `Stand-in Guild ${k}` });
+    this.shardCount = opts.shards ?? 1;
 
     this.gateway = new Gateway({
       token: this.token,
@@ -179,7 +147,8 @@ export class DiscordStandIn {
         return standIn.gatewayUrl;
       },
       botUser: () => this.botUser,
-      guildCreates: () => [...this.guilds.values()].map((g) => guildCreatePayload(g, this.botUser.id, this.channelId)),
+      guildCreates: () => [...this.guilds.values()].map((g) => guildCreatePayload(g, this.botUser.id, g.systemChannelId)),
+      shardOf: (guildId, count) => this.shardOf(guildId, count),
       applicationFlags: () => applicationFlags(this.privilegedIntents),
       log: this.log,
     });
@@ -190,6 +159,73 @@ export class DiscordStandIn {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.gateway.accept(ws, req));
     });
     this.defineRoutes();
+  }
+
+  /** A guild the bot is in, with a text channel (and `extraChannels`), its owner, the bot and the default user as members. */
+  private addGuild(g: { id: string; channelId: string; name?: string; channelName?: string; extraChannels?: string[] }): void {
+    const now = Date.now();
+    const guild: Guild = {
+      id: g.id,
+      name: g.name ?? 'Stand-in Guild',
+      ownerId: this.owner.id,
+      locale: this.guildLocale,
+      channels: new Map(),
+      roles: new Map(),
+      members: new Map(),
+      commands: new Map(),
+      joinedAt: now,
+      systemChannelId: g.channelId,
+    };
+    guild.roles.set(guild.id, makeRole(guild.id, '@everyone', this.everyonePermissions, 0));
+    const botRole = makeRole(snowflake(), this.botUser.username, this.botPermissions, 1, {
+      managed: true,
+      tags: { bot_id: this.botUser.id },
+    });
+    guild.roles.set(botRole.id, botRole);
+    guild.channels.set(g.channelId, {
+      id: g.channelId,
+      type: 0,
+      guild_id: guild.id,
+      name: g.channelName ?? 'general',
+      position: 0,
+      permission_overwrites: [],
+      topic: null,
+      nsfw: false,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      parent_id: null,
+      flags: 0,
+    });
+    for (const [i, name] of (g.extraChannels ?? []).entries()) {
+      const id = snowflake();
+      guild.channels.set(id, { ...guild.channels.get(g.channelId)!, id, name, position: i + 1 });
+      this.channelIds.set(name, id);
+    }
+    guild.members.set(this.botUser.id, makeMember(this.botUser, [botRole.id], now));
+    guild.members.set(this.owner.id, makeMember(this.owner, [], now));
+    guild.members.set(this.defaultUser.id, makeMember(this.defaultUser, [], now));
+    this.guilds.set(guild.id, guild);
+  }
+
+  /** every guild the bot is in, the first (`guildId`) first */
+  get guildIds(): string[] {
+    return [...this.guilds.keys()];
+  }
+  /** the text channel interactions in `guildId` come from by default */
+  channelOf(guildId: string): string {
+    return this.requireGuild(guildId).systemChannelId;
+  }
+  /** the shard that receives `guildId`'s events, as Discord computes it */
+  shardOf(guildId: string, shardCount = this.shardCount): number {
+    return Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
+  }
+  /** Resolves once every shard of `shardCount` has an identified session (each got its READY and GUILD_CREATEs). */
+  waitForShards(opts: { timeoutMs?: number } = {}): Promise<void> {
+    return this.gateway.waitForShards(this.shardCount, opts.timeoutMs);
+  }
+  /** the shards with an identified, open session now */
+  get connectedShards(): number[] {
+    return this.gateway.connectedShards();
   }
 
   /** @internal */
@@ -273,8 +309,8 @@ export class DiscordStandIn {
   /** A user runs a slash command; resolves once INTERACTION_CREATE was sent. */
   async slashCommand(input: SlashCommandInput): Promise<StandInInteraction> {
     await this.waitForReady({ timeoutMs: 10_000 });
-    const guild = this.requireGuild(this.guildId);
-    const channel = this.requireChannel(guild, input.channelId ?? this.channelId);
+    const guild = this.requireGuild(input.guildId ?? this.guildId);
+    const channel = this.requireChannel(guild, input.channelId ?? guild.systemChannelId);
     const { member, permissions } = this.memberFor(guild, input);
     const cmd =
       [...guild.commands.values()].find((c) => c.name === input.name && c.type === 1) ??
@@ -442,6 +478,8 @@ export class DiscordStandIn {
     },
   ): StandInInteraction {
     if (!this.gateway.connected) throw new StandInError('no bot is connected to the gateway (did client.login finish?)');
+    const shard = this.gateway.sessionFor(ctx.guild.id);
+    if (!shard) throw new StandInError(`no bot session holds the shard of guild ${ctx.guild.id} (shard ${this.shardOf(ctx.guild.id)} of ${this.shardCount})`);
     const id = snowflake();
     const token = Buffer.from(`interaction:${id}:${rand(48)}`).toString('base64url');
     const appPermissions = this.botPermissions | BigInt(ctx.guild.roles.get(ctx.guild.id)?.permissions ?? '0');
@@ -491,7 +529,7 @@ export class DiscordStandIn {
     this.interactions.set(id, state);
     this.interactionsByToken.set(token, state);
     state.dispatchedAt = this.now();
-    this.gateway.dispatchToOne('INTERACTION_CREATE', payload);
+    this.gateway.dispatchTo(shard, 'INTERACTION_CREATE', payload);
     state.expiry = setTimeout(() => this.checkExpiry(state), ACK_WINDOW_MS + 5);
     state.expiry.unref();
     this.log(`dispatched ${ctx.label} as interaction ${id}`);
@@ -640,7 +678,7 @@ export class DiscordStandIn {
             id: s.id,
             type: s.type,
             user: clone(this.users.get(s.userId)),
-            authorizing_integration_owners: { '0': this.guildId },
+            authorizing_integration_owners: { '0': init.guildId ?? this.guildId },
             ...(s.type === 2 ? { name: s.payload.data.name, command_type: 1 } : {}),
             ...(s.type === 3 && s.sourceMessageId ? { interacted_message_id: s.sourceMessageId } : {}),
           }
@@ -859,8 +897,9 @@ export class DiscordStandIn {
     this.route('GET', '/gateway/bot', true, () =>
       ok({
         url: this.gatewayUrl,
-        shards: 1,
-        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
+        shards: this.shardCount,
+        // a large bot's concurrency: shards identify together (one process's shards would wait 5 s each at 1)
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: this.shardCount > 1 ? 16 : 1 },
       }),
     );
 

@@ -141,4 +141,6 @@ export interface Guild {
   members: Map<string, Dict>;
   commands: Map<string, RegisteredCommand>;
   joinedAt: number;
+  /** the text channel interactions come from by default */
+  systemChannelId: string;
 }

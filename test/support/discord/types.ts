@@ -22,6 +22,10 @@ export interface StandInOptions {
   everyonePermissions?: string | bigint;
   /** Debug log sink. */
   log?: (line: string) => void;
+  /** More guilds the bot is in (ids in `guildIds`, spread over the shards), each with a text channel. */
+  moreGuilds?: number;
+  /** The shard count GET /gateway/bot recommends (default 1); each guild's events go to shard (id >> 22) % count. */
+  shards?: number;
 }
 
 export interface UserInput {
@@ -46,6 +50,9 @@ export interface SlashCommandInput {
   /** The member's computed permissions; Administrator expands to all permissions like Discord does. */
   permissions?: string | bigint | number;
   locale?: string;
+  /** the guild it is run in (default: the first guild) */
+  guildId?: string;
+  /** default: the guild's text channel */
   channelId?: string;
   /**
    * A server admin allowed this user the command (Server Settings → Integrations), which Discord honours
