@@ -3,16 +3,20 @@
  * slash commands, answer interactions, run the learning loop; stop() finishes what is in flight, then
  * closes everything.
  */
-import { Client, Events, GatewayIntentBits, Options } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Options, Routes } from 'discord.js';
 import { LRUCache } from 'lru-cache';
 import { Agent } from 'undici';
 import { hotSwapper, type ModelHolder } from '../serving/hot-swap.js';
 import { AcknowledgementGate } from './acknowledgements.js';
 import { scheduleTraining } from '../jobs/schedule.js';
-import { FinetuneRunner, type RunReport } from '../jobs/runner.js';
+import { FinetuneRunner, type RunReport, type Runs } from '../jobs/runner.js';
+import { openQueue, queueSchedule } from '../jobs/queue.js';
+import { QueuedRuns } from '../jobs/queued-runs.js';
+import type { TrainingSchedule } from '../jobs/schedule.js';
+import type PgBoss from 'pg-boss';
 import { failInterruptedRuns, loadServingModel } from '../jobs/model-versions.js';
 import { ActiveVersionFollower } from '../jobs/follow-active.js';
-import { finetuneBudget, shardIds, type Config } from './config.js';
+import { finetuneSettings, shardIds, type Config } from './config.js';
 import type { BotContext } from './context.js';
 import { activeTaste, listenForVersions, type Listener, openDatabase, redactedUrl } from '../db/db.js';
 import { startNativePoolAtLowPriority } from '../model/runtime/threads.js';
@@ -21,6 +25,8 @@ import { commands, Router } from './router.js';
 import { adminMessagesFor } from './messages.js';
 import { reportMessage } from './training-report.js';
 
+/** how often a bot process reads the trainer's runs (TRAINER=queue) */
+const RUN_POLL_MS = 1000;
 /** connections to Discord's REST API at most (see the client's rest options) */
 const REST_CONNECTIONS = 64;
 /** users whose cooldowns are remembered: a Map grew by one entry per user for as long as the bot ran */
@@ -37,8 +43,12 @@ export async function startBot(config: Config): Promise<RunningBot> {
   }
   log.level = config.LOG_LEVEL;
   const db = await openDatabase(config.DATABASE_URL);
-  const interrupted = await failInterruptedRuns(db, (id) => FinetuneRunner.runDir(config.MODEL_DIR, id));
-  if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
+  // (with TRAINER=queue the runs are the trainer's: it marks the ones cut off with a trainer)
+  const trainsHere = config.TRAINER === 'here';
+  if (trainsHere) {
+    const interrupted = await failInterruptedRuns(db, (id) => FinetuneRunner.runDir(config.MODEL_DIR, id));
+    if (interrupted.length > 0) log.warn({ runs: interrupted }, 'fine-tunes cut off by the last shutdown are marked failed');
+  }
   // before anything loads TensorFlow: its pool of threads then runs the fine-tunes at the lowest priority
   await startNativePoolAtLowPriority().then(
     (backend) =>
@@ -64,31 +74,36 @@ export async function startBot(config: Config): Promise<RunningBot> {
   const holder: ModelHolder = { model };
   const swapModel = hotSwapper(holder, serving);
   const versions = new ActiveVersionFollower({ db, log, current: () => holder.model, swapTo: swapModel, useTaste: (choice) => holder.model.useTaste(choice) });
-  const finetunes = new FinetuneRunner({
-    db,
-    log,
-    modelDir: config.MODEL_DIR,
-    active: () => holder.model,
-    swapTo: swapModel,
-    root: config.BASE_MODEL_DIR,
-    settings: {
-      ...finetuneBudget(config),
-      lr: config.FINETUNE_LR,
-      workers: config.FINETUNE_WORKERS,
-      keepVersions: config.MODEL_KEEP_VERSIONS,
-      pplBudget: config.PROMOTE_PPL_BUDGET,
-      totalBudget: config.PROMOTE_PPL_TOTAL_BUDGET,
-      recipe: config.FINETUNE_RECIPE,
-      preferenceShare: config.PREFERENCE_SHARE,
-      maxReaderShare: config.READER_MAX_SHARE,
-    },
-    useTaste: (choice) => holder.model.useTaste(choice),
-    exclusive: (change) => versions.exclusive(change),
-  });
-  // while a run trains, evaluates or promotes, poems are written on one thread: the product helper's core goes
-  // to the run, which yields it to /poem at its lowest priority (bench/learning-loop.ts)
-  finetunes.on('progress', () => holder.model.pauseProductHelper('finetune', true));
-  finetunes.on('finished', () => holder.model.pauseProductHelper('finetune', false));
+  let finetunes: Runs;
+  let schedule: TrainingSchedule;
+  let queue: PgBoss | undefined;
+  if (trainsHere) {
+    const runner = new FinetuneRunner({
+      db,
+      log,
+      modelDir: config.MODEL_DIR,
+      active: () => holder.model,
+      swapTo: swapModel,
+      root: config.BASE_MODEL_DIR,
+      settings: finetuneSettings(config),
+      useTaste: (choice) => holder.model.useTaste(choice),
+      exclusive: (change) => versions.exclusive(change),
+    });
+    // while a run trains, evaluates or promotes, poems are written on one thread: the product helper's core goes
+    // to the run, which yields it to /poem at its lowest priority (bench/learning-loop.ts)
+    runner.on('progress', () => holder.model.pauseProductHelper('finetune', true));
+    runner.on('finished', () => holder.model.pauseProductHelper('finetune', false));
+    finetunes = runner;
+    schedule = scheduleTraining(runner, config.TRAIN_CRON, config.TRAIN_TZ, log);
+  } else {
+    // the trainer process runs them (its own TRAIN_CRON, one run at a time cluster-wide); /model asks and watches
+    const onError = (e: Error) => log.warn({ err: e }, 'job queue error');
+    queue = await openQueue(config.DATABASE_URL, onError);
+    const view = new QueuedRuns({ db, boss: queue, log, pollMs: RUN_POLL_MS });
+    view.follow();
+    finetunes = view;
+    schedule = queueSchedule(queue, onError);
+  }
   const ctx: BotContext = {
     config,
     db,
@@ -99,14 +114,15 @@ export async function startBot(config: Config): Promise<RunningBot> {
     swapModel,
     versions,
     finetunes,
-    schedule: scheduleTraining(finetunes, config.TRAIN_CRON, config.TRAIN_TZ, log),
+    schedule,
     startedAt: new Date(),
     poemsInFlight: 0,
     acknowledgements: new AcknowledgementGate(),
     cooldowns: new LRUCache({ max: COOLDOWN_USERS }), // (with the default 5 s cooldown, forgetting one still running takes 20,000 poems a second)
     background: new Set(),
   };
-  log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
+  if (trainsHere) log.info({ cron: config.TRAIN_CRON, timezone: config.TRAIN_TZ, next: ctx.schedule.nextRun() }, 'fine-tune schedule');
+  else log.info('fine-tunes run in the trainer process (TRAINER=queue)');
   // Several processes share a PostgreSQL database: a version another one promotes or rolls back to reaches
   // this one by a notice, or at the latest by the timer. One process on SQLite changes versions only itself.
   let listener: Listener | undefined;
@@ -163,6 +179,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
     await ctx.schedule.stop();
     await listener?.close();
     await versions.stop();
+    await ctx.finetunes.close();
+    await queue?.stop({ graceful: false, wait: true });
     await client.destroy();
     await Promise.allSettled([holder.model.close(), db.close()]);
     throw e;
@@ -179,11 +197,16 @@ export async function startBot(config: Config): Promise<RunningBot> {
       .fetch(channelId)
       .then((c) => c?.isSendable() || log.warn({ channel: channelId }, 'REPORT_CHANNEL_ID is not a text channel the bot can post in'))
       .catch((e) => log.warn({ channel: channelId, err: e }, 'REPORT_CHANNEL_ID cannot be fetched: reports will only reach the admin who asked'));
-    ctx.finetunes.on('finished', (report) => {
-      const posted = postReport(client, channelId, report).catch((e) => log.warn({ err: e, channel: channelId }, 'could not post the fine-tune report'));
-      ctx.background.add(posted);
-      void posted.finally(() => ctx.background.delete(posted));
-    });
+    // With the trainer in its own process every bot process hears of a run's end: the one whose shards hold
+    // the report channel's server posts it (exactly one, as a server belongs to one shard).
+    const postsHere = trainsHere || (await holdsChannelGuild(client, channelId).catch(() => false));
+    if (postsHere) {
+      ctx.finetunes.on('finished', (report) => {
+        const posted = postReport(client, channelId, report).catch((e) => log.warn({ err: e, channel: channelId }, 'could not post the fine-tune report'));
+        ctx.background.add(posted);
+        void posted.finally(() => ctx.background.delete(posted));
+      });
+    }
   }
 
   let stopping: Promise<void> | undefined;
@@ -194,7 +217,8 @@ export async function startBot(config: Config): Promise<RunningBot> {
       await listener?.close();
       await versions.stop();
       await router.drain();
-      await ctx.finetunes.close(); // a run in progress is stopped and recorded as failed
+      await ctx.finetunes.close(); // a run in this process is stopped and recorded as failed (a trainer's goes on)
+      await queue?.stop({ graceful: false, wait: true });
       await Promise.allSettled([...ctx.background]);
       await client.destroy();
       await db.close();
@@ -202,6 +226,12 @@ export async function startBot(config: Config): Promise<RunningBot> {
       log.info('stopped');
     })());
   return { client, ctx, stop };
+}
+
+/** whether one of this process's shards holds the server of channel `channelId` */
+async function holdsChannelGuild(client: Client, channelId: string): Promise<boolean> {
+  const channel = (await client.rest.get(Routes.channel(channelId))) as { guild_id?: string };
+  return channel.guild_id !== undefined && client.guilds.cache.has(channel.guild_id);
 }
 
 /** The same report an admin's /model retrain shows, for the runs nobody watches. */

@@ -4,6 +4,7 @@ import { BASE_CHECKPOINT, COUPLET_CHECKPOINT } from '../model/runtime/paths.js';
 import { z } from 'zod';
 import { RECIPES } from '../shared/verse.js';
 import { KernelsChoice, LstmKernelsChoice } from '../model/kernels/native-kernels.js';
+import type { FinetuneSettings } from '../jobs/runner.js';
 
 const idList = z
   .string()
@@ -90,12 +91,20 @@ export const Settings = z.object({
     .string()
     .regex(/^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$/, 'SHARD_IDS must be shard numbers and ranges such as "0,1" or "0-3"')
     .optional(),
+  /** Where fine-tunes run: here (this process, on TRAIN_CRON) or queue (PostgreSQL: a `tangshi trainer` process takes them from a queue). */
+  TRAINER: z.enum(['here', 'queue']).default('here'),
   /** How often (seconds) a process re-reads the active model version, besides PostgreSQL's notices. */
   VERSION_CHECK_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
 });
 export const Config = Settings.superRefine((c, ctx) => {
   const ids = shardIds(c);
   const outside = ids.filter((id) => id >= c.SHARD_COUNT);
+  if (c.TRAINER === 'queue' && !/^postgres(ql)?:\/\//i.test(c.DATABASE_URL))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['TRAINER'],
+      message: 'TRAINER=queue needs a PostgreSQL DATABASE_URL (postgresql://…): with SQLite the bot trains in its own process',
+    });
   if (ids.length === 0) ctx.addIssue({ code: 'custom', path: ['SHARD_IDS'], message: 'SHARD_IDS names no shard (a range runs low to high, e.g. "0-3")' });
   else if (outside.length > 0)
     ctx.addIssue({
@@ -132,6 +141,21 @@ export const DEFAULT_FINETUNE_MINUTES = 8;
 export function finetuneBudget(config: Config): { maxSteps?: number; maxMinutes?: number } {
   if (!config.FINETUNE_MAX_STEPS && !config.FINETUNE_MAX_MINUTES) return { maxMinutes: DEFAULT_FINETUNE_MINUTES };
   return { maxSteps: config.FINETUNE_MAX_STEPS, maxMinutes: config.FINETUNE_MAX_MINUTES };
+}
+
+/** What a fine-tune runs with, from the settings (the bot's runner and the trainer's are the same). */
+export function finetuneSettings(config: Config): FinetuneSettings {
+  return {
+    ...finetuneBudget(config),
+    lr: config.FINETUNE_LR,
+    workers: config.FINETUNE_WORKERS,
+    keepVersions: config.MODEL_KEEP_VERSIONS,
+    pplBudget: config.PROMOTE_PPL_BUDGET,
+    totalBudget: config.PROMOTE_PPL_TOTAL_BUDGET,
+    recipe: config.FINETUNE_RECIPE,
+    preferenceShare: config.PREFERENCE_SHARE,
+    maxReaderShare: config.READER_MAX_SHARE,
+  };
 }
 
 /** Parses the environment; throws one readable sentence per problem. Empty values count as unset. */

@@ -5,7 +5,7 @@ import type { Database } from '../db/db.js';
 import type { Log } from '../shared/log.js';
 import type { PoemWriter } from '../serving/poem-writer.js';
 import type { TrainingSchedule } from '../jobs/schedule.js';
-import type { FinetuneRunner } from '../jobs/runner.js';
+import type { Runs } from '../jobs/runner.js';
 import type { ActiveVersionFollower } from '../jobs/follow-active.js';
 import type { LRUCache } from 'lru-cache';
 
@@ -19,7 +19,8 @@ export type BotContext = {
   swapModel: (dir: string) => Promise<PoemWriter>;
   /** keeps this process on the active versions; a change made here goes through its `exclusive` */
   versions: ActiveVersionFollower;
-  finetunes: FinetuneRunner;
+  /** the fine-tunes: this process's runner, or (TRAINER=queue) a view of the trainer's */
+  finetunes: Runs;
   schedule: TrainingSchedule;
   /** Work that outlives its interaction (a retrain's progress edits); shutdown waits for it. */
   background: Set<Promise<unknown>>;

@@ -48,6 +48,8 @@ export type AdminCatalog = {
     likedShare: string;
   };
   noRun: string;
+  /** a retrain the trainer's queue could not start, and why */
+  notStarted: (reason: string) => string;
   stopping: (id: number) => string;
   notVersionId: (asked: string) => string;
   noSuchVersion: (asked: string) => string;
@@ -142,6 +144,7 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       likedShare: "liked (the judge's share of the gate's poems)",
     },
     noRun: 'No fine-tune is running.',
+    notStarted: (reason) => `The fine-tune did not start: ${reason}`,
     stopping: (id) => `Stopping fine-tune #${id}. Its report will say when it has stopped; the active model is not changed.`,
     notVersionId: (asked) => `\`${asked}\` is not a version id (letters, digits, . _ -). \`/model status\` lists the versions.`,
     noSuchVersion: (asked) => `There is no version \`${asked}\`. \`/model status\` lists the recent ones.`,
@@ -208,6 +211,7 @@ export const ADMIN_CATALOG: Record<'en' | 'zh-CN', AdminCatalog> = {
       likedShare: '喜欢（评判模型认为喜欢的把关诗所占比例）',
     },
     noRun: '现在没有在进行的微调。',
+    notStarted: (reason) => `微调没有开始：${reason}`,
     stopping: (id) => `正在停止微调 #${id}。停下后它的报告会说明；当前模型不变。`,
     notVersionId: (asked) => `\`${asked}\` 不是版本号（字母、数字、. _ -）。\`/model status\` 列出各个版本。`,
     noSuchVersion: (asked) => `没有版本 \`${asked}\`。\`/model status\` 列出最近的版本。`,

@@ -385,6 +385,14 @@ program
   .action(async (_opts, cmd: Command) => (await import('./couplet.js')).coupletEvalCommand(flags(cmd)));
 
 program
+  .command('trainer')
+  .description('run the fine-tunes of every bot process from the queue on their PostgreSQL database (bots with TRAINER=queue); settings as the bot')
+  .action(async () => {
+    const { runTrainer } = await import('./trainer.js');
+    await runTrainer();
+  });
+
+program
   .command('db-migrate')
   .description('apply the database migrations DATABASE_URL lacks (a release step on PostgreSQL; SQLite migrates at start too)')
   .option('--status', 'list the migrations not applied yet, and apply nothing')

@@ -2,7 +2,7 @@
 import type { TrainingRun } from '../generated/prisma/client.js';
 import { type Database, retryWhenBusy } from './connection.js';
 
-export type RunStart = { trigger: string; requestedBy: string | null; baseVersion: string };
+export type RunStart = { trigger: string; requestedBy: string | null; baseVersion: string; jobId?: string | null };
 export type RunEnd = Pick<
   TrainingRun,
   | 'status'
@@ -18,6 +18,7 @@ export type RunEnd = Pick<
   | 'recipe'
   | 'tasteVersion'
   | 'gate'
+  | 'report'
 >;
 
 export function startRun(db: Database, start: RunStart): Promise<TrainingRun> {
@@ -41,4 +42,29 @@ export async function runningRunIds(db: Database): Promise<number[]> {
 export async function markRunsFailed(db: Database, ids: number[], error: string): Promise<void> {
   if (ids.length === 0) return;
   await retryWhenBusy(() => db.prisma.trainingRun.updateMany({ where: { id: { in: ids } }, data: { status: 'failed', endedAt: new Date(), error } }));
+}
+
+/** What a run shows while it goes (JSON in TrainingRun.progress), for the processes watching it from elsewhere. */
+export async function recordProgress(db: Database, id: number, progress: string): Promise<void> {
+  await db.prisma.trainingRun.update({ where: { id }, data: { progress } });
+}
+
+/** Asks the run `id`, if still running, to stop (its trainer sees it); false when it is not running. */
+export async function requestStop(db: Database, id: number, by: string): Promise<boolean> {
+  const { count } = await retryWhenBusy(() => db.prisma.trainingRun.updateMany({ where: { id, status: 'running' }, data: { stopRequestedBy: by } }));
+  return count > 0;
+}
+
+/** the run in progress, if any (the newest still marked running) */
+export function runningRun(db: Database): Promise<TrainingRun | null> {
+  return db.prisma.trainingRun.findFirst({ where: { status: 'running' }, orderBy: { id: 'desc' } });
+}
+
+export function runById(db: Database, id: number): Promise<TrainingRun | null> {
+  return db.prisma.trainingRun.findUnique({ where: { id } });
+}
+
+/** the run a queued job became, once a trainer took it */
+export function runOfJob(db: Database, jobId: string): Promise<TrainingRun | null> {
+  return db.prisma.trainingRun.findFirst({ where: { jobId } });
 }

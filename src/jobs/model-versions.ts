@@ -86,9 +86,9 @@ export async function loadServingModel(db: Database, baseDir: string, log: Log, 
  */
 export async function serveVersion(
   db: Database,
-  swapTo: (dir: string) => Promise<PoemWriter>,
+  swapTo: (dir: string) => Promise<unknown>,
   target: { version: string; path: string },
-  current: PoemWriter,
+  current: Pick<PoemWriter, 'checkpoint'>,
 ): Promise<void> {
   await swapTo(target.path);
   try {

@@ -25,6 +25,8 @@ import { decideGate, type GateVerdict } from './promotion.js';
 import { pruneVersions, registerVersion, serveVersion } from './model-versions.js';
 
 export type RunTrigger = 'schedule' | 'admin';
+/** what a run needs of the model it starts from: its version and checkpoint directory */
+export type ActiveModel = Pick<PoemWriter, 'version' | 'checkpoint'>;
 export type RunPhase = 'preparing' | 'training' | 'evaluating' | 'promoting';
 
 export type RunState = {
@@ -96,12 +98,12 @@ export type FinetuneRunnerDeps = {
   log: Log;
   /** MODEL_DIR: runs write under runs/, kept candidates live under versions/ */
   modelDir: string;
-  /** the model answering /poem now */
-  active: () => PoemWriter;
+  /** the version answering /poem now (a bot's own model; the trainer's: what the database says is active) */
+  active: () => ActiveModel;
   /** the root of every lineage (BASE_MODEL_DIR): the gate bounds drift from it */
   root: string;
   /** makes the checkpoint at `dir` the one answering /poem (throws, changing nothing, if it cannot load) */
-  swapTo: (dir: string) => Promise<PoemWriter>;
+  swapTo: (dir: string) => Promise<unknown>;
   settings: FinetuneSettings;
   /** serves with this taste model from now on (every poem thread) */
   useTaste: (choice: TasteChoice) => Promise<string | null>;
@@ -115,7 +117,17 @@ const MAX_CURVE_POINTS = 1000;
 
 export type StartResult = { started: true; run: RunState; done: Promise<RunReport> } | { started: false; running: RunState };
 
-export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finished: [RunReport] }> {
+/** What /model needs of the fine-tunes: this process's runner, or (TRAINER=queue) a view of the trainer's (queued-runs.ts). */
+export interface Runs extends EventEmitter<{ progress: [RunState]; finished: [RunReport] }> {
+  /** the run in progress, if any */
+  readonly current: RunState | undefined;
+  start(trigger: RunTrigger, requestedBy?: string | null): Promise<StartResult>;
+  /** asks the run in progress to stop; false when nothing runs */
+  stop(by: string): boolean;
+  close(): Promise<void>;
+}
+
+export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finished: [RunReport] }> implements Runs {
   private run?: { state: RunState; stopThread?: () => void; stoppedBy?: string; done: Promise<RunReport> };
 
   constructor(private deps: FinetuneRunnerDeps) {
@@ -136,7 +148,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
   }
 
   /** Starts a run, unless one is running: then says which. */
-  async start(trigger: RunTrigger, requestedBy: string | null = null): Promise<StartResult> {
+  async start(trigger: RunTrigger, requestedBy: string | null = null, jobId: string | null = null): Promise<StartResult> {
     if (this.run) return { started: false, running: this.run.state };
     const base = this.deps.active();
     const state: RunState = {
@@ -154,7 +166,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
     const rowWritten = new Promise<void>((r) => (recorded = r));
     const run: NonNullable<FinetuneRunner['run']> = { state, done: undefined as never };
     this.run = run; // taken before the first await: a second start() sees it
-    run.done = this.execute(run, base, recorded).finally(() => {
+    run.done = this.execute(run, base, recorded, jobId).finally(() => {
       this.run = undefined;
     });
     run.done.then((report) => this.emit('finished', report));
@@ -178,7 +190,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
     await run.done.catch(() => {});
   }
 
-  private async execute(run: NonNullable<FinetuneRunner['run']>, base: PoemWriter, recorded: () => void): Promise<RunReport> {
+  private async execute(run: NonNullable<FinetuneRunner['run']>, base: ActiveModel, recorded: () => void, jobId: string | null): Promise<RunReport> {
     const { db, log, settings } = this.deps;
     const { state } = run;
     const began = Date.now();
@@ -206,7 +218,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
     };
     let out: string | undefined;
     try {
-      const row = await startRun(db, { trigger: state.trigger, requestedBy: state.requestedBy, baseVersion: base.version });
+      const row = await startRun(db, { trigger: state.trigger, requestedBy: state.requestedBy, baseVersion: base.version, jobId });
       state.id = report.id = row.id;
       recorded();
       log.info({ run: row.id, trigger: state.trigger, by: state.requestedBy, base: base.version }, 'fine-tune started');
@@ -340,6 +352,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
           recipe: report.recipe,
           tasteVersion: report.taste?.version ?? null,
           gate: JSON.stringify(gateRecord(report)),
+          report: JSON.stringify(report),
         });
       } catch (e) {
         // the next start marks a run still "running" as interrupted; the report still reaches the admin

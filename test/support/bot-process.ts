@@ -16,11 +16,13 @@ export class BotProcess {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
+  /** `args`: what node runs (default: the bot, as `npm start`; e.g. ['bin/tangshi.js', 'trainer']) */
   constructor(
     readonly name: string,
     env: Record<string, string>,
+    args = ['--import', 'tsx', 'src/bot/index.ts'],
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/bot/index.ts'], {
+    this.child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

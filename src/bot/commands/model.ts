@@ -165,8 +165,15 @@ async function retrain(interaction: ChatInputCommandInteraction, ctx: BotContext
     return;
   }
   await interaction.deferReply(); // public: the report is for everyone who looks after the bot
-  const started = await ctx.finetunes.start('admin', interaction.user.id);
   const everyone = adminMessagesFor(interaction.guildLocale ?? interaction.locale);
+  let started: StartResult;
+  try {
+    started = await ctx.finetunes.start('admin', interaction.user.id);
+  } catch (e) {
+    // (the trainer's queue: none took it in time, or one refused it)
+    await interaction.editReply({ content: everyone.notStarted((e as Error).message) });
+    return;
+  }
   if (!started.started) {
     await interaction.editReply({ content: busyMessage(started.running, everyone) });
     return;
