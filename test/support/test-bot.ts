@@ -42,6 +42,8 @@ export interface TestBotOptions {
   standIn?: StandInOptions;
   /** runs before the bot starts, on the test's directory and database (to leave a model or versions there); returns more environment */
   before?: (dir: string, discord: DiscordStandIn, databaseUrl: string) => Promise<Record<string, string> | undefined> | Record<string, string> | undefined;
+  /** the DATABASE_URL the bot is given for the test's database (e.g. through a proxy) */
+  reachDatabase?: (databaseUrl: string) => string | Promise<string>;
 }
 
 let coupletDir: string | undefined;
@@ -80,7 +82,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
         DISCORD_TOKEN: discord.token,
         DISCORD_API_URL: discord.apiUrl,
         DISCORD_GUILD_ID: discord.guildId,
-        DATABASE_URL: databaseUrl,
+        DATABASE_URL: options.reachDatabase ? await options.reachDatabase(databaseUrl) : databaseUrl,
       }),
     );
   } catch (error) {
