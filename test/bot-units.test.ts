@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startBot } from '../src/bot/bot.js';
-import { Settings, DEFAULT_FINETUNE_MINUTES, finetuneBudget, readConfig } from '../src/bot/config.js';
+import { Settings, DEFAULT_FINETUNE_MINUTES, finetuneBudget, readConfig, shardIds } from '../src/bot/config.js';
 import { BASE_CHECKPOINT } from '../src/model/poem/checkpoint.js';
 import { scriptForLocale } from '../src/bot/commands/poem.js';
 import { poemEmbed, promptLabel, RatingButtonId, ratingButtons } from '../src/bot/poem-message.js';
@@ -42,6 +42,18 @@ describe('settings', () => {
     expect(() => readConfig({ TRAIN_CRON: 'every night' })).toThrow(/TRAIN_CRON must be a cron expression/);
     expect(() => readConfig({ TRAIN_TZ: 'Mars/Olympus' })).toThrow(/TRAIN_TZ must be an IANA time zone/);
     expect(() => readConfig({ FINETUNE_MAX_STEPS: '-3', REPORT_CHANNEL_ID: '#reports' })).toThrow(/FINETUNE_MAX_STEPS.*REPORT_CHANNEL_ID must be a channel id/);
+  });
+
+  it('shards: SHARD_IDS as numbers and ranges below SHARD_COUNT (default: all of them); TRAINER=queue only on PostgreSQL', () => {
+    expect(shardIds(readConfig({}))).toEqual([0]);
+    expect(shardIds(readConfig({ SHARD_COUNT: '4' }))).toEqual([0, 1, 2, 3]);
+    expect(shardIds(readConfig({ SHARD_COUNT: '8', SHARD_IDS: '6-7, 2,0' }))).toEqual([0, 2, 6, 7]);
+    expect(() => readConfig({ SHARD_COUNT: '4', SHARD_IDS: '3,4' })).toThrow(/SHARD_IDS: shard 4 is not below SHARD_COUNT \(4\)/);
+    expect(() => readConfig({ SHARD_COUNT: '4', SHARD_IDS: '3-1' })).toThrow(/SHARD_IDS names no shard/);
+    expect(() => readConfig({ SHARD_IDS: 'all' })).toThrow(/SHARD_IDS must be shard numbers and ranges/);
+    expect(() => readConfig({ SHARD_COUNT: '0' })).toThrow(/SHARD_COUNT/);
+    expect(() => readConfig({ TRAINER: 'queue' })).toThrow(/TRAINER=queue needs a PostgreSQL DATABASE_URL/);
+    expect(readConfig({ TRAINER: 'queue', DATABASE_URL: 'postgresql://u:p@db:5432/tangshi' }).TRAINER).toBe('queue');
   });
 
   it('.env.example documents every setting and is itself valid', () => {
