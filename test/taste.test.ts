@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fairScores, halves, readerWeights, splitByTime, tasteExamples, type StarRating } from '../src/jobs/taste-signal.js';
+import { exampleWeight, fairScores, halves, readerWeights, splitByTime, tasteExamples, type StarRating } from '../src/jobs/taste-signal.js';
 import { rocAuc, TasteModel, type TasteExample } from '../src/model/taste/taste-model.js';
 import { loadTangCorpus, poemText } from '../src/model/verse/corpus.js';
 import { lcg, tempDir } from './helpers.js';
@@ -118,6 +118,30 @@ describe('a brigade', () => {
     );
     expect(pull(naive)).toBeGreaterThan(1); // the attack works on a naive reading…
     expect(Math.abs(pull(defended) - pull(honest))).toBeLessThan(0.15); // …and not on the fair signal
+  });
+  it('rating after everyone else, it cannot fill the held-out set with its own poems: the split holds out a quarter of the evidence', () => {
+    const { ratings, texts } = simulatedNight(300, 4);
+    const withWine = loadTangCorpus().train.filter((p) => p.lines.join('').includes('酒'));
+    withWine.slice(0, 120).forEach((p, k) => {
+      const id = 10_000 + k;
+      texts.set(id, { id, text: poemText(p.lines), form: p.form });
+      ratings.push(rating(id, `brigade${k % 3}`, 5, 400 + k)); // after every honest rating
+    });
+    const scores = fairScores(ratings, [], { maxReaderShare: 0.05 });
+    const brigadeOnly = (ids: number[]) => ids.every((id) => id >= 10_000);
+    // a quarter of the poems: the brigade's poems alone, and nothing to measure a taste model on
+    const byPoems = splitByTime(ratings, 0.25);
+    expect(brigadeOnly(byPoems.test)).toBe(true);
+    // a quarter of the evidence: the honest readers' last poems are held out too, liked and disliked
+    const byWeight = splitByTime(ratings, 0.25, (id) => {
+      const p = scores.poems.get(id);
+      return p ? exampleWeight(p) : 0;
+    });
+    const honestHeldOut = byWeight.test.filter((id) => id < 10_000);
+    expect(honestHeldOut.length).toBeGreaterThan(30);
+    const labels = new Set(tasteExamples(scores, texts, honestHeldOut).map((e) => e.label));
+    expect([...labels].sort()).toEqual([0, 1]);
+    expect(byWeight.train.length + byWeight.test.length).toBe(texts.size);
   });
 });
 

@@ -9,7 +9,7 @@ import { toTraditional, type Script } from '../model/verse/script.js';
 import { type Database, poemRatings, poemTexts, recentPrompts, replacements } from '../db/db.js';
 import { FORMS, type Form } from '../shared/verse.js';
 import type { TasteData } from './run-worker.js';
-import { fairScores, halves, splitByTime, tasteExamples, tastePairs, type FairScores, type RatedText } from './taste-signal.js';
+import { exampleWeight, fairScores, halves, splitByTime, tasteExamples, tastePairs, type FairScores, type RatedText } from './taste-signal.js';
 
 export type NightData = {
   taste: TasteData | null;
@@ -94,9 +94,14 @@ export async function nightData(db: Database, o: { maxReaderShare: number; heldO
   if (rated.length < MIN_RATED_POEMS) {
     return { ...base, taste: null, noTaste: `${rated.length} rated poems (a taste model needs ${MIN_RATED_POEMS})` };
   }
+  // the last quarter of the night's evidence, not of its poems (a brigade's poems weigh next to nothing)
   const byTime = splitByTime(
     ratings.filter((r) => texts.has(r.poemId)),
     o.heldOut ?? 0.25,
+    (id) => {
+      const p = scores.poems.get(id);
+      return p ? exampleWeight(p) : 0;
+    },
   );
   const { a, b } = halves(rated);
   const inA = new Set(a);

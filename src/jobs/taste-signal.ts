@@ -125,6 +125,11 @@ export function fairScores(ratings: StarRating[], replacements: Replacement[], o
   return { mean, readerOffset: bReader, poems, readerScale };
 }
 
+/** what a scored poem weighs as an example: its ratings' weight times how clear its score is */
+export function exampleWeight(p: { score: number; weight: number }): number {
+  return p.weight * Math.min(1, Math.abs(p.score) / 0.5);
+}
+
 /**
  * The taste model's examples from the fair scores: liked (score > 0) or disliked (< 0), each weighing its
  * ratings' weight times how clear its score is (a poem near 0 says little either way). Poems whose text is
@@ -136,7 +141,7 @@ export function tasteExamples(scores: FairScores, texts: Map<number, RatedText>,
     const p = scores.poems.get(id);
     const poem = texts.get(id);
     if (!p || !poem || p.score === 0) continue;
-    examples.push({ text: poem.text, form: poem.form, label: p.score > 0 ? 1 : 0, weight: p.weight * Math.min(1, Math.abs(p.score) / 0.5) });
+    examples.push({ text: poem.text, form: poem.form, label: p.score > 0 ? 1 : 0, weight: exampleWeight(p) });
   }
   return examples;
 }
@@ -150,14 +155,21 @@ export function tastePairs(replacements: Replacement[], scores: FairScores, text
 }
 
 /**
- * The rated poems split by time: the share `heldOut` of poems first rated last are held out (the taste
- * model's test), the rest train it. Returns the poem ids of each part.
+ * The rated poems split by time: the poems first rated last are held out (the taste model's test), the rest
+ * train it. Held out: the share `heldOut` of the poems, or, with `weightOf` (what each poem weighs in the
+ * night's signal), of their weight — so poems that weigh next to nothing (a brigade's, rated after everyone
+ * else) cannot make up the held-out set on their own. Returns the poem ids of each part.
  */
-export function splitByTime(ratings: StarRating[], heldOut: number): { train: number[]; test: number[] } {
+export function splitByTime(ratings: StarRating[], heldOut: number, weightOf?: (poemId: number) => number): { train: number[]; test: number[] } {
   const first = new Map<number, number>();
   for (const r of ratings) first.set(r.poemId, Math.min(first.get(r.poemId) ?? Number.POSITIVE_INFINITY, r.at.getTime()));
   const ordered = [...first].sort((a, b) => a[1] - b[1] || a[0] - b[0]).map(([id]) => id);
-  const cut = Math.round(ordered.length * (1 - heldOut));
+  let cut = Math.round(ordered.length * (1 - heldOut));
+  if (weightOf) {
+    const total = ordered.reduce((sum, id) => sum + weightOf(id), 0);
+    let tail = 0;
+    for (cut = ordered.length; cut > 0 && tail < heldOut * total; ) tail += weightOf(ordered[--cut]!);
+  }
   return { train: ordered.slice(0, cut), test: ordered.slice(cut) };
 }
 
