@@ -18,7 +18,14 @@ const nativeExpected = process.env.TANGSHI_EXPECT_NATIVE === '1';
 // The database and end-to-end tests run again on PostgreSQL when a server is named (.ci/run starts one with
 // pg_virtualenv, which sets PGHOST/PGUSER; or TANGSHI_TEST_POSTGRES=postgresql://…/postgres). TANGSHI_EXPECT_POSTGRES=1
 // makes a missing server fail the suite.
-const POSTGRES_TESTS = ['test/db.test.ts', 'test/bot.e2e.test.ts', 'test/learning-loop.e2e.test.ts', 'test/shards.e2e.test.ts', 'test/trainer.e2e.test.ts', 'test/faults.e2e.test.ts'];
+const POSTGRES_TESTS = [
+  'test/db.test.ts',
+  'test/bot.e2e.test.ts',
+  'test/learning-loop.e2e.test.ts',
+  'test/shards.e2e.test.ts',
+  'test/trainer.e2e.test.ts',
+  'test/faults.e2e.test.ts',
+];
 const postgresNamed = Boolean(process.env.TANGSHI_TEST_POSTGRES || (process.env.PGHOST && process.env.PGUSER));
 if (!postgresNamed && process.env.TANGSHI_EXPECT_POSTGRES === '1')
   throw new Error('TANGSHI_EXPECT_POSTGRES=1, but no PostgreSQL server is named (PGHOST/PGUSER or TANGSHI_TEST_POSTGRES)');

@@ -12,7 +12,7 @@ import { makeTinyCheckpoint } from './helpers.js';
 import { testProvider } from './support/databases.js';
 import type { InteractionAnswer } from './support/discord/index.js';
 import { TcpProxy } from './support/tcp-proxy.js';
-import { buttonIds, STRING, startTestBot, users } from './support/test-bot.js';
+import { STRING, startTestBot, users } from './support/test-bot.js';
 
 const TRY_AGAIN = /try again/i;
 
