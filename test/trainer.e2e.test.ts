@@ -133,7 +133,7 @@ describe.runIf(testProvider() === 'postgresql')('the trainer as its own role', (
     'a trainer killed mid-run: another marks the run failed and takes the next one',
     async () => {
       const { t, env, startOne, stopAll } = await setUp();
-      const doomed = new BotProcess('trainer', { ...env, FINETUNE_MAX_STEPS: '100000' }, ['bin/tangshi.js', 'trainer']);
+      const doomed = new BotProcess('trainer', { ...env, FINETUNE_MAX_STEPS: '4000' }, ['bin/tangshi.js', 'trainer']);
       try {
         await doomed.waitFor((l) => l.msg === 'trainer ready: taking fine-tunes from the queue', 90_000);
         const answer = await (await model(t, 'retrain')).response();
