@@ -159,7 +159,11 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Bot
       components: poemButtons(stored.id),
     };
     const message = deferred ? await interaction.editReply(reply) : (await interaction.reply({ ...reply, withResponse: true })).resource?.message;
-    if (message && message.id !== stored.messageId) await setPoemMessage(ctx.db, stored.id, message.id);
+    if (message && message.id !== stored.messageId) {
+      // the poem is shown and stored (its buttons carry its id): a link lost to a database hiccup is logged,
+      // not turned into a "try again" under a poem the user already has
+      await setPoemMessage(ctx.db, stored.id, message.id).catch((e) => ctx.log.warn({ err: e, poemId: stored.id }, 'could not link the poem to its message'));
+    }
     ctx.log.info({ poemId: stored.id, form: poem.form, user: interaction.user.id, ms: Date.now() - now }, 'poem served');
   } finally {
     clearTimeout(ackTimer);
