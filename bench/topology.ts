@@ -67,6 +67,7 @@ async function startLayout(discord: DiscordStandIn, url: string, layout: string[
         SHARD_IDS: ids,
         POEM_COOLDOWN_SECONDS: '0',
         TRAIN_CRON: 'off',
+        TRAINER: url.startsWith('postgres') ? 'queue' : 'here', // several processes: the fine-tunes are a trainer's
         LOG_LEVEL: 'info',
         VERSION_CHECK_SECONDS: '600',
       }),

@@ -47,9 +47,13 @@ describe('settings', () => {
   it('shards: SHARD_IDS as numbers and ranges below SHARD_COUNT (default: all of them); TRAINER=queue only on PostgreSQL', () => {
     expect(shardIds(readConfig({}))).toEqual([0]);
     expect(shardIds(readConfig({ SHARD_COUNT: '4' }))).toEqual([0, 1, 2, 3]);
-    expect(shardIds(readConfig({ SHARD_COUNT: '8', SHARD_IDS: '6-7, 2,0' }))).toEqual([0, 2, 6, 7]);
-    expect(() => readConfig({ SHARD_COUNT: '4', SHARD_IDS: '3,4' })).toThrow(/SHARD_IDS: shard 4 is not below SHARD_COUNT \(4\)/);
-    expect(() => readConfig({ SHARD_COUNT: '4', SHARD_IDS: '3-1' })).toThrow(/SHARD_IDS names no shard/);
+    const pg = { DATABASE_URL: 'postgresql://u:p@db:5432/tangshi', TRAINER: 'queue' };
+    expect(shardIds(readConfig({ SHARD_COUNT: '8', SHARD_IDS: '6-7, 2,0', ...pg }))).toEqual([0, 2, 6, 7]);
+    expect(shardIds(readConfig({ SHARD_COUNT: '2', SHARD_IDS: '0-1' }))).toEqual([0, 1]);
+    // some of the shards: other processes run the rest, and each would schedule its own nightly run
+    expect(() => readConfig({ SHARD_COUNT: '4', SHARD_IDS: '0,1' })).toThrow(/TRAINER: SHARD_IDS runs some of the shards.*TRAINER=queue/);
+    expect(() => readConfig({ SHARD_COUNT: '4', SHARD_IDS: '3,4', ...pg })).toThrow(/SHARD_IDS: shard 4 is not below SHARD_COUNT \(4\)/);
+    expect(() => readConfig({ SHARD_COUNT: '4', SHARD_IDS: '3-1', ...pg })).toThrow(/SHARD_IDS names no shard/);
     expect(() => readConfig({ SHARD_IDS: 'all' })).toThrow(/SHARD_IDS must be shard numbers and ranges/);
     expect(() => readConfig({ SHARD_COUNT: '0' })).toThrow(/SHARD_COUNT/);
     expect(() => readConfig({ TRAINER: 'queue' })).toThrow(/TRAINER=queue needs a PostgreSQL DATABASE_URL/);

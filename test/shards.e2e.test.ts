@@ -58,6 +58,7 @@ describe.runIf(testProvider() === 'postgresql')('two bot processes, two shards e
       POEM_WORKERS: '1',
       POEM_COOLDOWN_SECONDS: '0',
       TRAIN_CRON: 'off',
+      TRAINER: 'queue', // each runs some of the shards: the fine-tunes belong to a trainer (none runs here)
       VERSION_CHECK_SECONDS: '600', // the notice, not the timer, must carry a new version within seconds
     };
     const [a, b] = [start('a'), start('b')];

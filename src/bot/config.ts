@@ -106,6 +106,14 @@ export const Config = Settings.superRefine((c, ctx) => {
       message: 'TRAINER=queue needs a PostgreSQL DATABASE_URL (postgresql://…): with SQLite the bot trains in its own process',
     });
   if (ids.length === 0) ctx.addIssue({ code: 'custom', path: ['SHARD_IDS'], message: 'SHARD_IDS names no shard (a range runs low to high, e.g. "0-3")' });
+  else if (ids.length < c.SHARD_COUNT && c.TRAINER === 'here')
+    // the other shards run in other processes: each would schedule its own nightly run
+    ctx.addIssue({
+      code: 'custom',
+      path: ['TRAINER'],
+      message:
+        'SHARD_IDS runs some of the shards, so other processes run the rest: set TRAINER=queue (PostgreSQL) and run `npx tangshi trainer`, or every process would start its own nightly fine-tune',
+    });
   else if (outside.length > 0)
     ctx.addIssue({
       code: 'custom',
