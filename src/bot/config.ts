@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { RECIPES } from '../shared/verse.js';
 import { KernelsChoice, LstmKernelsChoice } from '../model/kernels/native-kernels.js';
 import type { FinetuneSettings } from '../jobs/runner.js';
+import { providerOf } from '../db/connection.js';
 
 const idList = z
   .string()
@@ -99,7 +100,7 @@ export const Settings = z.object({
 export const Config = Settings.superRefine((c, ctx) => {
   const ids = shardIds(c);
   const outside = ids.filter((id) => id >= c.SHARD_COUNT);
-  if (c.TRAINER === 'queue' && !/^postgres(ql)?:\/\//i.test(c.DATABASE_URL))
+  if (c.TRAINER === 'queue' && providerOf(c.DATABASE_URL) !== 'postgresql')
     ctx.addIssue({
       code: 'custom',
       path: ['TRAINER'],

@@ -1,6 +1,7 @@
 /** `tangshi trainer`: the trainer role with the bot's settings (.env and the environment), until SIGTERM/SIGINT. */
 import { existsSync } from 'node:fs';
 import { startTrainer } from '../jobs/trainer.js';
+import { providerOf } from '../db/connection.js';
 import { log } from '../shared/log.js';
 import { finetuneSettings, readConfig, type Config } from '../bot/config.js';
 
@@ -13,7 +14,7 @@ export async function runTrainer(): Promise<void> {
     console.error(`tangshi trainer: invalid settings: ${(e as Error).message}`);
     process.exit(2);
   }
-  if (!/^postgres(ql)?:\/\//i.test(config.DATABASE_URL)) {
+  if (providerOf(config.DATABASE_URL) !== 'postgresql') {
     console.error(
       'tangshi trainer: the trainer shares a PostgreSQL database with the bot processes (DATABASE_URL=postgresql://…); with SQLite the bot trains in its own process',
     );

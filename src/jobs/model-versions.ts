@@ -38,16 +38,21 @@ export function registerVersion(db: Database, manifest: Manifest, path: string, 
 }
 
 /**
- * A run still marked `running` when the bot starts was cut off (the process was killed or crashed): mark it
- * failed and delete what it had written. Nothing of it was ever registered or made active.
+ * A run still marked `running` when the bot starts (or, with TRAINER=queue, when a trainer holds the run lock)
+ * was cut off (its process was killed or crashed): mark it failed with `why` and delete what it had written.
+ * Nothing of it was ever registered or made active.
  */
-export async function failInterruptedRuns(db: Database, runDir: (id: number) => string): Promise<number[]> {
+export async function failInterruptedRuns(
+  db: Database,
+  runDir: (id: number) => string,
+  why = 'interrupted: the bot stopped during the run',
+): Promise<number[]> {
   const ids = await runningRunIds(db);
   for (const id of ids) {
     rmSync(runDir(id), { recursive: true, force: true });
     rmSync(`${runDir(id)}.training`, { recursive: true, force: true });
   }
-  await markRunsFailed(db, ids, 'interrupted: the bot stopped during the run');
+  await markRunsFailed(db, ids, why);
   return ids;
 }
 

@@ -9,7 +9,7 @@ import type PgBoss from 'pg-boss';
 import { type Database, requestStop, runById, runningRun, runOfJob, type TrainingRun } from '../db/db.js';
 import type { Log } from '../shared/log.js';
 import { FINETUNE_QUEUE, type FinetuneJobData } from './queue.js';
-import type { RunPhase, RunReport, Runs, RunState, RunTrigger, StartResult } from './runner.js';
+import { emptyReport, type RunPhase, type RunReport, type Runs, type RunState, type RunTrigger, type StartResult } from './runner.js';
 
 /** how long an admin's retrain waits for a trainer to take it before saying none did */
 const TAKE_TIMEOUT_MS = 60_000;
@@ -178,28 +178,7 @@ function reportOf(row: TrainingRun): RunReport {
 }
 
 function lostReport(id: number): RunReport {
-  return {
-    id,
-    trigger: 'admin',
-    requestedBy: null,
-    status: 'failed',
-    baseVersion: '?',
-    candidateVersion: null,
-    pplBefore: null,
-    pplAfter: null,
-    steps: 0,
-    tokens: 0,
-    ratedPoems: 0,
-    seconds: 0,
-    decision: null,
-    verdict: null,
-    recipe: null,
-    preferenceExamples: 0,
-    taste: null,
-    noTaste: null,
-    error: 'the run’s record is gone',
-    lossCurve: [],
-  };
+  return emptyReport({ id, trigger: 'admin', requestedBy: null, baseVersion: '?', error: 'the run’s record is gone' });
 }
 
 function failureOf(output: unknown): string {

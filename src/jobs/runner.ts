@@ -194,28 +194,7 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
     const { db, log, settings } = this.deps;
     const { state } = run;
     const began = Date.now();
-    const report: RunReport = {
-      id: 0,
-      trigger: state.trigger,
-      requestedBy: state.requestedBy,
-      status: 'failed',
-      baseVersion: base.version,
-      candidateVersion: null,
-      pplBefore: null,
-      pplAfter: null,
-      steps: 0,
-      tokens: 0,
-      ratedPoems: 0,
-      seconds: 0,
-      decision: null,
-      verdict: null,
-      recipe: null,
-      preferenceExamples: 0,
-      taste: null,
-      noTaste: null,
-      error: null,
-      lossCurve: state.lossCurve,
-    };
+    const report = emptyReport({ trigger: state.trigger, requestedBy: state.requestedBy, baseVersion: base.version, lossCurve: state.lossCurve });
     let out: string | undefined;
     try {
       const row = await startRun(db, { trigger: state.trigger, requestedBy: state.requestedBy, baseVersion: base.version, jobId });
@@ -390,6 +369,32 @@ export class FinetuneRunner extends EventEmitter<{ progress: [RunState]; finishe
       throw e instanceof StoppedError ? new Error(`stopped by ${run.stoppedBy ?? 'request'}`) : e;
     }
   }
+}
+
+/** A run's report before anything is known (failed until the run says otherwise): filled in as it goes. */
+export function emptyReport(
+  start: Pick<RunReport, 'trigger' | 'requestedBy' | 'baseVersion'> & Partial<Pick<RunReport, 'id' | 'lossCurve' | 'error'>>,
+): RunReport {
+  return {
+    id: 0,
+    status: 'failed',
+    candidateVersion: null,
+    pplBefore: null,
+    pplAfter: null,
+    steps: 0,
+    tokens: 0,
+    ratedPoems: 0,
+    seconds: 0,
+    decision: null,
+    verdict: null,
+    recipe: null,
+    preferenceExamples: 0,
+    taste: null,
+    noTaste: null,
+    error: null,
+    lossCurve: [],
+    ...start,
+  };
 }
 
 /** what TrainingRun.gate keeps of a run: every figure of the gate, which check decided, the taste model's */

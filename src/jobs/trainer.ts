@@ -5,13 +5,12 @@
  * promotion marks the new version active, which every bot process hears of and loads (follow-active.ts).
  * Progress goes into the run's row as it goes and a stop is asked through it, so /model works from any shard.
  */
-import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { activeVersion, type Database, markRunsFailed, openDatabase, recordProgress, runById, runningRunIds } from '../db/db.js';
+import { activeVersion, type Database, openDatabase, recordProgress, runById } from '../db/db.js';
 import { loadCheckpoint } from '../model/poem/checkpoint.js';
 import { TasteModel } from '../model/taste/taste-model.js';
 import type { Log } from '../shared/log.js';
-import { registerVersion, markActive } from './model-versions.js';
+import { failInterruptedRuns, markActive, registerVersion } from './model-versions.js';
 import { FINETUNE_QUEUE, type FinetuneJobData, openQueue, RUN_LOCK } from './queue.js';
 import type { ProgressRecord } from './queued-runs.js';
 import { type ActiveModel, type FinetuneSettings, FinetuneRunner, type RunReport } from './runner.js';
@@ -78,9 +77,7 @@ export async function startTrainer(o: TrainerOptions): Promise<Trainer> {
 
   /** Holding the run lock, no run is alive anywhere: one still marked running was cut off with its trainer. */
   const failOrphans = async () => {
-    const orphans = await runningRunIds(db);
-    for (const id of orphans) rmSync(FinetuneRunner.runDir(o.modelDir, id), { recursive: true, force: true });
-    await markRunsFailed(db, orphans, 'interrupted: its trainer stopped during the run');
+    const orphans = await failInterruptedRuns(db, (id) => FinetuneRunner.runDir(o.modelDir, id), 'interrupted: its trainer stopped during the run');
     if (orphans.length > 0) log.warn({ runs: orphans }, 'fine-tunes cut off with their trainer are marked failed');
   };
   /** Runs `work` holding the run lock, or returns undefined at once when another trainer holds it. */
