@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveCouplet } from '../src/model/couplet/checkpoint.js';
+import { loadCouplet, saveCouplet } from '../src/model/couplet/checkpoint.js';
 import { CoupletModel, keyPositions } from '../src/model/couplet/decode.js';
 import { initParams } from '../src/model/couplet/seq2seq.js';
-import { loadCouplets } from '../src/model/couplet/pairs.js';
+import { loadCouplets, loadSongCouplets } from '../src/model/couplet/pairs.js';
 import { bleu4, noReuse, retrievalBaseline, scoreCouplets, toneOpposition } from '../src/model/couplet/score.js';
 import { trainCouplets } from '../src/model/couplet/train.js';
 import { isDev, loadTangCorpus } from '../src/model/verse/corpus.js';
@@ -28,6 +28,20 @@ describe('the couplets of the corpus', () => {
     expect(devPoems.every((p) => isDev(p.lines))).toBe(true);
     for (const pair of [...dev, ...test]) expect([...pair.upper].length).toBe([...pair.lower].length);
   });
+});
+
+describe("the Song poets' couplets (more training pairs)", () => {
+  it('are the middle couplets of Song 律诗, none sharing a line with a Tang dev or test pair', () => {
+    const song = loadSongCouplets();
+    expect(song.length).toBeGreaterThan(100000);
+    const { dev, test } = loadCouplets();
+    const scored = new Set([...dev, ...test].flatMap((p) => [p.upper, p.lower]));
+    expect(song.filter((p) => scored.has(p.upper) || scored.has(p.lower))).toEqual([]);
+    for (const p of song.slice(0, 2000)) {
+      expect([5, 7]).toContain([...p.upper].length);
+      expect([...p.lower].length).toBe([...p.upper].length);
+    }
+  }, 60000);
 });
 
 describe('BLEU-4 (corpus, character level)', () => {
@@ -122,6 +136,24 @@ describe('CoupletModel (the rules of a couplet in decoding)', () => {
     }
   });
 
+  it('searches a beam: deterministic, the rules kept, and a beam of one is the greedy line', () => {
+    for (const upper of ['白日依山盡', '兩岸猿聲啼不住', '青青河畔草']) {
+      expect(model.answer({ upper, beam: 1 }).lower).toBe(model.answer({ upper, topK: 1, seed: 1 }).lower);
+      const lower = [...model.answer({ upper, beam: 4 }).lower];
+      expect(model.answer({ upper, beam: 4 }).lower).toBe(lower.join(''));
+      const u = [...upper];
+      expect(lower).toHaveLength(u.length);
+      for (const k of keyPositions(u.length)) {
+        const [a, b] = [clearTone(u[k]!), clearTone(lower[k]!)];
+        if (a) expect(b, `${upper} / ${lower.join('')} at ${k + 1}`).not.toBe(a);
+      }
+      expect(lower.some((ch) => u.includes(ch))).toBe(false);
+      if (upper === '青青河畔草') expect(lower[1]).toBe(lower[0]);
+      else expect(new Set(lower).size).toBe(lower.length);
+    }
+    expect(() => model.answer({ upper: '白日依山盡', beam: 0 })).toThrow(PoemInputError);
+  });
+
   it('repeats where the upper line repeats, at the same places', () => {
     const { lower } = model.answer({ upper: '青青河畔草', seed: 1 });
     expect([...lower][0]).toBe([...lower][1]);
@@ -190,6 +222,31 @@ describe('training the couplet model', () => {
     expect(result.history.filter((p) => p.devLoss !== undefined).map((p) => p.step)).toEqual([20, 40]);
     expect(result.params.get('attention.wa')).toBeDefined();
   }, 60000);
+
+  it('continues from a checkpoint with the Song pairs added and a cosine rate: the saved weights are where it starts', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'tangshi-couplet-')), 'first');
+    const tiny = { embedDim: 8, hiddenDim: 8, attention: true, teacherForcing: 1, lr: 0.02, batchSize: 16, maxMinutes: 1, evalEvery: 10, seed: 1 };
+    const first = await trainCouplets({ ...tiny, maxSteps: 4, trainPairs: 3000, devPairs: 32, out: dir });
+    const saved = loadCouplet(dir);
+    const logs: string[] = [];
+    const next = await trainCouplets({
+      ...tiny,
+      embedDim: 99,
+      maxSteps: 3,
+      trainPairs: 3000,
+      devPairs: 32,
+      from: dir,
+      song: true,
+      cosine: true,
+      log: (l) => logs.push(l),
+    });
+    expect(next.config).toEqual(saved.manifest.config); // the checkpoint's size, not the options'
+    expect(next.vocab.tokens).toEqual(first.vocab.tokens);
+    expect(logs.find((l) => l.startsWith('step 0'))).toBe(`step 0: dev loss ${saved.manifest.metrics.devLoss!.toFixed(3)}`);
+    expect(logs[0]).toMatch(/3000 Tang \+ \d+ Song training pairs/);
+    expect(Number(/\+ (\d+) Song/.exec(logs[0]!)![1])).toBeGreaterThan(1000);
+    expect(next.history).toHaveLength(3);
+  }, 120000);
 
   it('trains with its own guesses fed back (teacher forcing below 1), without attention too', async () => {
     for (const [teacherForcing, attention] of [

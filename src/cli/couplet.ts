@@ -55,6 +55,9 @@ export async function coupletTrainCommand(values: Flags): Promise<void> {
     dropout,
     signal: controller.signal,
     lr: num(values.lr, 'lr') ?? 0.002,
+    cosine: values.cosine !== undefined,
+    song: values.song !== undefined,
+    from: values.from,
     batchSize: count(values.batch, 'batch') ?? 256,
     maxMinutes: num(values['max-minutes'], 'max-minutes') ?? 10,
     maxSteps: count(values['max-steps'], 'max-steps'),
@@ -66,7 +69,10 @@ export async function coupletTrainCommand(values: Flags): Promise<void> {
 }
 
 /** Scores of the model and both baselines on the test split (the lower lines greedy: top-1 at each position). */
-export async function evaluateCouplets(dir: string, options: { limit?: number; baselines?: boolean } = {}): Promise<Record<string, CoupletScore>> {
+export async function evaluateCouplets(
+  dir: string,
+  options: { limit?: number; baselines?: boolean; beam?: number } = {},
+): Promise<Record<string, CoupletScore>> {
   const { train, test: all } = loadCouplets();
   const test = all.slice(0, options.limit ?? all.length);
   const model = await CoupletModel.load(dir);
@@ -88,6 +94,11 @@ export async function evaluateCouplets(dir: string, options: { limit?: number; b
       known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1, rules: false }).lower),
     ),
   };
+  if (options.beam)
+    scores[`model_beam_${options.beam}`] = scoreCouplets(
+      known,
+      known.map((p) => model.answer({ upper: p.upper, beam: options.beam }).lower),
+    );
   if (options.baselines !== false) {
     const retrieve = retrievalBaseline(train);
     scores.retrieval = scoreCouplets(
@@ -114,6 +125,7 @@ export async function coupletEvalCommand(values: Flags): Promise<void> {
   const scores = await evaluateCouplets(values.checkpoint ?? COUPLET_CHECKPOINT, {
     limit: count(values.limit, 'limit'),
     baselines: values['no-baselines'] === undefined,
+    beam: count(values.beam, 'beam'),
   });
   if (values.json) console.log(JSON.stringify(scores));
   else

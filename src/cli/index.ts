@@ -368,6 +368,9 @@ program
   .addOption(new Option('--teacher-forcing <r>', 'chance a decoder step is fed the true previous character').default('1'))
   .addOption(new Option('--dropout <p>', 'dropout on the embeddings and the output layer input').default('0'))
   .addOption(new Option('--lr <x>', "Adam's learning rate").default('0.002'))
+  .option('--cosine', 'decay the rate on a cosine to 10% over the budget (--max-steps, else --max-minutes)')
+  .option('--song', "add the Song poets' middle couplets (全宋诗 律诗) whose characters the vocabulary holds")
+  .option('--from <dir>', 'continue from a couplet checkpoint: its weights, size and vocabulary, a fresh optimizer')
   .addOption(new Option('--batch <n>', 'pairs per step').default('256'))
   .addOption(new Option('--max-minutes <m>', 'stop after this many minutes').default('10'))
   .option('--max-steps <n>', 'stop after this many steps')
@@ -381,6 +384,7 @@ program
   .addOption(new Option('--checkpoint <dir>', 'the couplet model').default('models/couplet', 'the shipped couplet model'))
   .option('--limit <n>', 'the first n test pairs only')
   .option('--no-baselines', 'the model only')
+  .option('--beam <k>', 'also the lower lines of a beam search of width k, with the rules')
   .option('--json', 'print one JSON object')
   .action(async (_opts, cmd: Command) => (await import('./couplet.js')).coupletEvalCommand(flags(cmd)));
 

@@ -31,6 +31,8 @@ export const CoupletRequest = z.object({
   script: z.enum(SCRIPTS).default(DEFAULT_SCRIPT),
   /** the couplet rules (tones, no reuse) in decoding; off: the model alone (for comparison) */
   rules: z.boolean().default(true),
+  /** beam search of this width instead of sampling: the most likely lower line the search finds (deterministic) */
+  beam: z.number().int().min(1).max(32).optional(),
 });
 export type CoupletRequest = z.input<typeof CoupletRequest>;
 export type CoupletAnswer = { upper: string; lower: string; text: string; script: Script; version: string };
@@ -40,6 +42,7 @@ const HAN = /^\p{Script=Han}$/u;
 export const keyPositions = (n: number) => [...new Set([1, 3, 5].filter((k) => k < n - 1).concat(n - 1))];
 
 type State = { h: Float32Array; c: Float32Array }[];
+type UpperLine = { upperChars: string[]; upper: number[]; encoded: Float32Array[]; rules: boolean };
 
 export class CoupletModel {
   private readonly contentIds: Int32Array;
@@ -131,8 +134,6 @@ export class CoupletModel {
   answer(request: CoupletRequest): CoupletAnswer {
     const req = parseRequest(CoupletRequest, request);
     const { chars: upperChars, ids: upper } = this.parseUpper(req.upper);
-    const rng = prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31));
-    const n = upper.length;
     const { hiddenDim: H } = this.manifest.config;
     const state: State = [{ h: new Float32Array(H), c: new Float32Array(H) }];
     const encoded: Float32Array[] = [];
@@ -140,31 +141,72 @@ export class CoupletModel {
       this.step(this.encoder, this.biases.encoder, state, id);
       encoded.push(state[0]!.h.slice());
     }
-    const keys = new Set(keyPositions(n));
+    const line = { upperChars, upper, encoded, rules: req.rules };
+    const lower = req.beam
+      ? this.beamSearch(line, state[0]!, req.beam)
+      : this.sampleLine(line, state, req, prand.mersenne(req.seed ?? Math.floor(Math.random() * 2 ** 31)));
+    const script = req.script;
+    const shown = { upper: inScript(upperChars.join(''), script), lower: inScript(this.vocab.decode(lower), script) };
+    return { ...shown, text: `${shown.upper}，${shown.lower}。`, script, version: this.version };
+  }
+
+  /** What the rules allow at position t: a forced repeat of an earlier lower character, or the ids fit for its tone. */
+  private allowedAt(line: UpperLine, t: number, lower: number[]): { repeat: number } | { ids: Int32Array } {
+    const { upperChars, upper, rules } = line;
+    const repeatOf = upperChars.findIndex((ch, s) => s < t && ch === upperChars[t]);
+    if (rules && repeatOf >= 0) return { repeat: lower[repeatOf]! }; // the upper line repeats here: so does the lower
+    const n = upper.length;
+    const upperTone = upper[t] === UNK ? { level: 1, oblique: 2, none: 0 }[clearTone(upperChars[t]!) ?? 'none'] : this.toneOfId[upper[t]!];
+    const opposite = rules && keyPositions(n).includes(t) && upperTone !== 0 ? (upperTone === 1 ? 2 : 1) : 0;
+    return { ids: opposite === 0 ? this.contentIds : this.fitFor[opposite] };
+  }
+
+  private sampleLine(line: UpperLine, state: State, req: z.output<typeof CoupletRequest>, rng: prand.RandomGenerator): number[] {
     const used = new Uint8Array(this.vocab.size);
-    for (const id of upper) used[id] = 1;
+    for (const id of line.upper) used[id] = 1;
     const lower: number[] = [];
     let previous = BOS;
-    for (let t = 0; t < n; t++) {
+    for (let t = 0; t < line.upper.length; t++) {
       this.step(this.decoder, this.biases.decoder, state, previous);
-      const repeatOf = upperChars.findIndex((ch, s) => s < t && ch === upperChars[t]);
+      const allowed = this.allowedAt(line, t, lower);
       let token: number;
-      if (req.rules && repeatOf >= 0)
-        token = lower[repeatOf]!; // the upper line repeats here: so does the lower
+      if ('repeat' in allowed) token = allowed.repeat;
       else {
-        const upperTone = upper[t] === UNK ? { level: 1, oblique: 2, none: 0 }[clearTone(upperChars[t]!) ?? 'none'] : this.toneOfId[upper[t]!];
-        const opposite = req.rules && keys.has(t) && upperTone !== 0 ? (upperTone === 1 ? 2 : 1) : 0;
-        const allowed = opposite === 0 ? this.contentIds : this.fitFor[opposite];
-        const logits = this.out.applyMany([this.attend(state[0]!.h, encoded)], allowed)[0]!;
-        token = sample(logits, allowed, req, rng, req.rules ? { banned: used } : undefined);
+        const logits = this.out.applyMany([this.attend(state[0]!.h, line.encoded)], allowed.ids)[0]!;
+        token = sample(logits, allowed.ids, req, rng, req.rules ? { banned: used } : undefined);
       }
       lower.push(token);
       used[token] = 1;
       previous = token;
     }
-    const script = req.script;
-    const shown = { upper: inScript(upperChars.join(''), script), lower: inScript(this.vocab.decode(lower), script) };
-    return { ...shown, text: `${shown.upper}，${shown.lower}。`, script, version: this.version };
+    return lower;
+  }
+
+  /** Keeps the `width` most likely partial lower lines (log-probabilities over what the rules allow) at each position. */
+  private beamSearch(line: UpperLine, start: { h: Float32Array; c: Float32Array }, width: number): number[] {
+    type Hypothesis = { h: Float32Array; c: Float32Array; lower: number[]; logp: number };
+    let beams: Hypothesis[] = [{ h: start.h.slice(), c: start.c.slice(), lower: [], logp: 0 }];
+    for (let t = 0; t < line.upper.length; t++) {
+      const next: Hypothesis[] = [];
+      for (const hyp of beams) {
+        const state: State = [{ h: hyp.h.slice(), c: hyp.c.slice() }];
+        this.step(this.decoder, this.biases.decoder, state, hyp.lower.at(-1) ?? BOS);
+        const { h, c } = state[0]!;
+        const allowed = this.allowedAt(line, t, hyp.lower);
+        if ('repeat' in allowed) {
+          next.push({ h, c, lower: [...hyp.lower, allowed.repeat], logp: hyp.logp });
+          continue;
+        }
+        const used = new Set(line.rules ? [...line.upper, ...hyp.lower] : []);
+        const logits = this.out.applyMany([this.attend(h, line.encoded)], allowed.ids)[0]!; // indexed by id
+        const ids = [...allowed.ids].filter((id) => !used.has(id)).sort((a, b) => logits[b]! - logits[a]!);
+        const max = logits[ids[0]!]!;
+        const logZ = max + Math.log(ids.reduce((sum, id) => sum + Math.exp(logits[id]! - max), 0));
+        for (const id of ids.slice(0, width)) next.push({ h, c, lower: [...hyp.lower, id], logp: hyp.logp + logits[id]! - logZ });
+      }
+      beams = next.sort((a, b) => b.logp - a.logp).slice(0, width);
+    }
+    return beams[0]!.lower;
   }
 
   /** One LSTM step of the encoder or decoder: [x; h]·[Wx; Wh] + b, then the cell. */

@@ -4,7 +4,7 @@
  * halved by a second hash bit into dev (to choose a model) and test (to score it).
  */
 import { createHash } from 'node:crypto';
-import { loadTangCorpus, poemText, type Poem } from '../verse/corpus.js';
+import { loadSongPoems, loadTangCorpus, poemText, type Poem } from '../verse/corpus.js';
 
 export type Couplet = { upper: string; lower: string };
 export type CoupletSplits = { train: Couplet[]; dev: Couplet[]; test: Couplet[] };
@@ -18,13 +18,13 @@ const pairsOf = (poem: Poem): Couplet[] => [
   { upper: poem.lines[4]!, lower: poem.lines[5]! },
 ];
 
+const regulated = (p: Poem) => p.form === 'wulv' || p.form === 'qilv';
 let cached: CoupletSplits | undefined;
 
 /** The corpus's couplets by split (test pairs that also occur in train are dropped: they would score recall, not skill). */
 export function loadCouplets(): CoupletSplits {
   if (cached) return cached;
   const corpus = loadTangCorpus();
-  const regulated = (p: Poem) => p.form === 'wulv' || p.form === 'qilv';
   const train = corpus.train.filter(regulated).flatMap(pairsOf);
   const seen = new Set(train.map((c) => `${c.upper}|${c.lower}`));
   const dev: Couplet[] = [],
@@ -35,4 +35,18 @@ export function loadCouplets(): CoupletSplits {
   }
   cached = { train, dev, test };
   return cached;
+}
+
+/**
+ * The middle couplets of the Song poets' 律诗 (全宋诗), as more training pairs. loadSongPoems already leaves out
+ * every Song poem sharing a line with a Tang dev poem; a pair whose upper or lower line is one of the Tang dev
+ * or test pairs' lines is left out too, so no scored line is ever trained on.
+ */
+export function loadSongCouplets(): Couplet[] {
+  const { dev, test } = loadCouplets();
+  const scored = new Set([...dev, ...test].flatMap((p) => [p.upper, p.lower]));
+  return loadSongPoems()
+    .filter(regulated)
+    .flatMap(pairsOf)
+    .filter((p) => !scored.has(p.upper) && !scored.has(p.lower));
 }

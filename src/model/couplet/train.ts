@@ -5,9 +5,9 @@
 import prand from 'pure-rand';
 import { tf } from '../runtime/backend.js';
 import { UNK, Vocab } from '../verse/vocab.js';
-import { saveCouplet, type CoupletManifest } from './checkpoint.js';
+import { loadCouplet, saveCouplet, type CoupletManifest } from './checkpoint.js';
 import { coupletLoss, initParams, paramSpecs, type CoupletConfig, type CoupletParams } from './seq2seq.js';
-import { COUPLET_SPLIT, loadCouplets, type Couplet } from './pairs.js';
+import { COUPLET_SPLIT, loadCouplets, loadSongCouplets, type Couplet } from './pairs.js';
 
 export type CoupletTrainOptions = {
   embedDim: number;
@@ -18,6 +18,8 @@ export type CoupletTrainOptions = {
   /** dropout rate on the embeddings and the output layer's input (0: none) */
   dropout?: number;
   lr: number;
+  /** decays the rate on a cosine to 10% over the run's budget (its steps, else its minutes) */
+  cosine?: boolean;
   batchSize: number;
   maxMinutes: number;
   maxSteps?: number;
@@ -25,6 +27,10 @@ export type CoupletTrainOptions = {
   seed: number;
   /** where the checkpoint goes (none: not saved) */
   out?: string;
+  /** adds the Song poets' middle couplets whose characters are all in the vocabulary (built from the Tang pairs) */
+  song?: boolean;
+  /** continues from this checkpoint's weights, config and vocabulary (fresh optimizer state) */
+  from?: string;
   /** the first this many training (and dev) pairs only (tests) */
   trainPairs?: number;
   devPairs?: number;
@@ -102,21 +108,25 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{
 }> {
   const log = o.log ?? (() => {});
   const splits = loadCouplets();
-  const trainPairs = splits.train.slice(0, o.trainPairs ?? splits.train.length);
-  const vocab = Vocab.build(
-    trainPairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' })),
-    2,
-  );
-  const config: CoupletConfig = { vocabSize: vocab.size, embedDim: o.embedDim, hiddenDim: o.hiddenDim, attention: o.attention };
-  const train = encode(vocab, trainPairs);
+  const tangPairs = splits.train.slice(0, o.trainPairs ?? splits.train.length);
+  const start = o.from ? loadCouplet(o.from) : undefined;
+  const vocab =
+    start?.vocab ??
+    Vocab.build(
+      tangPairs.map((p) => ({ lines: [p.upper, p.lower], form: 'wulv' })),
+      2,
+    );
+  const config: CoupletConfig = start?.manifest.config ?? { vocabSize: vocab.size, embedDim: o.embedDim, hiddenDim: o.hiddenDim, attention: o.attention };
+  const known = (line: string) => [...line].every((ch) => vocab.has(ch));
+  const songPairs = o.song ? loadSongCouplets().filter((p) => known(p.upper) && known(p.lower)) : [];
+  const train = encode(vocab, [...tangPairs, ...songPairs]);
   const dev = encode(vocab, splits.dev.slice(0, o.devPairs ?? splits.dev.length));
   log(
-    `couplets: ${train.length} training pairs, ${dev.length} dev, ${splits.test.length} test; vocabulary ${vocab.size}; ${JSON.stringify(config)}, teacher forcing ${o.teacherForcing}, dropout ${o.dropout ?? 0}`,
+    `couplets: ${tangPairs.length} Tang${o.song ? ` + ${songPairs.length} Song` : ''} training pairs, ${dev.length} dev, ${splits.test.length} test; vocabulary ${vocab.size}; ${JSON.stringify(config)}${start ? ` from ${o.from} (${start.manifest.version})` : ''}, teacher forcing ${o.teacherForcing}, dropout ${o.dropout ?? 0}`,
   );
 
-  const weights = new Map(
-    [...initParams(config, o.seed)].map(([name, values]) => [name, tf.variable(tf.tensor(values, paramSpecs(config).find((s) => s.name === name)!.shape))]),
-  );
+  const initial = start?.params ?? initParams(config, o.seed);
+  const weights = new Map([...initial].map(([name, values]) => [name, tf.variable(tf.tensor(values, paramSpecs(config).find((s) => s.name === name)!.shape))]));
   const optimizer = tf.train.adam(o.lr);
   const rng = prand.xoroshiro128plus(o.seed);
   const history: { step: number; loss: number; devLoss?: number }[] = [];
@@ -128,7 +138,13 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{
     pairsSeen = 0;
   outer: for (;;) {
     for (const batch of batches(train, o.batchSize, rng)) {
-      if ((performance.now() - started) / 60000 >= o.maxMinutes || (o.maxSteps !== undefined && step >= o.maxSteps) || o.signal?.aborted) break outer;
+      const minutes = (performance.now() - started) / 60000;
+      if (minutes >= o.maxMinutes || (o.maxSteps !== undefined && step >= o.maxSteps) || o.signal?.aborted) break outer;
+      if (o.cosine) {
+        const done = o.maxSteps !== undefined ? step / o.maxSteps : minutes / o.maxMinutes;
+        // tf.js reads the rate at each update; there is no setter
+        (optimizer as unknown as { learningRate: number }).learningRate = o.lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, done))));
+      }
       const { upper, lower } = tensors(batch);
       const { value, grads } = tf.variableGrads(() => coupletLoss(config, weights, upper, lower, o.teacherForcing, o.dropout ?? 0));
       const norm = Math.sqrt(tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))).dataSync()[0]!));
@@ -170,6 +186,9 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{
           teacherForcing: o.teacherForcing,
           dropout: o.dropout ?? 0,
           lr: o.lr,
+          cosine: o.cosine ?? false,
+          song: songPairs.length,
+          ...(start ? { from: start.manifest.version } : {}),
           batchSize: o.batchSize,
           seed: o.seed,
           steps: step,
@@ -178,7 +197,15 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{
           pairsPerSecond: Math.round(pairsPerSecond),
           history: history.filter((p) => p.devLoss !== undefined),
         },
-        split: { ...COUPLET_SPLIT, train: train.length, dev: dev.length, test: splits.test.length },
+        split: {
+          ...COUPLET_SPLIT,
+          ...(o.song
+            ? { song: 'the middle couplets of 全宋诗 律诗 whose characters the vocabulary holds; none sharing a line with a Tang dev or test pair' }
+            : {}),
+          train: train.length,
+          dev: dev.length,
+          test: splits.test.length,
+        },
         metrics: { devLoss: best.devLoss },
       })
     : undefined;
