@@ -11,7 +11,7 @@ import { PoemInputError } from '../model/poem/decode/poem-request.js';
 import { toTraditional } from '../model/verse/script.js';
 import { z } from 'zod';
 import { COUPLET_CHECKPOINT, CoupletModel } from '../model/couplet/decode.js';
-import { loadCouplets } from '../model/couplet/pairs.js';
+import { loadCouplets, loadSongCouplets } from '../model/couplet/pairs.js';
 import { retrievalBaseline, scoreCouplets, type CoupletScore } from '../model/couplet/score.js';
 import { trainCouplets } from '../model/couplet/train.js';
 
@@ -27,6 +27,7 @@ export async function coupletCommand(values: Flags, positionals: string[]): Prom
       seed: num(values.seed, 'seed'),
       script: parse(ScriptArg, values.script, 'script'),
       rules: values['no-rules'] === undefined,
+      beam: count(values.beam, 'beam'),
     });
     console.log(values.json ? JSON.stringify(answer) : `${answer.upper}\n${answer.lower}`);
   } catch (e) {
@@ -71,7 +72,7 @@ export async function coupletTrainCommand(values: Flags): Promise<void> {
 /** Scores of the model and both baselines on the test split (the lower lines greedy: top-1 at each position). */
 export async function evaluateCouplets(
   dir: string,
-  options: { limit?: number; baselines?: boolean; beam?: number } = {},
+  options: { limit?: number; baselines?: boolean; beam?: number; song?: boolean } = {},
 ): Promise<Record<string, CoupletScore>> {
   const { train, test: all } = loadCouplets();
   const test = all.slice(0, options.limit ?? all.length);
@@ -105,6 +106,14 @@ export async function evaluateCouplets(
       known,
       known.map((p) => retrieve(p.upper)),
     );
+    if (options.song) {
+      // the baseline with the pairs a model trained --song has seen
+      const retrieveMore = retrievalBaseline([...train, ...loadSongCouplets()]);
+      scores.retrieval_with_song = scoreCouplets(
+        known,
+        known.map((p) => retrieveMore(p.upper)),
+      );
+    }
     const poet = await PoemModel.load(BASE_CHECKPOINT);
     scores.poem_model = scoreCouplets(
       known,
@@ -126,6 +135,7 @@ export async function coupletEvalCommand(values: Flags): Promise<void> {
     limit: count(values.limit, 'limit'),
     baselines: values['no-baselines'] === undefined,
     beam: count(values.beam, 'beam'),
+    song: values.song !== undefined,
   });
   if (values.json) console.log(JSON.stringify(scores));
   else

@@ -355,6 +355,7 @@ program
   .option('--seed <n>', 'the same seed writes the same line (default: random)')
   .addOption(new Option('--script <script>', 'script of the answer').choices(SCRIPTS).default(DEFAULT_SCRIPT))
   .option('--no-rules', 'the model alone: no tone opposition, no ban on reused characters')
+  .option('--beam <k>', 'the most likely line a beam search of width k finds, instead of sampling')
   .option('--json', 'print one JSON object')
   .action(async (upper: string, _opts, cmd: Command) => (await import('./couplet.js')).coupletCommand(flags(cmd), [upper]));
 
@@ -385,6 +386,7 @@ program
   .option('--limit <n>', 'the first n test pairs only')
   .option('--no-baselines', 'the model only')
   .option('--beam <k>', 'also the lower lines of a beam search of width k, with the rules')
+  .option('--song', "also retrieval from the Tang and the Song poets' pairs (the data of a model trained --song)")
   .option('--json', 'print one JSON object')
   .action(async (_opts, cmd: Command) => (await import('./couplet.js')).coupletEvalCommand(flags(cmd)));
 

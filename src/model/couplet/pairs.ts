@@ -43,10 +43,13 @@ export function loadCouplets(): CoupletSplits {
  * or test pairs' lines is left out too, so no scored line is ever trained on.
  */
 export function loadSongCouplets(): Couplet[] {
+  if (cachedSong) return cachedSong;
   const { dev, test } = loadCouplets();
   const scored = new Set([...dev, ...test].flatMap((p) => [p.upper, p.lower]));
-  return loadSongPoems()
+  cachedSong = loadSongPoems()
     .filter(regulated)
     .flatMap(pairsOf)
     .filter((p) => !scored.has(p.upper) && !scored.has(p.lower));
+  return cachedSong;
 }
+let cachedSong: Couplet[] | undefined;
