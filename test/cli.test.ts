@@ -297,6 +297,30 @@ describe('help', () => {
   });
 });
 
+describe('tangshi couplet and couplet-eval (the shipped couplet model)', () => {
+  it('answers by beam search, the same line every time, and prints the table of test pairs', async () => {
+    const [a, b] = await Promise.all([
+      tangshi(['couplet', '白日依山尽', '--beam', '3', '--json']),
+      tangshi(['couplet', '白日依山尽', '--beam', '3', '--json']),
+    ]);
+    expect(a.code).toBe(0);
+    const answer = JSON.parse(a.stdout) as { upper: string; lower: string };
+    expect(answer.upper).toBe('白日依山盡');
+    expect([...answer.lower]).toHaveLength(5);
+    expect(JSON.parse(b.stdout)).toEqual(answer);
+    expect((await tangshi(['couplet', '白日依山尽', '--beam', '0'])).stderr).toMatch(/--beam must be a whole number ≥ 1/);
+
+    const table = await tangshi(['couplet-eval', '--table', '3', '--beam', '2']);
+    expect(table.code).toBe(0);
+    const rows = table.stdout.trim().split('\n');
+    expect(rows[0]).toBe("| upper line | the poet's lower line | the model's (beam 2) | retrieval's |");
+    const { test } = (await import('../src/model/couplet/pairs.js')).loadCouplets();
+    expect(rows.slice(2).map((r) => r.split(' | ').slice(0, 2).join(' | '))).toEqual(test.slice(0, 3).map((p) => `| ${p.upper} | ${p.lower}`));
+    for (const row of rows.slice(2))
+      for (const cell of row.split('|').slice(3, 5)) expect([...cell.trim()]).toHaveLength([...row.split('|')[1]!.trim()].length);
+  }, 120000);
+});
+
 describe('the training progress bar', () => {
   it('prints its ETA with minutes carried into hours and seconds into minutes', () => {
     expect(formatEta(7170)).toBe('2h00m'); // 1 h 59.5 min rounds to 2h00m, not 1h60m

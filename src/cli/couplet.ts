@@ -130,7 +130,28 @@ export async function evaluateCouplets(
   return scores;
 }
 
+/** The first `rows` test pairs as a Markdown table: the poet's lower line beside the model's and retrieval's. */
+export async function coupletTable(dir: string, rows: number, beam?: number): Promise<string> {
+  const { train, test } = loadCouplets();
+  const model = await CoupletModel.load(dir);
+  const retrieve = retrievalBaseline(train);
+  const lines = test.slice(0, rows).map((p) => {
+    const ours = model.answer(beam ? { upper: p.upper, beam } : { upper: p.upper, topK: 1, seed: 1 }).lower;
+    return `| ${p.upper} | ${p.lower} | ${ours} | ${retrieve(p.upper)} |`;
+  });
+  return [
+    `| upper line | the poet's lower line | the model's (${beam ? `beam ${beam}` : 'greedy'}) | retrieval's |`,
+    '| --- | --- | --- | --- |',
+    ...lines,
+  ].join('\n');
+}
+
 export async function coupletEvalCommand(values: Flags): Promise<void> {
+  const table = count(values.table, 'table');
+  if (table) {
+    console.log(await coupletTable(values.checkpoint ?? COUPLET_CHECKPOINT, table, count(values.beam, 'beam')));
+    return;
+  }
   const scores = await evaluateCouplets(values.checkpoint ?? COUPLET_CHECKPOINT, {
     limit: count(values.limit, 'limit'),
     baselines: values['no-baselines'] === undefined,

@@ -387,6 +387,7 @@ program
   .option('--no-baselines', 'the model only')
   .option('--beam <k>', 'also the lower lines of a beam search of width k, with the rules')
   .option('--song', "also retrieval from the Tang and the Song poets' pairs (the data of a model trained --song)")
+  .option('--table <n>', "instead: the first n test pairs as a Markdown table, the poet's lower line beside the model's (--beam) and retrieval's")
   .option('--json', 'print one JSON object')
   .action(async (_opts, cmd: Command) => (await import('./couplet.js')).coupletEvalCommand(flags(cmd)));
 
