@@ -202,8 +202,15 @@ describe('CoupletModel (the rules of a couplet in decoding)', () => {
 });
 
 describe('training the couplet model', () => {
-  it('learns: a few pairs are learnt by heart, and the dev loss is measured as it goes', async () => {
+  it('learns: a few pairs are learnt by heart, the dev loss is measured as it goes, and each better checkpoint is saved at once', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'tangshi-couplet-')), 'run');
+    const savedWhenLogged: [number, number][] = [];
     const result = await trainCouplets({
+      out,
+      log: (line) => {
+        const best = /^step (\d+) .*\(best\)$/.exec(line);
+        if (best) savedWhenLogged.push([Number(best[1]), loadCouplet(out).manifest.training.bestStep as number]);
+      },
       embedDim: 16,
       hiddenDim: 24,
       attention: true,
@@ -220,6 +227,8 @@ describe('training the couplet model', () => {
     const losses = result.history.map((p) => p.loss);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.5);
     expect(result.history.filter((p) => p.devLoss !== undefined).map((p) => p.step)).toEqual([20, 40]);
+    expect(savedWhenLogged.length).toBeGreaterThan(0);
+    for (const [logged, saved] of savedWhenLogged) expect(saved).toBe(logged); // on disk before the run ended
     expect(result.params.get('attention.wa')).toBeDefined();
   }, 60000);
 

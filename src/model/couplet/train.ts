@@ -136,6 +136,40 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{
   const started = performance.now();
   let step = 0,
     pairsSeen = 0;
+  // the best checkpoint so far goes to disk at each improvement, so a run cut short (a lost machine) keeps it
+  const save = (steps: number, seconds: number) =>
+    o.out
+      ? saveCouplet(o.out, {
+          config,
+          vocab,
+          params: best.params,
+          training: {
+            teacherForcing: o.teacherForcing,
+            dropout: o.dropout ?? 0,
+            lr: o.lr,
+            cosine: o.cosine ?? false,
+            song: songPairs.length,
+            ...(start ? { from: start.manifest.version } : {}),
+            batchSize: o.batchSize,
+            seed: o.seed,
+            steps,
+            bestStep: best.step,
+            seconds: Math.round(seconds),
+            pairsPerSecond: Math.round(pairsSeen / seconds),
+            history: history.filter((p) => p.devLoss !== undefined),
+          },
+          split: {
+            ...COUPLET_SPLIT,
+            ...(o.song
+              ? { song: 'the middle couplets of 全宋诗 律诗 whose characters the vocabulary holds; none sharing a line with a Tang dev or test pair' }
+              : {}),
+            train: train.length,
+            dev: dev.length,
+            test: splits.test.length,
+          },
+          metrics: { devLoss: best.devLoss },
+        })
+      : undefined;
   outer: for (;;) {
     for (const batch of batches(train, o.batchSize, rng)) {
       const minutes = (performance.now() - started) / 60000;
@@ -161,7 +195,10 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{
       const point: { step: number; loss: number; devLoss?: number } = { step, loss };
       if (step % o.evalEvery === 0) {
         point.devLoss = coupletDevLoss(config, weights, dev);
-        if (point.devLoss < best.devLoss) best = { devLoss: point.devLoss, params: snapshot(), step };
+        if (point.devLoss < best.devLoss) {
+          best = { devLoss: point.devLoss, params: snapshot(), step };
+          save(step, (performance.now() - started) / 1000);
+        }
         log(
           `step ${step} (epoch ${(pairsSeen / train.length).toFixed(2)}): loss ${loss.toFixed(3)}, dev loss ${point.devLoss.toFixed(3)}${best.step === step ? ' (best)' : ''}`,
         );
@@ -177,37 +214,6 @@ export async function trainCouplets(o: CoupletTrainOptions): Promise<{
   optimizer.dispose();
   const pairsPerSecond = pairsSeen / seconds;
   log(`done: ${step} steps in ${seconds.toFixed(0)} s (${pairsPerSecond.toFixed(0)} pairs/s); best dev loss ${best.devLoss.toFixed(3)} at step ${best.step}`);
-  const manifest = o.out
-    ? saveCouplet(o.out, {
-        config,
-        vocab,
-        params: best.params,
-        training: {
-          teacherForcing: o.teacherForcing,
-          dropout: o.dropout ?? 0,
-          lr: o.lr,
-          cosine: o.cosine ?? false,
-          song: songPairs.length,
-          ...(start ? { from: start.manifest.version } : {}),
-          batchSize: o.batchSize,
-          seed: o.seed,
-          steps: step,
-          bestStep: best.step,
-          seconds: Math.round(seconds),
-          pairsPerSecond: Math.round(pairsPerSecond),
-          history: history.filter((p) => p.devLoss !== undefined),
-        },
-        split: {
-          ...COUPLET_SPLIT,
-          ...(o.song
-            ? { song: 'the middle couplets of 全宋诗 律诗 whose characters the vocabulary holds; none sharing a line with a Tang dev or test pair' }
-            : {}),
-          train: train.length,
-          dev: dev.length,
-          test: splits.test.length,
-        },
-        metrics: { devLoss: best.devLoss },
-      })
-    : undefined;
+  const manifest = save(step, seconds);
   return { manifest, config, params: best.params, vocab, devLoss: best.devLoss, history, pairsPerSecond };
 }
