@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCouplet, saveCouplet } from '../src/model/couplet/checkpoint.js';
 import { CoupletModel, keyPositions } from '../src/model/couplet/decode.js';
 import { initParams } from '../src/model/couplet/seq2seq.js';
-import { loadCouplets, loadSongCouplets } from '../src/model/couplet/pairs.js';
+import { copyOfOne, loadCouplets, loadSongCouplets } from '../src/model/couplet/pairs.js';
 import { bleu4, noReuse, retrievalBaseline, scoreCouplets, toneOpposition } from '../src/model/couplet/score.js';
 import { trainCouplets } from '../src/model/couplet/train.js';
 import { isDev, loadTangCorpus } from '../src/model/verse/corpus.js';
@@ -24,9 +24,28 @@ describe('the couplets of the corpus', () => {
     expect(train[0]).toEqual({ upper: trainPoems[0]!.lines[2], lower: trainPoems[0]!.lines[3] });
     const trained = new Set(train.map((c) => `${c.upper}|${c.lower}`));
     for (const pair of [...dev, ...test]) expect(trained.has(`${pair.upper}|${pair.lower}`)).toBe(false);
+    // nor the same couplet in another edition of its poem: the corpus's own 爪牙在胸中，劒戢無所畏 is in training,
+    // so its variant 爪牙在胷中，劒戟無所畏 (a dev poem) is scored nowhere
+    expect(trained.has('爪牙在胸中|劒戢無所畏')).toBe(true);
+    expect([...dev, ...test].some((p) => p.upper === '爪牙在胷中')).toBe(false);
     const devPoems = loadTangCorpus().dev;
     expect(devPoems.every((p) => isDev(p.lines))).toBe(true);
     for (const pair of [...dev, ...test]) expect([...pair.upper].length).toBe([...pair.lower].length);
+  });
+});
+
+describe('copies of a couplet in another edition', () => {
+  it('are the couplets at most 2 characters apart, in either line', () => {
+    const isCopy = copyOfOne([
+      { upper: '爪牙在胸中', lower: '劒戢無所畏' },
+      { upper: '袖拂碧溪寒繚繞', lower: '冠欹紅樹晚裴回' },
+    ]);
+    expect(isCopy({ upper: '爪牙在胸中', lower: '劒戢無所畏' })).toBe(true);
+    expect(isCopy({ upper: '爪牙在胷中', lower: '劒戢無所畏' })).toBe(true);
+    expect(isCopy({ upper: '爪牙在胷中', lower: '劒戟無所畏' })).toBe(true);
+    expect(isCopy({ upper: '爪牙在胸中', lower: '劒戟無畏所' })).toBe(false); // 3 apart
+    expect(isCopy({ upper: '袖拂碧溪寒繚繞', lower: '冠欹紅樹晚徘徊' })).toBe(true);
+    expect(isCopy({ upper: '袖拂碧溪寒', lower: '冠欹紅樹晚' })).toBe(false);
   });
 });
 
@@ -37,6 +56,8 @@ describe("the Song poets' couplets (more training pairs)", () => {
     const { dev, test } = loadCouplets();
     const scored = new Set([...dev, ...test].flatMap((p) => [p.upper, p.lower]));
     expect(song.filter((p) => scored.has(p.upper) || scored.has(p.lower))).toEqual([]);
+    const isScored = copyOfOne([...dev, ...test]);
+    expect(song.filter(isScored)).toEqual([]);
     for (const p of song.slice(0, 2000)) {
       expect([5, 7]).toContain([...p.upper].length);
       expect([...p.lower].length).toBe([...p.upper].length);
