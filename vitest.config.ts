@@ -10,6 +10,7 @@ const MODEL_TESTS = [
   'test/checkpoint.test.ts',
   'test/generate.test.ts',
   'test/learning-loop.test.ts',
+  'test/couplet.test.ts',
   'test/native-backend.test.ts',
 ];
 const nativeLoads =

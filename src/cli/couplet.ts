@@ -69,6 +69,10 @@ export async function coupletTrainCommand(values: Flags): Promise<void> {
   console.log(`saved ${values.out ?? 'data/models/couplet'} (${result.manifest!.version}), dev loss ${result.devLoss.toFixed(3)}`);
 }
 
+/** The model's lower line as scored: greedy (top-1 at each position) or, given a width, by beam search. */
+const scoredLine = (model: CoupletModel, upper: string, how: { beam?: number; rules?: boolean } = {}) =>
+  model.answer(how.beam ? { upper, beam: how.beam } : { upper, topK: 1, seed: 1, rules: how.rules ?? true }).lower;
+
 /** Scores of the model and both baselines on the test split (the lower lines greedy: top-1 at each position). */
 export async function evaluateCouplets(
   dir: string,
@@ -88,17 +92,17 @@ export async function evaluateCouplets(
   const scores: Record<string, CoupletScore> = {
     model: scoreCouplets(
       known,
-      known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1 }).lower),
+      known.map((p) => scoredLine(model, p.upper)),
     ),
     model_without_rules: scoreCouplets(
       known,
-      known.map((p) => model.answer({ upper: p.upper, topK: 1, seed: 1, rules: false }).lower),
+      known.map((p) => scoredLine(model, p.upper, { rules: false })),
     ),
   };
   if (options.beam)
     scores[`model_beam_${options.beam}`] = scoreCouplets(
       known,
-      known.map((p) => model.answer({ upper: p.upper, beam: options.beam }).lower),
+      known.map((p) => scoredLine(model, p.upper, { beam: options.beam })),
     );
   if (options.baselines !== false) {
     const retrieve = retrievalBaseline(train);
@@ -136,8 +140,7 @@ export async function coupletTable(dir: string, rows: number, beam?: number): Pr
   const model = await CoupletModel.load(dir);
   const retrieve = retrievalBaseline(train);
   const lines = test.slice(0, rows).map((p) => {
-    const ours = model.answer(beam ? { upper: p.upper, beam } : { upper: p.upper, topK: 1, seed: 1 }).lower;
-    return `| ${p.upper} | ${p.lower} | ${ours} | ${retrieve(p.upper)} |`;
+    return `| ${p.upper} | ${p.lower} | ${scoredLine(model, p.upper, { beam })} | ${retrieve(p.upper)} |`;
   });
   return [
     `| upper line | the poet's lower line | the model's (${beam ? `beam ${beam}` : 'greedy'}) | retrieval's |`,
