@@ -219,7 +219,9 @@ function outputMatrix(c: ModelConfig, p: ParamTensors): tf.Tensor2D {
 /** The output matrix as plain numbers, row-major [H, V] (what generation multiplies by). */
 export function outputMatrixValues(c: ModelConfig, params: ModelParams): Float32Array {
   if (!c.tied) return params.get('out.w')!;
-  return tf.tidy(() => {
+  // tidy returns the tensor, not its values: tidy walks whatever it returns looking for tensors, element by
+  // element through a typed array of H × V numbers
+  const product = tf.tidy(() => {
     const proj = tf.tensor2d(params.get('out.proj')!, [c.hiddenDim, c.embedDim]);
     const embedding = tf.tensor2d(params.get('embedding')!, [c.vocabSize, c.embedDim]);
     return outputMatrix(
@@ -228,8 +230,13 @@ export function outputMatrixValues(c: ModelConfig, params: ModelParams): Float32
         ['out.proj', proj],
         ['embedding', embedding],
       ]),
-    ).dataSync() as Float32Array;
+    );
   });
+  try {
+    return product.dataSync() as Float32Array;
+  } finally {
+    product.dispose();
+  }
 }
 
 /** The output matrix with the bias as its last row: [H + 1, V]. */
