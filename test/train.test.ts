@@ -160,13 +160,26 @@ describe('training', () => {
     const seqs = data.train.slice(0, 16).map((e) => ({ ids: vocab.encodePoem(e.poem), weight: 1 }));
     const engine = await createEngine(config, 1);
     try {
+      // At Glorot scale a V-wide output layer gives logits so small that the summed loss barely follows the state
+      // (dropout once moved it by 0.0005 in 2,756, and CI failed), so this compares the output layer's gradient
+      // entry by entry: it reads the state at every position, and fresh masks move most of it (58–87% in trials), the same pass none.
       for (const [name, p] of engine.params) p.set(initParams(config, 4).get(name)!);
-      const plain = await engine.run(seqs, { grads: true });
-      const dropped = [await engine.run(seqs, { grads: true, dropout: { rate: 0.5 } }), await engine.run(seqs, { grads: true, dropout: { rate: 0.5 } })];
-      expect(dropped[0]!.nllSum).not.toBeCloseTo(plain.nllSum, 3);
-      expect(dropped[0]!.nllSum).not.toBeCloseTo(dropped[1]!.nllSum, 3);
+      const outputGradient = async (dropout?: { rate: number }) => {
+        await engine.run(seqs, { grads: true, dropout });
+        return [...engine.gradParts[0]!.get('out.w')!];
+      };
+      const movedShare = (a: number[], b: number[]) => {
+        const scale = Math.max(...b.map(Math.abs));
+        return a.filter((v, i) => Math.abs(v - b[i]!) > 1e-3 * scale).length / a.length;
+      };
+      const plain = await outputGradient();
+      const dropped = [await outputGradient({ rate: 0.5 }), await outputGradient({ rate: 0.5 })];
+      expect(movedShare(dropped[0]!, plain)).toBeGreaterThan(0.25);
+      expect(movedShare(dropped[0]!, dropped[1]!)).toBeGreaterThan(0.25);
+      expect(movedShare(plain, await outputGradient())).toBe(0);
       const evaluated = await engine.run(seqs, { grads: false, dropout: { rate: 0.5 } });
-      expect(evaluated.nllSum).toBeCloseTo(plain.nllSum, 3);
+      const plainEvaluated = await engine.run(seqs, { grads: false });
+      expect(evaluated.nllSum).toBe(plainEvaluated.nllSum);
     } finally {
       await engine.close();
     }
