@@ -204,6 +204,21 @@ describe('faults', () => {
     expect(s.runner.current).toBeUndefined(); // and the next run may start
   });
 
+  it('a worker that cannot hear the stop (busy preparing): /model stop still ends the run, as stopped', async () => {
+    const s = await setup({}, { workerModule: new URL('./support/deaf-finetune-worker.ts', import.meta.url).href });
+    const started = await s.runner.start('admin', ADMIN_ID);
+    if (!started.started) throw new Error('did not start');
+    if (s.runner.current?.phase !== 'training')
+      await new Promise<void>((resolve) => s.runner.on('progress', (state) => state.phase === 'training' && resolve()));
+    expect(s.runner.stop(`<@${ADMIN_ID}>`)).toBe(true);
+    const report = await started.done; // the worker never answers: only its termination after the grace ends it
+    expect(report.status).toBe('failed');
+    expect(report.error).toContain(`stopped by <@${ADMIN_ID}>`);
+    expect(s.runner.current).toBeUndefined();
+    expect(existsSync(FinetuneRunner.runDir(s.modelDir, report.id))).toBe(false);
+    expect((await s.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: report.id } })).status).toBe('failed');
+  });
+
   it('a process killed mid-run: on restart the run is failed, its files gone, the last active version loads', async () => {
     const s = await setup();
     const script = new URL('./support/killable-runner.ts', import.meta.url).pathname;

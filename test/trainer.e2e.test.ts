@@ -22,8 +22,7 @@ const admin = { id: '400000000000000001', username: 'admin' };
 const reader = { id: '400000000000000002', username: 'reader' };
 const reportOf = (m: SeenMessage) => (m.embeds[0]?.title?.startsWith('Fine-tune #') ? m : undefined);
 
-// waits on state; the deadline only ends a hung test (a stop is seen by the worker between steps, after its
-// sampling, which takes over a minute on a slow, loaded machine)
+// waits on state; the deadline only ends a hung test (runs take minutes on a slow, loaded machine)
 async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 240_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {

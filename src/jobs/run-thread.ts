@@ -17,18 +17,30 @@ export class StoppedError extends Error {}
 
 export type FinetuneThread = { result: Promise<FinetuneResult>; stop: () => void };
 
+/**
+ * How long a stopped thread gets to end by itself before it is terminated. It hears a stop only between
+ * training steps: while it fits the taste models or writes RAFT's samples (synchronous work, a minute or more on
+ * a slow machine) the message waits, and an admin's /model stop should not.
+ */
+export const STOP_GRACE_MS = 10_000;
+
 /** Starts `module` (finetune-worker.ts, or a test's stand-in for it) on `job`. The thread ends when the result is settled. */
 export function startFinetuneThread(module: string, job: FinetuneJob, hooks: FinetuneThreadHooks): FinetuneThread {
   // the lowest priority, and so the gradient threads it starts: /poem and Discord come first (threads.ts)
   const worker = startWorker(module, { job }, { lowPriority: true });
+  let settled = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  let stopNow = () => {};
   const result = new Promise<FinetuneResult>((resolve, reject) => {
-    let settled = false;
     const settle = (f: () => void) => {
       if (settled) return;
       settled = true;
+      clearTimeout(graceTimer);
       f();
       void worker.terminate();
     };
+    // nothing of a stopped run is kept (the runner removes its directories), so cutting it off loses nothing
+    stopNow = () => settle(() => reject(new StoppedError('stopped')));
     worker.on('message', (m: FinetuneMessage) => {
       if (m.type === 'phase') hooks.onPhase(m.phase);
       else if (m.type === 'progress') hooks.onProgress(m.progress);
@@ -39,5 +51,10 @@ export function startFinetuneThread(module: string, job: FinetuneJob, hooks: Fin
     worker.on('error', (e) => settle(() => reject(new Error(`the fine-tune worker failed: ${e.message}`))));
     worker.on('exit', (code) => settle(() => reject(new Error(`the fine-tune worker exited (code ${code}) before it finished`))));
   });
-  return { result, stop: () => worker.postMessage({ type: 'stop' }) };
+  const stop = () => {
+    if (settled || graceTimer) return;
+    worker.postMessage({ type: 'stop' });
+    graceTimer = setTimeout(stopNow, STOP_GRACE_MS);
+  };
+  return { result, stop };
 }
