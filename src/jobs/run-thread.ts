@@ -30,7 +30,6 @@ export function startFinetuneThread(module: string, job: FinetuneJob, hooks: Fin
   const worker = startWorker(module, { job }, { lowPriority: true });
   let settled = false;
   let graceTimer: NodeJS.Timeout | undefined;
-  let stopNow = () => {};
   const result = new Promise<FinetuneResult>((resolve, reject) => {
     const settle = (f: () => void) => {
       if (settled) return;
@@ -39,8 +38,6 @@ export function startFinetuneThread(module: string, job: FinetuneJob, hooks: Fin
       f();
       void worker.terminate();
     };
-    // nothing of a stopped run is kept (the runner removes its directories), so cutting it off loses nothing
-    stopNow = () => settle(() => reject(new StoppedError('stopped')));
     worker.on('message', (m: FinetuneMessage) => {
       if (m.type === 'phase') hooks.onPhase(m.phase);
       else if (m.type === 'progress') hooks.onProgress(m.progress);
@@ -49,12 +46,16 @@ export function startFinetuneThread(module: string, job: FinetuneJob, hooks: Fin
       else if (m.type === 'stopped') settle(() => reject(new StoppedError('stopped')));
     });
     worker.on('error', (e) => settle(() => reject(new Error(`the fine-tune worker failed: ${e.message}`))));
-    worker.on('exit', (code) => settle(() => reject(new Error(`the fine-tune worker exited (code ${code}) before it finished`))));
+    // (terminated after a stop's grace: settled only once the thread is gone, so the runner's clean-up comes after its last write)
+    worker.on('exit', (code) =>
+      settle(() => reject(graceTimer ? new StoppedError('stopped') : new Error(`the fine-tune worker exited (code ${code}) before it finished`))),
+    );
   });
   const stop = () => {
     if (settled || graceTimer) return;
     worker.postMessage({ type: 'stop' });
-    graceTimer = setTimeout(stopNow, STOP_GRACE_MS);
+    // nothing of a stopped run is kept (the runner removes its directories), so cutting it off loses nothing
+    graceTimer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
   };
   return { result, stop };
 }
