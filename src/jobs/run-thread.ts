@@ -22,7 +22,7 @@ export type FinetuneThread = { result: Promise<FinetuneResult>; stop: () => void
  * training steps: while it fits the taste models or writes RAFT's samples (synchronous work, a minute or more on
  * a slow machine) the message waits, and an admin's /model stop should not.
  */
-export const STOP_GRACE_MS = 10_000;
+const STOP_GRACE_MS = 10_000;
 
 /** Starts `module` (finetune-worker.ts, or a test's stand-in for it) on `job`. The thread ends when the result is settled. */
 export function startFinetuneThread(module: string, job: FinetuneJob, hooks: FinetuneThreadHooks): FinetuneThread {
